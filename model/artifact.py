@@ -15,13 +15,14 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from model.features import FEATURE_NAMES
-from model.linear import FloatArray, predict_columns
+from model.linear import FloatArray, predict_columns, predict_scalar
 
 ARTIFACT_FORMAT = "diabetes-linear-model"
 FORMAT_VERSION = 1
@@ -58,6 +59,17 @@ class IntervalSpec:
 
 
 @dataclass(frozen=True)
+class SinglePrediction:
+    """One record's prediction with its interval and explanation."""
+
+    prediction: float
+    lower: float
+    upper: float
+    contributions: dict[str, float]
+    out_of_range_features: list[str]
+
+
+@dataclass(frozen=True)
 class LinearModel:
     """A fitted linear model as loaded from an artifact; what the server serves."""
 
@@ -77,16 +89,56 @@ class LinearModel:
     def means(self) -> FloatArray:
         return np.array([s.mean for s in self.feature_stats])
 
-    @property
+    @cached_property
     def baseline(self) -> float:
         """The prediction at the training means."""
-        return float(
-            predict_columns(
-                [self.means[j : j + 1] for j in range(len(self.features))],
-                self.coefficients,
-                self.intercept,
-            )[0]
+        return predict_scalar(self._mean_floats, self._coefficient_floats, self.intercept)
+
+    def explain_one(self, values: Sequence[float]) -> SinglePrediction:
+        """Predict one record (values in `features` order) with plain floats: the
+        low-latency path. The prediction equals `predict` on the same record exactly."""
+        prediction = predict_scalar(values, self._coefficient_floats, self.intercept)
+        deviations = [value - mean for value, mean in zip(values, self._mean_floats, strict=True)]
+        leverage = math.fsum(
+            d_i * m_ij * d_j
+            for d_i, row in zip(deviations, self.interval.xtx_inv_centered, strict=True)
+            for m_ij, d_j in zip(row, deviations, strict=True)
         )
+        half_width = self._interval_scale * math.sqrt(self._interval_offset + leverage)
+        return SinglePrediction(
+            prediction=prediction,
+            lower=prediction - half_width,
+            upper=prediction + half_width,
+            contributions={
+                name: coefficient * deviation
+                for name, coefficient, deviation in zip(
+                    self.features, self._coefficient_floats, deviations, strict=True
+                )
+            },
+            out_of_range_features=[
+                name
+                for name, value, stats in zip(
+                    self.features, values, self.feature_stats, strict=True
+                )
+                if not stats.min <= value <= stats.max
+            ],
+        )
+
+    @cached_property
+    def _coefficient_floats(self) -> tuple[float, ...]:
+        return tuple(float(c) for c in self.coefficients)
+
+    @cached_property
+    def _mean_floats(self) -> tuple[float, ...]:
+        return tuple(s.mean for s in self.feature_stats)
+
+    @cached_property
+    def _interval_scale(self) -> float:
+        return self.interval.t_quantile * self.interval.residual_std_error
+
+    @cached_property
+    def _interval_offset(self) -> float:
+        return 1.0 + 1.0 / self.interval.n_train
 
     def predict_columns(self, columns: Sequence[FloatArray]) -> FloatArray:
         """Predict from one 1-D array per feature, in `features` order."""
@@ -105,20 +157,7 @@ class LinearModel:
             [c - s.mean for c, s in zip(columns, self.feature_stats, strict=True)], axis=1
         )
         leverage = np.einsum("ij,jk,ik->i", deviations, self._xtx_inv, deviations)
-        spec = self.interval
-        return np.asarray(
-            spec.t_quantile * spec.residual_std_error * np.sqrt(1.0 + 1.0 / spec.n_train + leverage)
-        )
-
-    def contributions(self, values: Sequence[float]) -> dict[str, float]:
-        """coefficient × (value − training mean) per feature; with the baseline they sum
-        to the prediction."""
-        return {
-            name: float(coef * (value - stats.mean))
-            for name, coef, value, stats in zip(
-                self.features, self.coefficients, values, self.feature_stats, strict=True
-            )
-        }
+        return np.asarray(self._interval_scale * np.sqrt(self._interval_offset + leverage))
 
     def out_of_range(self, columns: Sequence[FloatArray]) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Per feature and record: is the value outside the training range? Shape (p, n)."""
@@ -126,7 +165,7 @@ class LinearModel:
             [(c < s.min) | (c > s.max) for c, s in zip(columns, self.feature_stats, strict=True)]
         )
 
-    @property
+    @cached_property
     def _xtx_inv(self) -> FloatArray:
         return np.array(self.interval.xtx_inv_centered, dtype=np.float64)
 
@@ -257,7 +296,7 @@ class _Reader:
         self._value: dict[str, Any] = value
         self._where = where
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         return list(self._value)
 
     def _get(self, key: str) -> Any:

@@ -34,3 +34,17 @@ def predict_columns(
 def predict_matrix(X: FloatArray, coefficients: FloatArray, intercept: float) -> FloatArray:
     """Predict from a 2-D array of shape (n_samples, n_features)."""
     return predict_columns([X[:, j] for j in range(X.shape[1])], coefficients, intercept)
+
+
+def predict_scalar(
+    values: Sequence[float], coefficients: Sequence[float], intercept: float
+) -> float:
+    """Predict one record with plain float arithmetic.
+
+    The same IEEE operations in the same order as `predict_columns`, so the result is
+    bit-for-bit that of the vectorised path, without numpy's per-call overhead.
+    """
+    total = values[0] * coefficients[0]
+    for value, coefficient in zip(values[1:], coefficients[1:], strict=True):
+        total += value * coefficient
+    return total + intercept

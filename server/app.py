@@ -1,0 +1,113 @@
+"""One server process: build the grpc server, serve, reload on SIGHUP, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent import futures
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from server.config import ServerConfig
+from server.model_store import ArtifactWatcher, ModelStore
+from server.servicer import SERVICE_NAME, Limits, PredictionServicer
+from server.telemetry import CallMetrics, CallObserver
+
+log = logging.getLogger("server")
+
+
+class RunningServer:
+    """A started grpc server with its health service."""
+
+    def __init__(
+        self, config: ServerConfig, store: ModelStore, metrics: CallMetrics | None = None
+    ) -> None:
+        self.config = config
+        self.store = store
+        options = [
+            ("grpc.max_receive_message_length", config.max_receive_message_bytes),
+            ("grpc.max_send_message_length", config.max_send_message_bytes),
+            ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+        ]
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
+            options=options,
+        )
+        limits = Limits(
+            max_batch_records=config.max_batch_records,
+            batch_chunk_records=config.batch_chunk_records,
+            max_receive_message_bytes=config.max_receive_message_bytes,
+        )
+        observer = CallObserver(access_log_enabled=config.access_log, metrics=metrics)
+        pb_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(store, limits, observer), self.server
+        )
+        self.health = health.HealthServicer(experimental_non_blocking=True)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(config.address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {config.address}")
+
+    def start(self) -> None:
+        self.server.start()
+        for service in ("", SERVICE_NAME):
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "serving",
+            extra={
+                "address": self.config.address,
+                "port": self.port,
+                "model_version": self.store.current.version,
+            },
+        )
+
+    def stop(self, grace: float, delay: float = 0.0) -> None:
+        """Report NOT_SERVING, wait `delay` for load balancers to notice, then refuse new
+        calls and give in-flight ones `grace` seconds to finish."""
+        self.health.enter_graceful_shutdown()
+        if delay > 0:
+            time.sleep(delay)
+        self.server.stop(grace).wait()
+        log.info("stopped")
+
+
+def serve(config: ServerConfig, metrics: CallMetrics | None = None) -> int:
+    """Run one server process until SIGTERM or SIGINT; returns the exit code."""
+    store = ModelStore(config.model_path)
+    running = RunningServer(config, store, metrics)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("shutting down", extra={"signal": signal.Signals(signum).name})
+        stop_requested.set()
+
+    def reload_model(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=store.reload, name="reload").start()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, reload_model)
+    watcher = ArtifactWatcher(store) if config.watch_model else None
+    running.start()
+    if watcher is not None:
+        watcher.start()
+    while not stop_requested.wait(1.0):
+        pass
+    if watcher is not None:
+        watcher.stop()
+    running.stop(config.grace_period, config.shutdown_delay)
+    return 0

@@ -1,0 +1,71 @@
+"""The model being served, swapped atomically on reload.
+
+A call reads `store.current` once and uses that model to the end, so in-flight calls
+finish on the model they started with. A bad artifact is refused and the old model
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from model.artifact import ArtifactError, LinearModel, load_artifact
+
+log = logging.getLogger("server.model")
+
+
+class ModelStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: LinearModel = load_artifact(path)
+        self._reload_lock = threading.Lock()
+
+    def reload(self) -> bool:
+        """Load the artifact again; swap it in if it is valid. True when swapped."""
+        with self._reload_lock:
+            try:
+                candidate = load_artifact(self.path)
+            except ArtifactError as exc:
+                log.error(
+                    "model reload refused; still serving %s",
+                    self.current.version,
+                    extra={"error": str(exc), "model_version": self.current.version},
+                )
+                return False
+            previous = self.current
+            self.current = candidate
+            log.info(
+                "model reloaded",
+                extra={"model_version": candidate.version, "previous_version": previous.version},
+            )
+            return True
+
+
+class ArtifactWatcher(threading.Thread):
+    """Reloads the store when its artifact file changes (polls the file's mtime and size)."""
+
+    def __init__(self, store: ModelStore, interval: float = 1.0) -> None:
+        super().__init__(name="artifact-watcher", daemon=True)
+        self._store = store
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple[int, int] | None:
+        try:
+            stat = self._store.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            signature = self._signature()
+            if signature is not None and signature != self._seen:
+                self._seen = signature
+                self._store.reload()
+
+    def stop(self) -> None:
+        self._stopped.set()

@@ -1,0 +1,122 @@
+"""The PredictionService handlers: transport only. Validation is in `server.validation`,
+the arithmetic in `model`, statuses in `server.errors`, logs and metrics in
+`server.telemetry`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from model.artifact import LinearModel
+from server.model_store import ModelStore
+from server.telemetry import CallObserver
+from server.validation import batch_columns, record_values
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch_records: int
+    batch_chunk_records: int
+    max_receive_message_bytes: int
+
+
+class PredictionServicer(pb_grpc.PredictionServiceServicer):
+    def __init__(self, store: ModelStore, limits: Limits, observer: CallObserver) -> None:
+        self._store = store
+        self._limits = limits
+        self._observer = observer
+
+    def Predict(
+        self, request: pb.PredictRequest, context: grpc.ServicerContext
+    ) -> pb.PredictResponse:
+        with self._observer.call("Predict", context) as call:
+            model = self._store.current
+            values = record_values(request.record, model.features)
+            result = model.explain_one(values)
+            call.records = 1
+            self._observer.record_seen(model, values)
+            return pb.PredictResponse(
+                prediction=result.prediction,
+                model_version=model.version,
+                interval=pb.PredictionInterval(
+                    lower=result.lower, upper=result.upper, confidence=model.interval.confidence
+                ),
+                baseline=model.baseline,
+                contributions=result.contributions,
+                out_of_range_features=result.out_of_range_features,
+            )
+
+    def PredictBatch(
+        self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.PredictBatchResponse]:
+        with self._observer.call("PredictBatch", context) as call:
+            model = self._store.current
+            columns = batch_columns(request, model.features, self._limits.max_batch_records)
+            count = len(columns[0])
+            call.records = count
+            self._observer.inputs_seen(model, columns)
+            predictions = model.predict_columns(columns)
+            if request.include_intervals:
+                half_width = model.interval_half_width(columns)
+                lower, upper = predictions - half_width, predictions + half_width
+            out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0))
+            chunk = self._limits.batch_chunk_records
+            for start in range(0, count, chunk):
+                end = min(start + chunk, count)
+                reply = pb.PredictBatchResponse(
+                    offset=start,
+                    predictions=predictions[start:end].tolist(),
+                    model_version=model.version,
+                    out_of_range_indices=out_of_range[
+                        np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
+                    ].tolist(),
+                )
+                if request.include_intervals:
+                    reply.lower.extend(lower[start:end].tolist())
+                    reply.upper.extend(upper[start:end].tolist())
+                yield reply
+
+    def GetModelInfo(
+        self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetModelInfoResponse:
+        with self._observer.call("GetModelInfo", context):
+            return model_info(self._store.current, self._limits)
+
+
+def model_info(model: LinearModel, limits: Limits) -> pb.GetModelInfoResponse:
+    return pb.GetModelInfoResponse(
+        name=model.name,
+        version=model.version,
+        features=[
+            pb.FeatureInfo(
+                name=name,
+                coefficient=float(coefficient),
+                mean=stats.mean,
+                std=stats.std,
+                min=stats.min,
+                max=stats.max,
+            )
+            for name, coefficient, stats in zip(
+                model.features, model.coefficients, model.feature_stats, strict=True
+            )
+        ],
+        intercept=model.intercept,
+        baseline=model.baseline,
+        metrics=dict(model.metrics),
+        interval_confidence=model.interval.confidence,
+        created_at=model.created_at,
+        checksum=model.checksum,
+        limits=pb.ServiceLimits(
+            max_batch_records=limits.max_batch_records,
+            batch_chunk_records=limits.batch_chunk_records,
+            max_receive_message_bytes=limits.max_receive_message_bytes,
+        ),
+        n_train=model.interval.n_train,
+    )

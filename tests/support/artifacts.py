@@ -1,0 +1,59 @@
+"""Make small, valid model artifacts for tests (closed-form fit, no training loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from sklearn.datasets import load_diabetes
+
+from model.artifact import save_artifact
+from model.features import FEATURE_NAMES
+
+
+def write_test_artifact(
+    path: Path, features: tuple[str, ...] = ("bmi",), version: str = "test-1", scale: float = 1.0
+) -> Path:
+    """A least-squares model of the diabetes data on `features`; `scale` multiplies the
+    coefficients so that two versions give visibly different predictions."""
+    data = load_diabetes()
+    columns = [FEATURE_NAMES.index(name) for name in features]
+    X, y = data.data[:-20, columns], data.target[:-20]
+    means = X.mean(axis=0)
+    centred = X - means
+    coefficients, *_ = np.linalg.lstsq(centred, y - y.mean(), rcond=None)
+    coefficients = coefficients * scale
+    intercept = float(y.mean() - means @ coefficients)
+    residuals = y - (X @ coefficients + intercept)
+    dof = len(y) - len(features) - 1
+    document = {
+        "name": "diabetes-test",
+        "version": version,
+        "created_at": "2026-01-01T00:00:00Z",
+        "features": list(features),
+        "coefficients": coefficients.tolist(),
+        "intercept": intercept,
+        "feature_stats": {
+            name: {
+                "mean": float(X[:, j].mean()),
+                "std": float(X[:, j].std()),
+                "min": float(X[:, j].min()),
+                "max": float(X[:, j].max()),
+            }
+            for j, name in enumerate(features)
+        },
+        "interval": {
+            "confidence": 0.95,
+            "residual_std_error": float(np.sqrt(residuals @ residuals / dof)),
+            "degrees_of_freedom": dof,
+            "t_quantile": float(stats.t.ppf(0.975, dof)),
+            "n_train": len(y),
+            "xtx_inv_centered": np.linalg.inv(centred.T @ centred).tolist(),
+        },
+        "metrics": {"test_r2": 0.5},
+        "training_data": {"dataset": "sklearn.datasets.load_diabetes"},
+        "hyperparameters": {},
+        "library_versions": {},
+    }
+    return save_artifact(document, path)
