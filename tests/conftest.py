@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from launcher.stack import Stack
 from tests.support.processes import ServerProcess, running_server
+from tests.support.stack import running_stack
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +22,11 @@ def grpc_server() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Server + real Envoy with the bundled model: `.http_url`, `.grpc_target` (native gRPC
+    through Envoy), `.server_targets` (each server directly)."""
+    with running_stack() as running:
+        yield running

@@ -1,0 +1,41 @@
+"""The whole stack (server processes + a real Envoy) on free loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from launcher.stack import Stack, StackOptions
+from tests.support.processes import free_port
+
+
+@contextlib.contextmanager
+def running_stack(workers: int = 1, **options: Any) -> Iterator[Stack]:
+    """Start servers and Envoy (children's logs in a temporary folder); stop them after."""
+    with tempfile.TemporaryDirectory(prefix="stack-logs-") as log_dir:
+        ports = tuple(free_port() for _ in range(workers))
+        stack = Stack(
+            StackOptions(
+                http_port=free_port(),
+                grpc_port=ports[0],
+                admin_port=free_port(),
+                workers=workers,
+                explicit_server_ports=ports,
+                log_dir=Path(log_dir),
+                **options,
+            )
+        )
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+
+def log_text(stack: Stack, name: str) -> str:
+    """A child's output so far: `envoy` or `server-<port>`."""
+    assert stack.options.log_dir is not None
+    return (stack.options.log_dir / f"{name}.log").read_text(errors="replace")
