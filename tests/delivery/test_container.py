@@ -1,0 +1,182 @@
+"""The serving image, run for real: health, gRPC, metrics, Envoy in front, shutdown.
+
+Needs a Docker daemon and the image under test in DIABETES_IMAGE; `make container-test`
+provides both (it builds the image on a local Debian base, then runs this module).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+
+from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
+from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
+from tests.support.processes import ROOT, ManagedProcess, free_port, spawn, wait_until
+
+IMAGE = os.environ.get("DIABETES_IMAGE", "")
+ENVOY = Path(sys.executable).parent / "envoy"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not IMAGE, reason="DIABETES_IMAGE not set (run `make container-test`)"),
+    pytest.mark.skipif(bool(IMAGE) and not daemon_answers(), reason="no Docker daemon answers"),
+]
+
+# How users run it: read-only root, a tmpfs for /tmp, no capabilities, ports on loopback.
+HARDENED = (
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+)
+
+
+@pytest.fixture(scope="module")
+def container() -> Iterator[Container]:
+    started = run_detached(
+        IMAGE, *HARDENED, "--publish", "127.0.0.1::50051", "--publish", "127.0.0.1::9464"
+    )
+    try:
+        started.wait_healthy()
+        yield started
+    finally:
+        started.remove()
+
+
+@pytest.fixture(scope="module")
+def grpc_target(container: Container) -> str:
+    return f"127.0.0.1:{container.published_port(50051)}"
+
+
+def predict(target: str, bmi: float) -> prediction_pb2.PredictResponse:
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_pb2_grpc.PredictionServiceStub(channel)
+        request = prediction_pb2.PredictRequest(record=prediction_pb2.Record(bmi=bmi))
+        reply: prediction_pb2.PredictResponse = stub.Predict(request, timeout=10)
+        return reply
+
+
+def test_image_config_runs_as_non_root_with_healthcheck_and_ports() -> None:
+    config = Container(IMAGE).inspect()["Config"]
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == ["diabetes-server"]
+    assert set(config["ExposedPorts"]) == {"50051/tcp", "9464/tcp"}
+    assert "server.healthcheck" in " ".join(config["Healthcheck"]["Test"])
+    assert "DIABETES_HOST=0.0.0.0" in config["Env"]
+
+
+def test_final_stage_has_no_compilers_pip_or_caches() -> None:
+    script = (
+        "import shutil, pathlib, sys;"
+        "tools = [t for t in ('gcc', 'cc', 'c++', 'make', 'pip', 'pip3') if shutil.which(t)];"
+        "caches = [str(p) for p in (pathlib.Path('/root/.cache'), pathlib.Path('/wheels'))"
+        " if p.exists()];"
+        "import importlib.util as u;"
+        "print('found', tools, caches, u.find_spec('pip') is not None)"
+    )
+    out = run_once(IMAGE, "--entrypoint", "python3", command=["-c", script])
+    assert out.strip() == "found [] [] False"
+
+
+def test_model_artifact_and_generated_code_are_baked_in() -> None:
+    script = (
+        "from importlib import resources as r;"
+        "print((r.files('model') / 'artifacts' / 'diabetes-bmi.json').is_file(),"
+        " (r.files('diabetes.v1') / 'prediction_descriptor.pb').is_file());"
+        "import diabetes.v1.prediction_pb2_grpc"
+    )
+    out = run_once(IMAGE, *HARDENED, "--entrypoint", "python3", command=["-c", script])
+    assert out.strip() == "True True"
+
+
+def test_process_runs_as_uid_10001(container: Container) -> None:
+    assert container.exec("id", "-u").strip() == "10001"
+
+
+def test_healthcheck_reports_healthy_on_a_read_only_root(container: Container) -> None:
+    assert container.inspect()["HostConfig"]["ReadonlyRootfs"] is True
+    assert container.health() == "healthy"
+
+
+def test_predict_over_grpc(grpc_target: str) -> None:
+    low, high = predict(grpc_target, -0.05), predict(grpc_target, 0.1)
+    assert low.model_version
+    assert low.interval.lower < low.prediction < low.interval.upper
+    # Diabetes progression rises with BMI in the bundled model.
+    assert high.prediction > low.prediction
+
+
+def test_metrics_port_serves_prometheus(container: Container, grpc_target: str) -> None:
+    predict(grpc_target, 0.02)
+    url = f"http://127.0.0.1:{container.published_port(9464)}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read().decode()
+    assert "# TYPE" in body
+
+
+@pytest.fixture(scope="module")
+def envoy_url(grpc_target: str) -> Iterator[str]:
+    """The host's Envoy, rendered for the container's published gRPC port."""
+    http_port, admin_port = free_port(), free_port()
+    config = Path(tempfile.mkdtemp(prefix="envoy-container-")) / "envoy.yaml"
+    render = [
+        sys.executable, "-m", "launcher.envoy_config",
+        "--upstream", grpc_target, "--listen-address", "127.0.0.1",
+        "--http-port", str(http_port), "--admin-port", str(admin_port), "-o", str(config),
+    ]  # fmt: skip
+    subprocess.run(render, check=True, cwd=ROOT, timeout=60)
+    envoy: ManagedProcess = spawn(
+        [str(ENVOY), "-c", str(config), "--concurrency", "1", "--disable-hot-restart"]
+    )
+    url = f"http://127.0.0.1:{http_port}"
+    try:
+        wait_until(lambda: _ready(f"http://127.0.0.1:{admin_port}/ready"), 30, "Envoy", envoy.alive)
+        # Envoy's active health check must mark the container's server healthy first.
+        wait_until(lambda: _stream_ok(url), 30, "Envoy to reach the container", envoy.alive)
+        yield url
+    finally:
+        envoy.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).text.strip() == "LIVE"
+    except requests.RequestException:
+        return False
+
+
+def _stream_ok(url: str) -> bool:
+    try:
+        return requests.post(f"{url}/stream", json={"bmi": 0.0}, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_post_stream_through_envoy_matches_grpc(envoy_url: str, grpc_target: str) -> None:
+    response = requests.post(f"{envoy_url}/stream", json={"bmi": 0.05}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["prediction"] == pytest.approx(predict(grpc_target, 0.05).prediction)
+    assert body["model_version"]
+
+
+def test_sigterm_stops_the_container_cleanly() -> None:
+    started = run_detached(IMAGE, *HARDENED, "--env", "DIABETES_GRACE_PERIOD=2")
+    try:
+        started.wait_healthy()
+        assert started.stop(timeout=20) == 0, started.logs()
+    finally:
+        started.remove()

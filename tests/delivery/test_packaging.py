@@ -1,0 +1,156 @@
+"""The Python packages: `python -m build` makes a wheel and an sdist that a fresh venv installs,
+with the bundled model and the generated code inside, and working console scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
+from server.healthcheck import check
+from tests.support.processes import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+# Files a working installation cannot do without.
+REQUIRED_IN_WHEEL = {
+    "model/artifacts/diabetes-bmi.json",
+    "diabetes/v1/prediction_descriptor.pb",
+    "diabetes/v1/prediction_pb2.py",
+    "diabetes/v1/prediction_pb2_grpc.py",
+    "server/__main__.py",
+    "server/healthcheck.py",
+    "client/__init__.py",
+    "launcher/envoy.yaml",
+    "launcher/static/index.html",
+}
+CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-client", "diabetes-train", "diabetes-service"}
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
+    # A clean environment: nothing from the source tree may leak into the installed copy.
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (found,) = dist.glob("diabetes_serving-*-py3-none-any.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv (outside the repository) with the wheel and its `train` extra."""
+    root = tmp_path_factory.mktemp("venv")
+    run(sys.executable, "-m", "venv", root / "venv", cwd=root)
+    pip = root / "venv" / "bin" / "pip"
+    run(pip, "install", "--quiet", f"diabetes-serving[train] @ {wheel.as_uri()}", cwd=root)
+    return root / "venv"
+
+
+def test_build_makes_a_wheel_and_an_sdist(dist: Path) -> None:
+    assert len(list(dist.glob("diabetes_serving-*.whl"))) == 1
+    (sdist,) = dist.glob("diabetes_serving-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    # The wheel is built from the sdist, so everything the wheel needs must be in it.
+    assert {
+        "pyproject.toml",
+        "model/artifacts/diabetes-bmi.json",
+        "diabetes/v1/prediction_descriptor.pb",
+    } <= names
+
+
+def test_wheel_holds_the_model_generated_code_and_console_scripts(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert names >= REQUIRED_IN_WHEEL, sorted(REQUIRED_IN_WHEEL - names)
+    assert not [n for n in names if n.startswith(("tests/", "tools/", "bench/"))]
+    for script in CONSOLE_SCRIPTS:
+        assert f"{script} =" in scripts
+
+
+@pytest.mark.parametrize("script", ["diabetes-server", "diabetes-client", "diabetes-train"])
+def test_console_script_runs(venv: Path, script: str, tmp_path: Path) -> None:
+    assert "usage:" in run(venv / "bin" / script, "--help", cwd=tmp_path, timeout=120)
+
+
+def test_installed_package_bundles_model_and_descriptor(venv: Path, tmp_path: Path) -> None:
+    script = (
+        "from importlib import resources as r; import server;"
+        "print(server.__file__);"
+        "print((r.files('model') / 'artifacts' / 'diabetes-bmi.json').is_file());"
+        "print((r.files('diabetes.v1') / 'prediction_descriptor.pb').is_file())"
+    )
+    module_file, model_ok, descriptor_ok = run(
+        venv / "bin" / "python", "-c", script, cwd=tmp_path
+    ).split()
+    assert Path(module_file).is_relative_to(venv)
+    assert (model_ok, descriptor_ok) == ("True", "True")
+
+
+@pytest.fixture
+def installed_server(venv: Path, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [venv / "bin" / "diabetes-server", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    target = f"127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: check(target, timeout=0.5),
+            60,
+            "the installed server",
+            lambda: process.poll() is None,
+        )
+        yield target
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_installed_server_answers_predict(installed_server: str) -> None:
+    with grpc.insecure_channel(installed_server) as channel:
+        stub = prediction_pb2_grpc.PredictionServiceStub(channel)
+        request = prediction_pb2.PredictRequest(record=prediction_pb2.Record(bmi=0.05))
+        reply = stub.Predict(request, timeout=10)
+    assert reply.model_version
+    assert reply.interval.lower < reply.prediction < reply.interval.upper

@@ -1,0 +1,47 @@
+"""A server with a two-feature test model and a small batch limit, shared by this suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from model.artifact import LinearModel, load_artifact
+from tests.support.artifacts import write_test_artifact
+from tests.support.processes import ServerProcess, running_server
+
+BATCH_LIMIT = 120_000
+CHUNK = 10_000
+
+
+@pytest.fixture(scope="session")
+def two_feature_artifact(artifact_dir: Path) -> Path:
+    return write_test_artifact(artifact_dir / "bmi-bp.json", features=("bmi", "bp"))
+
+
+@pytest.fixture(scope="session")
+def two_feature_model(two_feature_artifact: Path) -> LinearModel:
+    return load_artifact(two_feature_artifact)
+
+
+@pytest.fixture(scope="session")
+def two_feature_server(two_feature_artifact: Path) -> Iterator[ServerProcess]:
+    with running_server(
+        "--max-batch-records",
+        str(BATCH_LIMIT),
+        "--batch-chunk-records",
+        str(CHUNK),
+        model=two_feature_artifact,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def stub(two_feature_server: ServerProcess) -> Iterator[pb_grpc.PredictionServiceStub]:
+    with grpc.insecure_channel(
+        two_feature_server.target, options=[("grpc.max_send_message_length", 64 << 20)]
+    ) as channel:
+        yield pb_grpc.PredictionServiceStub(channel)
