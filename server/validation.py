@@ -69,6 +69,8 @@ def _from_columns(
 ) -> list[FloatArray]:
     arrays = [np.array(getattr(columns, name), dtype=np.float64) for name in features]
     count = max(len(array) for array in arrays)
+    if count == 0 and columns.ListFields():  # values sent, none for this model's features
+        raise InvalidInputError(f"columns.{features[0]} is missing; {_needs(features)}")
     _check_size(count, max_records, "columns")
     for name, array in zip(features, arrays, strict=True):
         if len(array) == 0:

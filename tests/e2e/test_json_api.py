@@ -1,0 +1,244 @@
+"""JSON through a real Envoy: answers equal the model's, and every bad input gets a 4xx
+JSON error that says what was wrong, never a 5xx; the service keeps answering."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+
+from launcher.stack import Stack
+from model.artifact import LinearModel
+from tests.support.processes import wait_until
+from tests.support.stack import log_text
+
+
+def post(http: requests.Session, stack: Stack, path: str, body: str | bytes) -> requests.Response:
+    return http.post(
+        f"{stack.http_url}{path}",
+        data=body,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+
+
+def batch_predictions(chunks: list[dict[str, Any]], field: str = "predictions") -> np.ndarray:
+    assert [chunk["offset"] for chunk in chunks] == sorted(chunk["offset"] for chunk in chunks)
+    return np.concatenate([np.array(chunk[field], dtype=float) for chunk in chunks])
+
+
+def test_stream_answers_like_the_model(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    for bmi in (-0.09, -0.0515, 0.0, 0.0617, 0.17):
+        reply = post(http, stack, "/stream", json.dumps({"bmi": bmi}))
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("application/json")
+        body = reply.json()
+        assert body["prediction"] == bundled_model.predict(np.array([[bmi]]))[0]
+        assert body["model_version"] == bundled_model.version
+        assert body["interval"]["lower"] < body["prediction"] < body["interval"]["upper"]
+        assert body["interval"]["confidence"] == 0.95
+        assert body["baseline"] + body["contributions"]["bmi"] == pytest.approx(body["prediction"])
+        assert body["out_of_range_features"] == []
+
+
+def test_zero_values_are_printed(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    mean = bundled_model.feature_stats[0].mean
+    body = post(http, stack, "/stream", json.dumps({"bmi": mean})).json()
+    assert body["contributions"] == {"bmi": 0.0}
+
+
+def test_batch_of_100k_records(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    values = np.random.default_rng(7).uniform(-0.09, 0.17, 100_000)
+    body = json.dumps([{"bmi": value} for value in values.tolist()])
+    reply = post(http, stack, "/batch", body)
+    assert reply.status_code == 200, reply.text[:300]
+    chunks = reply.json()
+    assert len(chunks) == 10
+    assert {chunk["model_version"] for chunk in chunks} == {bundled_model.version}
+    np.testing.assert_array_equal(batch_predictions(chunks), bundled_model.predict(values[:, None]))
+
+
+def test_batch_intervals_and_columns(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    values = [0.01, -0.03, 0.5]
+    by_records = post(
+        http, stack, "/batch?include_intervals=true", json.dumps([{"bmi": v} for v in values])
+    ).json()
+    by_columns = post(
+        http, stack, "/batch/columns?include_intervals=true", json.dumps({"bmi": values})
+    ).json()
+    assert by_records == by_columns
+    [chunk] = by_records
+    expected = bundled_model.predict(np.array(values)[:, None])
+    np.testing.assert_array_equal(chunk["predictions"], expected)
+    half = bundled_model.interval_half_width([np.array(values)])
+    np.testing.assert_allclose(chunk["lower"], expected - half, rtol=1e-12)
+    np.testing.assert_allclose(chunk["upper"], expected + half, rtol=1e-12)
+    assert chunk["out_of_range_indices"] == [2]
+
+
+def test_model_route(http: requests.Session, stack: Stack, bundled_model: LinearModel) -> None:
+    reply = http.get(f"{stack.http_url}/model", timeout=10)
+    assert reply.status_code == 200
+    info = reply.json()
+    assert info["version"] == bundled_model.version
+    assert [f["name"] for f in info["features"]] == list(bundled_model.features)
+    assert info["features"][0]["coefficient"] == bundled_model.coefficients[0]
+    assert info["limits"]["max_batch_records"] == 100_000
+    assert info["n_train"] == bundled_model.interval.n_train  # a 32-bit number, not a string
+
+
+def test_request_id_is_passed_to_the_server(http: requests.Session, stack: Stack) -> None:
+    reply = http.post(
+        f"{stack.http_url}/stream",
+        data='{"bmi": 0.01}',
+        headers={"x-request-id": "e2e-request-42"},
+        timeout=10,
+    )
+    assert reply.status_code == 200
+    port = stack.options.server_ports[0]
+    wait_until(lambda: "e2e-request-42" in log_text(stack, "envoy"), 10, "Envoy's access log")
+    server_lines = [
+        json.loads(line)
+        for line in log_text(stack, f"server-{port}").splitlines()
+        if "e2e-request-42" in line
+    ]
+    assert [line["method"] for line in server_lines] == ["Predict"]
+    envoy_lines = [
+        json.loads(line)
+        for line in log_text(stack, "envoy").splitlines()
+        if "e2e-request-42" in line
+    ]
+    assert envoy_lines[0]["path"] == "/stream"
+    assert envoy_lines[0]["status"] == 200
+
+
+LIMIT = 100_000
+BAD_INPUTS = [
+    # (case, path, body, status, words the message must contain)
+    ("malformed JSON", "/stream", '{"bmi": ', 400, "Unexpected end of string"),
+    ("malformed JSON in batch", "/batch", '[{"bmi": 0.1}', 400, "Expected , or ]"),
+    ("wrong type", "/stream", '{"bmi": "abc"}', 400, "record.bmi: invalid value"),
+    ("wrong type in batch", "/batch", '[{"bmi": 0.1}, {"bmi": true}]', 400, "bmi"),
+    ("null", "/stream", '{"bmi": null}', 400, "record.bmi is missing"),
+    ("missing feature", "/stream", "{}", 400, "record.bmi is missing; this model needs bmi"),
+    ("missing feature in batch", "/batch", '[{"bmi": 0.1}, {}]', 400, "records[1].bmi is missing"),
+    ("typo in feature name", "/stream", '{"bmii": 0.05}', 400, "record.bmi is missing"),
+    ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, "record.bmi must be a finite number"),
+    (
+        "infinity as string",
+        "/batch",
+        '[{"bmi": 0}, {"bmi": "-Infinity"}]',
+        400,
+        "records[1].bmi must be a finite number, got -inf",
+    ),
+    (
+        "object where an array is expected",
+        "/batch",
+        '{"bmi": 0.05}',
+        400,
+        "must be a JSON array of records",
+    ),
+    ("array where an object is expected", "/stream", '[{"bmi": 0.05}]', 400, "list"),
+    ("empty array", "/batch", "[]", 400, "records is empty"),
+    ("empty body", "/batch", "", 400, "must be a JSON array of records"),
+    ("unknown query parameter", "/stream?bmx=1", '{"bmi": 0.05}', 400, "bmx"),
+    (
+        "over-limit batch",
+        "/batch",
+        json.dumps([{"bmi": 0.01}] * (LIMIT + 1)),
+        400,
+        f"over the limit of {LIMIT} records",
+    ),
+    ("column missing", "/batch/columns", '{"bp": [0.1]}', 400, "columns.bmi is missing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "body", "status", "words"), BAD_INPUTS, ids=[row[0] for row in BAD_INPUTS]
+)
+def test_bad_input_gets_a_clear_json_error(
+    http: requests.Session,
+    stack: Stack,
+    bundled_model: LinearModel,
+    case: str,
+    path: str,
+    body: str,
+    status: int,
+    words: str,
+) -> None:
+    reply = post(http, stack, path, body)
+    assert reply.status_code == status, reply.text[:300]
+    error = reply.json()
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == 3
+    assert words in error["message"]
+    # ... and the service still answers correctly.
+    ok = post(http, stack, "/stream", '{"bmi": 0.02}').json()
+    assert ok["prediction"] == bundled_model.predict(np.array([[0.02]]))[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "words"),
+    [
+        ("GET", "/nope", "no such route: GET /nope"),
+        ("GET", "/stream", "no such route: GET /stream"),
+        ("PUT", "/batch", "no such route: PUT /batch"),
+        ("POST", "/model", "no such route: POST /model"),
+    ],
+)
+def test_unknown_route_or_method_is_404_json(
+    http: requests.Session, stack: Stack, method: str, path: str, words: str
+) -> None:
+    reply = http.request(method, f"{stack.http_url}{path}", timeout=10)
+    assert reply.status_code == 404
+    error = reply.json()
+    assert error["code"] == 5
+    assert words in error["message"]
+
+
+def test_body_over_the_size_limit_is_413_json(stack: Stack, tmp_path: Path) -> None:
+    body = tmp_path / "big.json"
+    with body.open("w") as out:  # ~40 MiB of records: over the 32 MiB cap
+        out.write("[")
+        out.write(",".join(['{"bmi": 0.0123456789012345}'] * 1_500_000))
+        out.write("]")
+    # curl reads while it sends, so it sees the 413 rather than a reset connection.
+    result = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            f"@{body}",
+            f"{stack.http_url}/batch",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    text, status = result.stdout.rsplit("\n", 1)
+    assert status == "413"
+    error = json.loads(text)
+    assert error["code"] == 8
+    assert "request body too large" in error["message"]
