@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,8 +58,7 @@ class IntervalSpec:
     xtx_inv_centered: tuple[tuple[float, ...], ...]
 
 
-@dataclass(frozen=True)
-class SinglePrediction:
+class SinglePrediction(NamedTuple):
     """One record's prediction with its interval and explanation."""
 
     prediction: float
@@ -97,32 +96,34 @@ class LinearModel:
     def explain_one(self, values: Sequence[float]) -> SinglePrediction:
         """Predict one record (values in `features` order) with plain floats: the
         low-latency path. The prediction equals `predict` on the same record exactly."""
-        prediction = predict_scalar(values, self._coefficient_floats, self.intercept)
+        coefficients = self._coefficient_floats
+        prediction = predict_scalar(values, coefficients, self.intercept)
         deviations = [value - mean for value, mean in zip(values, self._mean_floats, strict=True)]
-        leverage = math.fsum(
-            d_i * m_ij * d_j
-            for d_i, row in zip(deviations, self.interval.xtx_inv_centered, strict=True)
-            for m_ij, d_j in zip(row, deviations, strict=True)
-        )
+        leverage = 0.0
+        for d_i, row in zip(deviations, self.interval.xtx_inv_centered, strict=True):
+            for m_ij, d_j in zip(row, deviations, strict=True):
+                leverage += d_i * m_ij * d_j
         half_width = self._interval_scale * math.sqrt(self._interval_offset + leverage)
         return SinglePrediction(
-            prediction=prediction,
-            lower=prediction - half_width,
-            upper=prediction + half_width,
-            contributions={
-                name: coefficient * deviation
-                for name, coefficient, deviation in zip(
-                    self.features, self._coefficient_floats, deviations, strict=True
-                )
+            prediction,
+            prediction - half_width,
+            prediction + half_width,
+            {
+                name: c * d
+                for name, c, d in zip(self.features, coefficients, deviations, strict=True)
             },
-            out_of_range_features=[
+            [
                 name
-                for name, value, stats in zip(
-                    self.features, values, self.feature_stats, strict=True
+                for name, value, (low, high) in zip(
+                    self.features, values, self._ranges, strict=True
                 )
-                if not stats.min <= value <= stats.max
+                if not low <= value <= high
             ],
         )
+
+    @cached_property
+    def _ranges(self) -> tuple[tuple[float, float], ...]:
+        return tuple((s.min, s.max) for s in self.feature_stats)
 
     @cached_property
     def _coefficient_floats(self) -> tuple[float, ...]:
@@ -192,6 +193,7 @@ def save_artifact(document: Mapping[str, Any], path: Path) -> Path:
     ) as tmp:
         json.dump(sealed, tmp, indent=2, sort_keys=True, allow_nan=False)
         tmp.write("\n")
+    os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; a model is not a secret
     os.replace(tmp.name, path)
     return path
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
 from concurrent import futures
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -15,11 +18,29 @@ from grpc_reflection.v1alpha import reflection
 
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.config import ServerConfig
+from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.servicer import SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
 
+if TYPE_CHECKING:
+    from server.metrics import ServerMetrics
+
 log = logging.getLogger("server")
+
+
+class ReportingModelStore(ModelStore):
+    """A model store that tells the metrics about every reload (SIGHUP or file watch)."""
+
+    def __init__(self, path: Path, metrics: ServerMetrics) -> None:
+        super().__init__(path)
+        self._metrics = metrics
+        metrics.model_loaded(self.current)
+
+    def reload(self) -> bool:
+        swapped = super().reload()
+        self._metrics.model_reloaded(swapped, self.current)
+        return swapped
 
 
 class RunningServer:
@@ -44,7 +65,9 @@ class RunningServer:
             batch_chunk_records=config.batch_chunk_records,
             max_receive_message_bytes=config.max_receive_message_bytes,
         )
-        observer = CallObserver(access_log_enabled=config.access_log, metrics=metrics)
+        observer = CallObserver(
+            access_log=AccessLog() if config.access_log else None, metrics=metrics
+        )
         pb_grpc.add_PredictionServiceServicer_to_server(
             PredictionServicer(store, limits, observer), self.server
         )
@@ -85,9 +108,13 @@ class RunningServer:
         log.info("stopped")
 
 
-def serve(config: ServerConfig, metrics: CallMetrics | None = None) -> int:
+def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     """Run one server process until SIGTERM or SIGINT; returns the exit code."""
-    store = ModelStore(config.model_path)
+    store = (
+        ModelStore(config.model_path)
+        if metrics is None
+        else ReportingModelStore(config.model_path, metrics)
+    )
     running = RunningServer(config, store, metrics)
     stop_requested = threading.Event()
 
@@ -110,4 +137,7 @@ def serve(config: ServerConfig, metrics: CallMetrics | None = None) -> int:
     if watcher is not None:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)
+    if metrics is not None:
+        metrics.close()
+        metrics.process_exited(os.getpid())
     return 0

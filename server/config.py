@@ -25,11 +25,17 @@ class ServerConfig:
     max_receive_message_bytes: int = 16 * MIB
     max_send_message_bytes: int = 16 * MIB
     metrics_port: int = 0
+    metrics_host: str = ""
     log_level: str = "INFO"
     access_log: bool = True
     grace_period: float = 20.0
     shutdown_delay: float = 0.0
     watch_model: bool = False
+
+    @property
+    def metrics_address(self) -> str:
+        """Where the metrics endpoint binds: --metrics-host, else --host."""
+        return self.metrics_host or self.host
 
     @property
     def address(self) -> str:
@@ -117,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=_port,
         default=_env("METRICS_PORT", d.metrics_port),
-        help="Prometheus metrics port, 0 = off [DIABETES_METRICS_PORT]",
+        help="Prometheus metrics port (GET /metrics), 0 = off [DIABETES_METRICS_PORT]",
+    )
+    add(
+        "--metrics-host",
+        default=_env("METRICS_HOST", d.metrics_host),
+        help="address the metrics endpoint binds, empty = --host [DIABETES_METRICS_HOST]",
     )
     add(
         "--log-level",

@@ -3,7 +3,6 @@ handler's exception into the caller's status (via `server.errors`)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -15,8 +14,7 @@ import numpy as np
 from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import status_of
-
-access_log = logging.getLogger("server.access")
+from server.logs import AccessLog
 
 
 class CallMetrics(Protocol):
@@ -30,8 +28,8 @@ class CallMetrics(Protocol):
 
 
 class CallObserver:
-    def __init__(self, *, access_log_enabled: bool, metrics: CallMetrics | None = None) -> None:
-        self.access_log_enabled = access_log_enabled
+    def __init__(self, *, access_log: AccessLog | None, metrics: CallMetrics | None = None) -> None:
+        self.access_log = access_log
         self.metrics = metrics
 
     def call(self, method: str, context: grpc.ServicerContext) -> Call:
@@ -82,18 +80,17 @@ class Call:
         code_name = code.name
         if self.observer.metrics is not None:
             self.observer.metrics.call_finished(self.method, code_name, seconds, self.records)
-        if self.observer.access_log_enabled:
-            access_log.info(
-                "call",
-                extra={
-                    "method": self.method,
-                    "code": code_name,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "records": self.records,
-                    "request_id": _request_id(self.context),
-                    **({"error": message} if message else {}),
-                },
-            )
+        if self.observer.access_log is not None:
+            fields = {
+                "method": self.method,
+                "code": code_name,
+                "duration_ms": round(seconds * 1000, 3),
+                "records": self.records,
+                "request_id": _request_id(self.context),
+            }
+            if message:
+                fields["error"] = message
+            self.observer.access_log.write(fields)
         if isinstance(exc, Exception):
             self.context.abort(code, message)
 
