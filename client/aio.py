@@ -1,0 +1,152 @@
+"""The asyncio client (grpc.aio); the same calls and results as `PredictionClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from client.channel import SERVICE, ChannelOptions, RetryPolicy, channel_options
+from client.convert import (
+    DEFAULT_MAX_RECORDS_PER_CALL,
+    BatchAssembler,
+    BatchCall,
+    ColumnValues,
+    column_arrays,
+    column_calls,
+    model_info_from_reply,
+    predict_request,
+    prediction_from_reply,
+    record_calls,
+)
+from client.errors import error_from_rpc
+from client.results import BatchPrediction, ModelInfo, Prediction
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+
+
+class AsyncPredictionClient:
+    """A client of diabetes.v1.PredictionService for asyncio; use it as an async context
+    manager (or await `close`). Create it inside the event loop that uses it. The
+    arguments are those of `PredictionClient`."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float = 5.0,
+        max_records_per_call: int = DEFAULT_MAX_RECORDS_PER_CALL,
+        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 (frozen, so shared safely)
+        wait_for_ready: bool = False,
+        credentials: grpc.ChannelCredentials | None = None,
+        options: ChannelOptions = (),
+    ) -> None:
+        if max_records_per_call < 1:
+            raise ValueError(f"max_records_per_call must be at least 1, got {max_records_per_call}")
+        self.target = target
+        self.timeout = timeout
+        self.max_records_per_call = max_records_per_call
+        self.wait_for_ready = wait_for_ready
+        all_options = channel_options(retry, options)
+        self._channel = (
+            grpc.aio.secure_channel(target, credentials, all_options)
+            if credentials is not None
+            else grpc.aio.insecure_channel(target, all_options)
+        )
+        self._stub = pb_grpc.PredictionServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    async def predict(
+        self, record: Mapping[str, float], *, timeout: float | None = None
+    ) -> Prediction:
+        """Predict one record, e.g. `{"bmi": 0.06}`."""
+        request = predict_request(record)
+        try:
+            reply = await self._stub.Predict(request, **self._call_args(timeout))
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return prediction_from_reply(reply)
+
+    async def predict_batch(
+        self,
+        records: Iterable[Mapping[str, float]],
+        *,
+        include_intervals: bool = False,
+        timeout: float | None = None,
+    ) -> BatchPrediction:
+        """Predict many records, in order; split into calls of `max_records_per_call`."""
+        calls = record_calls(records, self.max_records_per_call, include_intervals)
+        return await self._run_batch(calls, include_intervals, timeout)
+
+    async def predict_columns(
+        self,
+        columns: Mapping[str, ColumnValues],
+        *,
+        include_intervals: bool = False,
+        timeout: float | None = None,
+    ) -> BatchPrediction:
+        """Predict many records given as one array per feature (the cheaper form)."""
+        arrays, count = column_arrays(columns)
+        calls = column_calls(arrays, count, self.max_records_per_call, include_intervals)
+        return await self._run_batch(calls, include_intervals, timeout)
+
+    async def info(self, *, timeout: float | None = None) -> ModelInfo:
+        """The served model's version, features, coefficients, metrics and limits."""
+        try:
+            reply = await self._stub.GetModelInfo(
+                pb.GetModelInfoRequest(), **self._call_args(timeout)
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return model_info_from_reply(reply)
+
+    async def health(self, service: str = SERVICE, *, timeout: float | None = None) -> str:
+        """The server's health status of `service` ("" for the whole server)."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        try:
+            reply = await self._health.Check(request, **self._call_args(timeout))
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The underlying channel (e.g. to watch its connectivity)."""
+        return self._channel
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncPredictionClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _run_batch(
+        self, calls: Iterator[BatchCall], include_intervals: bool, timeout: float | None
+    ) -> BatchPrediction:
+        assembler = BatchAssembler(include_intervals)
+        for call in calls:
+            assembler.expect(call)
+            try:
+                async for reply in self._stub.PredictBatch(
+                    call.request, **self._call_args(timeout)
+                ):
+                    assembler.add(call, reply)
+            except grpc.RpcError as exc:
+                raise error_from_rpc(exc, call.start) from None
+        return assembler.result()
+
+    def _call_args(self, timeout: float | None) -> dict[str, object]:
+        return {
+            "timeout": self.timeout if timeout is None else timeout,
+            "wait_for_ready": self.wait_for_ready,
+        }

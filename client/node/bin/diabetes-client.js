@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+'use strict';
+// diabetes-client-node: call the prediction service from the command line.
+//   diabetes-client-node predict --bmi 0.05 [--bp=-0.02 ...]   (negative values need the = form)
+//   diabetes-client-node batch records.json   (a JSON array of records, or JSON lines; - = stdin)
+//   diabetes-client-node info
+// Options: --target HOST:PORT (env DIABETES_TARGET, default 127.0.0.1:50051), --timeout SECONDS.
+
+const fs = require('node:fs');
+const { parseArgs } = require('node:util');
+const { createClient, predict, predictBatch, getModelInfo } = require('../lib/client');
+
+const FEATURES = ['age', 'sex', 'bmi', 'bp', 's1', 's2', 's3', 's4', 's5', 's6'];
+
+function parseRecords(text) {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) return JSON.parse(trimmed);
+  return trimmed
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
+}
+
+async function main(argv) {
+  const options = {
+    target: { type: 'string' },
+    timeout: { type: 'string' },
+    intervals: { type: 'boolean' },
+    ...Object.fromEntries(FEATURES.map((name) => [name, { type: 'string' }])),
+  };
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
+  const [command, input] = positionals;
+  const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : undefined;
+  const client = createClient(values.target, { timeoutMs });
+  try {
+    let result;
+    if (command === 'predict') {
+      const record = {};
+      for (const name of FEATURES) if (values[name] !== undefined) record[name] = Number(values[name]);
+      result = await predict(client, record);
+    } else if (command === 'batch') {
+      const text = fs.readFileSync(input === undefined || input === '-' ? 0 : input, 'utf8');
+      result = await predictBatch(client, {
+        records: parseRecords(text),
+        includeIntervals: Boolean(values.intervals),
+      });
+    } else if (command === 'info') {
+      result = await getModelInfo(client);
+    } else {
+      throw new Error('usage: diabetes-client-node predict|batch|info [options]');
+    }
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } finally {
+    client.close();
+  }
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  process.stderr.write(`diabetes-client-node: error: ${error.message}\n`);
+  process.exitCode = 1;
+});

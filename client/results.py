@@ -1,0 +1,80 @@
+"""What the client returns: plain frozen dataclasses and numpy arrays, no protobuf."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One record's prediction with its interval and explanation."""
+
+    prediction: float
+    lower: float
+    upper: float
+    # Coverage of [lower, upper], e.g. 0.95.
+    confidence: float
+    # The model's prediction at the training means; with the contributions it sums to
+    # the prediction.
+    baseline: float
+    contributions: Mapping[str, float]
+    out_of_range_features: tuple[str, ...]
+    model_version: str
+
+
+@dataclass(frozen=True, eq=False)
+class BatchPrediction:
+    """Predictions for many records, in input order. `lower` and `upper` are set when the
+    intervals were asked for. `out_of_range_indices` are the input indices of records with
+    a feature outside the training range (ascending)."""
+
+    predictions: FloatArray
+    model_version: str
+    out_of_range_indices: IndexArray
+    lower: FloatArray | None = None
+    upper: FloatArray | None = None
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    name: str
+    # Weight in the model (raw, unscaled input units).
+    coefficient: float
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    max_batch_records: int
+    batch_chunk_records: int
+    max_receive_message_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model being served and the service's limits."""
+
+    name: str
+    version: str
+    features: tuple[FeatureInfo, ...]
+    intercept: float
+    baseline: float
+    metrics: Mapping[str, float]
+    interval_confidence: float
+    created_at: str
+    checksum: str
+    limits: ServiceLimits
+    n_train: int
