@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
@@ -16,12 +17,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.config import ServerConfig
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
+from server.registration import add_prediction_service
 from server.servicer import SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
+from server.tracing import start_tracing
 
 if TYPE_CHECKING:
     from server.metrics import ServerMetrics
@@ -47,7 +49,11 @@ class RunningServer:
     """A started grpc server with its health service."""
 
     def __init__(
-        self, config: ServerConfig, store: ModelStore, metrics: CallMetrics | None = None
+        self,
+        config: ServerConfig,
+        store: ModelStore,
+        metrics: CallMetrics | None = None,
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
     ) -> None:
         self.config = config
         self.store = store
@@ -59,6 +65,7 @@ class RunningServer:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
+            interceptors=interceptors,
         )
         limits = Limits(
             max_batch_records=config.max_batch_records,
@@ -68,9 +75,7 @@ class RunningServer:
         observer = CallObserver(
             access_log=AccessLog() if config.access_log else None, metrics=metrics
         )
-        pb_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(store, limits, observer), self.server
-        )
+        add_prediction_service(PredictionServicer(store, limits, observer), observer, self.server)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -115,7 +120,8 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
         if metrics is None
         else ReportingModelStore(config.model_path, metrics)
     )
-    running = RunningServer(config, store, metrics)
+    tracing = start_tracing(config.otlp_endpoint)
+    running = RunningServer(config, store, metrics, tracing.interceptors)
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -137,6 +143,7 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     if watcher is not None:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)
+    tracing.shutdown()
     if metrics is not None:
         metrics.close()
         metrics.process_exited(os.getpid())

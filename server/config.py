@@ -31,6 +31,7 @@ class ServerConfig:
     grace_period: float = 20.0
     shutdown_delay: float = 0.0
     watch_model: bool = False
+    otlp_endpoint: str = ""
 
     @property
     def metrics_address(self) -> str:
@@ -161,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_flag,
         default=_env("WATCH_MODEL", d.watch_model),
         help="reload the model when its file changes [DIABETES_WATCH_MODEL]",
+    )
+    add(
+        "--otlp-endpoint",
+        default=_env("OTLP_ENDPOINT", d.otlp_endpoint),
+        help="OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off "
+        "[DIABETES_OTLP_ENDPOINT]",
     )
     return parser
 

@@ -6,9 +6,9 @@ prometheus-client's multiprocess mode is used: `PROMETHEUS_MULTIPROC_DIR` must b
 before this module is imported (`server.__main__` does it), every worker writes its values
 to files there, and the parent serves the sum (`serve_multiprocess_metrics`).
 
-The hot path stays cheap: label children are resolved once per (method, code), and drift
-statistics are accumulated in numpy arrays and added to the counters once a second by a
-background thread rather than per call.
+The hot path stays cheap (a few microseconds a call, in either mode): a call adds to plain
+counts under a lock, and a background thread adds them to the Prometheus metrics once a second
+(in multiprocess mode every metric update is a locked write to a memory-mapped file).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ LATENCY_BUCKETS = (
     30.0,
 )
 RECORD_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000)
-DRIFT_FLUSH_SECONDS = 1.0
+# Call and drift statistics reach the Prometheus metrics at most this late.
+FLUSH_SECONDS = 1.0
 
 
 class ServerMetrics:
@@ -119,11 +121,13 @@ class ServerMetrics:
             multiprocess_mode="livemostrecent",
             registry=registry,
         )
-        self.feature_sum = Counter(
+        # A gauge, not a counter: feature values (centred) are negative as often as not.
+        self.feature_sum = Gauge(
             "diabetes_input_feature_sum",
             "Sum of each feature's input values; divided by diabetes_input_feature_values_total "
-            "it is the running mean.",
+            "it is the running mean (delta(sum[w]) / increase(values[w]) over a window).",
             ["feature"],
+            multiprocess_mode="sum",
             registry=registry,
         )
         self.feature_count = Counter(
@@ -138,39 +142,34 @@ class ServerMetrics:
             ["feature", "side"],
             registry=registry,
         )
-        self._call_children: dict[tuple[str, str], Any] = {}
-        self._method_children: dict[str, tuple[Any, Any, Any]] = {}
         self._served: tuple[str, str, str] | None = None
+        self._lock = threading.Lock()
+        self._pending = _CallTotals()
+        self._in_flight: dict[str, int] = {}
         self.drift = DriftAccumulator(self)
+        self._stopped = threading.Event()
+        self._flusher = threading.Thread(target=self._run, name="metrics-flush", daemon=True)
+        self._flusher.start()
 
-    def _method(self, method: str) -> tuple[Any, Any, Any]:
-        children = self._method_children.get(method)
-        if children is None:
-            children = (
-                self.latency.labels(method),
-                self.records.labels(method),
-                self.in_flight.labels(method),
-            )
-            self._method_children[method] = children
-        return children
-
-    # CallMetrics
+    # CallMetrics: the hot path only adds to plain numbers under a lock.
     def call_started(self, method: str) -> None:
-        self._method(method)[2].inc()
+        with self._lock:
+            self._in_flight[method] = self._in_flight.get(method, 0) + 1
 
     def call_finished(self, method: str, code: str, seconds: float, records: int) -> None:
-        latency, record_count, in_flight = self._method(method)
-        in_flight.dec()
-        latency.observe(seconds)
-        if records:
-            record_count.observe(records)
-        counter = self._call_children.get((method, code))
-        if counter is None:
-            counter = self._call_children[(method, code)] = self.calls.labels(method, code)
-        counter.inc()
+        with self._lock:
+            pending = self._pending
+            self._in_flight[method] -= 1
+            pending.calls[method, code] = pending.calls.get((method, code), 0) + 1
+            pending.latency(method).add(seconds)
+            if records:
+                pending.records(method).add(records)
 
     def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
-        self.drift.add(model, columns)
+        self.drift.add_columns(model, columns)
+
+    def record_seen(self, model: LinearModel, values: Sequence[float]) -> None:
+        self.drift.add_record(model, values)
 
     # Model lifecycle
     def model_loaded(self, model: LinearModel) -> None:
@@ -189,9 +188,31 @@ class ServerMetrics:
         if swapped:
             self.model_loaded(model)
 
+    # Writing out
+    def flush(self) -> None:
+        """Add what the calls since the last flush did to the Prometheus metrics."""
+        with self._lock:
+            pending, self._pending = self._pending, _CallTotals()
+            in_flight = dict(self._in_flight)
+        for (method, code), count in pending.calls.items():
+            self.calls.labels(method, code).inc(count)
+        for method, observed in pending.latencies.items():
+            observed.write_to(self.latency.labels(method))
+        for method, observed in pending.record_counts.items():
+            observed.write_to(self.records.labels(method))
+        for method, count in in_flight.items():
+            self.in_flight.labels(method).set(count)
+        self.drift.flush()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(FLUSH_SECONDS):
+            self.flush()
+
     def close(self) -> None:
-        """Write out pending drift statistics and stop the flusher."""
-        self.drift.stop()
+        """Stop the flusher and write out what is pending."""
+        self._stopped.set()
+        self._flusher.join(timeout=5)
+        self.flush()
 
     @staticmethod
     def process_exited(pid: int) -> None:
@@ -203,43 +224,58 @@ class ServerMetrics:
 
 
 class DriftAccumulator:
-    """Per-feature sums and out-of-range counts, kept in numpy arrays per model and
-    added to the Prometheus counters by a background thread."""
+    """Per-feature sums and out-of-range counts, accumulated per call (plain floats for one
+    record, numpy for a batch) until the next flush."""
 
-    def __init__(self, metrics: ServerMetrics, interval: float = DRIFT_FLUSH_SECONDS) -> None:
+    def __init__(self, metrics: ServerMetrics) -> None:
         self._metrics = metrics
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, ...], _FeatureTotals] = {}
-        self._limits: tuple[LinearModel, tuple[str, ...], FloatArray, FloatArray] | None = None
-        self._stopped = threading.Event()
-        self._interval = interval
-        self._thread = threading.Thread(target=self._run, name="metrics-drift", daemon=True)
-        self._thread.start()
+        self._bounds: _ModelBounds | None = None
 
-    def add(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
-        features, lows, highs = self._model_limits(model)
-        values = np.vstack(columns)
-        sums = values.sum(axis=1)
-        below = (values < lows).sum(axis=1)
-        above = (values > highs).sum(axis=1)
-        count = values.shape[1]
+    def add_record(self, model: LinearModel, values: Sequence[float]) -> None:
+        """One record's values in the model's feature order (the Predict path)."""
+        bounds = self._model_bounds(model)
         with self._lock:
-            totals = self._pending.get(features)
-            if totals is None:
-                totals = self._pending[features] = _FeatureTotals(len(features))
-            totals.count += count
-            totals.sums += sums
-            totals.below += below
-            totals.above += above
+            totals = self._totals(bounds.features)
+            totals.count += 1
+            sums, below, above = totals.sums, totals.below, totals.above
+            for index, (value, low, high) in enumerate(
+                zip(values, bounds.lows, bounds.highs, strict=True)
+            ):
+                sums[index] += value
+                if value < low:
+                    below[index] += 1
+                elif value > high:
+                    above[index] += 1
 
-    def _model_limits(self, model: LinearModel) -> tuple[tuple[str, ...], FloatArray, FloatArray]:
+    def add_columns(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
+        """A batch, one array per feature in the model's order."""
+        bounds = self._model_bounds(model)
+        values = np.vstack(columns)
+        sums = values.sum(axis=1).tolist()
+        below = (values < bounds.low_column).sum(axis=1).tolist()
+        above = (values > bounds.high_column).sum(axis=1).tolist()
+        with self._lock:
+            totals = self._totals(bounds.features)
+            totals.count += values.shape[1]
+            for index in range(len(sums)):
+                totals.sums[index] += sums[index]
+                totals.below[index] += below[index]
+                totals.above[index] += above[index]
+
+    def _totals(self, features: tuple[str, ...]) -> _FeatureTotals:
+        totals = self._pending.get(features)
+        if totals is None:
+            totals = self._pending[features] = _FeatureTotals(len(features))
+        return totals
+
+    def _model_bounds(self, model: LinearModel) -> _ModelBounds:
         # One entry: the model being served (a call on the previous one just recomputes).
-        cached = self._limits
-        if cached is None or cached[0] is not model:
-            lows = np.array([[s.min] for s in model.feature_stats])
-            highs = np.array([[s.max] for s in model.feature_stats])
-            cached = self._limits = (model, model.features, lows, highs)
-        return cached[1], cached[2], cached[3]
+        bounds = self._bounds
+        if bounds is None or bounds.model is not model:
+            bounds = self._bounds = _ModelBounds(model)
+        return bounds
 
     def flush(self) -> None:
         with self._lock:
@@ -250,20 +286,70 @@ class DriftAccumulator:
                 continue
             for index, name in enumerate(features):
                 m.feature_count.labels(name).inc(totals.count)
-                m.feature_sum.labels(name).inc(float(totals.sums[index]))
+                m.feature_sum.labels(name).inc(totals.sums[index])
                 if totals.below[index]:
-                    m.out_of_range.labels(name, "below").inc(int(totals.below[index]))
+                    m.out_of_range.labels(name, "below").inc(totals.below[index])
                 if totals.above[index]:
-                    m.out_of_range.labels(name, "above").inc(int(totals.above[index]))
+                    m.out_of_range.labels(name, "above").inc(totals.above[index])
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            self.flush()
 
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        self.flush()
+class _Observations:
+    """Histogram observations since the last flush: per-bucket counts and their sum."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def write_to(self, child: Any) -> None:
+        # prometheus-client keeps a histogram as per-bucket values (not cumulative) and a sum;
+        # adding whole counts to them is what `observe` does one value at a time. Pinned by
+        # the prometheus-client version range and checked by the operations tests.
+        for bucket, count in zip(child._buckets, self.counts, strict=True):
+            if count:
+                bucket.inc(count)
+        child._sum.inc(self.total)
+
+
+class _CallTotals:
+    __slots__ = ("calls", "latencies", "record_counts")
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple[str, str], int] = {}
+        self.latencies: dict[str, _Observations] = {}
+        self.record_counts: dict[str, _Observations] = {}
+
+    def latency(self, method: str) -> _Observations:
+        observed = self.latencies.get(method)
+        if observed is None:
+            observed = self.latencies[method] = _Observations(LATENCY_BUCKETS)
+        return observed
+
+    def records(self, method: str) -> _Observations:
+        observed = self.record_counts.get(method)
+        if observed is None:
+            observed = self.record_counts[method] = _Observations(RECORD_BUCKETS)
+        return observed
+
+
+class _ModelBounds:
+    """A model's training ranges, as floats (one record) and as column arrays (batches)."""
+
+    __slots__ = ("features", "high_column", "highs", "low_column", "lows", "model")
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.features = model.features
+        self.lows = tuple(s.min for s in model.feature_stats)
+        self.highs = tuple(s.max for s in model.feature_stats)
+        self.low_column = np.array(self.lows)[:, None]
+        self.high_column = np.array(self.highs)[:, None]
 
 
 class _FeatureTotals:
@@ -271,9 +357,9 @@ class _FeatureTotals:
 
     def __init__(self, features: int) -> None:
         self.count = 0
-        self.sums = np.zeros(features)
-        self.below = np.zeros(features, dtype=np.int64)
-        self.above = np.zeros(features, dtype=np.int64)
+        self.sums = [0.0] * features
+        self.below = [0] * features
+        self.above = [0] * features
 
 
 def serve_process_metrics(host: str, port: int) -> None:

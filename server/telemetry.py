@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Protocol
 
 import grpc
-import numpy as np
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
@@ -26,6 +25,8 @@ class CallMetrics(Protocol):
 
     def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None: ...
 
+    def record_seen(self, model: LinearModel, values: Sequence[float]) -> None: ...
+
 
 class CallObserver:
     def __init__(self, *, access_log: AccessLog | None, metrics: CallMetrics | None = None) -> None:
@@ -41,7 +42,7 @@ class CallObserver:
 
     def record_seen(self, model: LinearModel, values: Sequence[float]) -> None:
         if self.metrics is not None:
-            self.metrics.inputs_seen(model, [np.array([value]) for value in values])
+            self.metrics.record_seen(model, values)
 
 
 class Call:

@@ -1,0 +1,203 @@
+"""What the operations tests share: Envoy with chosen options in front of servers, a
+bounded load generator through Envoy, and a look at a server process's threads and memory."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from launcher.envoy_config import EnvoyOptions, write
+from launcher.stack import envoy_binary
+from tests.support.processes import ManagedProcess, free_port, spawn, wait_until
+
+
+@dataclass
+class Envoy:
+    process: ManagedProcess
+    http_port: int
+    admin_port: int
+    scheme: str = "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+
+def healthy_upstreams(admin_url: str) -> int:
+    """How many upstream servers Envoy's health checks call healthy right now."""
+    try:
+        with urllib.request.urlopen(f"{admin_url}/clusters", timeout=2) as reply:
+            lines = reply.read().decode().splitlines()
+    except (urllib.error.URLError, OSError):
+        return 0
+    return sum(
+        1
+        for line in lines
+        if line.startswith("diabetes_grpc::") and line.endswith("::health_flags::healthy")
+    )
+
+
+@contextlib.contextmanager
+def running_envoy(upstreams: list[str], **options: Any) -> Iterator[Envoy]:
+    """A real Envoy on free loopback ports in front of `upstreams` (HOST:PORT), rendered by
+    `launcher.envoy_config` with `options` (jwks, tls_cert, rate_limit_rps, ...)."""
+    http_port, admin_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="ops-envoy-") as workdir:
+        config = write(
+            EnvoyOptions(
+                upstreams=tuple(
+                    (host, int(port)) for host, _, port in (u.rpartition(":") for u in upstreams)
+                ),
+                listen_address="127.0.0.1",
+                http_port=http_port,
+                admin_port=admin_port,
+                **options,
+            ),
+            Path(workdir) / "envoy.yaml",
+        )
+        process = spawn(
+            [
+                envoy_binary(),
+                "--config-path",
+                str(config),
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+                # Access log lines reach the file within 100 ms (Envoy's default is 10 s).
+                "--file-flush-interval-msec",
+                "100",
+            ]
+        )
+        envoy = Envoy(
+            process, http_port, admin_port, "https" if options.get("tls_cert") else "http"
+        )
+        try:
+            wait_until(
+                lambda: healthy_upstreams(envoy.admin_url) == len(upstreams),
+                30,
+                "Envoy with healthy upstreams",
+                process.alive,
+            )
+            yield envoy
+        finally:
+            process.stop()
+
+
+@dataclass
+class LoadReport:
+    sent: int = 0
+    failed: int = 0
+    versions: list[list[str]] = field(default_factory=list)
+    failure_times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self, name: str) -> str:
+        return f"[{name}] requests sent={self.sent} failed={self.failed}"
+
+
+class Load:
+    """`threads` clients calling Predict through `target` back to back (each on its own
+    channel) until `stop()`; counts every call and failure. Bounded by `max_seconds`."""
+
+    def __init__(
+        self,
+        target: str,
+        threads: int = 4,
+        record: pb.Record | None = None,
+        max_seconds: float = 30,
+    ) -> None:
+        self.target = target
+        self.request = pb.PredictRequest(record=record or pb.Record(bmi=0.05))
+        self.report = LoadReport(versions=[[] for _ in range(threads)])
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._threads = [
+            threading.Thread(target=self._run, args=(index,), daemon=True)
+            for index in range(threads)
+        ]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> LoadReport:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        return self.report
+
+    def _run(self, index: int) -> None:
+        versions = self.report.versions[index]
+        with grpc.insecure_channel(self.target) as channel:
+            predict = pb_grpc.PredictionServiceStub(channel).Predict
+            while not self._stop.is_set() and time.monotonic() < self._deadline:
+                try:
+                    reply = predict(self.request, timeout=10)
+                except grpc.RpcError as exc:
+                    with self._lock:
+                        self.report.sent += 1
+                        self.report.failed += 1
+                        self.report.failure_times.append(time.monotonic())
+                        if len(self.report.errors) < 10:
+                            self.report.errors.append(f"{exc.code()}: {exc.details()}")
+                    continue
+                with self._lock:
+                    self.report.sent += 1
+                if not versions or versions[-1] != reply.model_version:
+                    versions.append(reply.model_version)
+
+    def wait_for_calls(self, count: int, timeout: float = 30) -> None:
+        """Until `count` more calls have been made (so a step happens under load)."""
+        target = self.report.sent + count
+        wait_until(lambda: self.report.sent >= target, timeout, f"{count} more calls")
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """Threads and resident memory (KiB) of a process, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Threads", "VmRSS"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def replace_artifact(path: Path, source: Path) -> None:
+    """Swap a model file atomically, as a deploy would (write aside, then rename)."""
+    staging = path.with_suffix(".staging")
+    staging.write_bytes(source.read_bytes())
+    staging.replace(path)
+
+
+__all__ = [
+    "Envoy",
+    "Load",
+    "LoadReport",
+    "healthy_upstreams",
+    "proc_status",
+    "replace_artifact",
+    "running_envoy",
+]

@@ -1,0 +1,232 @@
+"""The Prometheus endpoint (one process and `--workers 2`), Envoy's own stats, and the JSON
+access logs of Envoy and the server sharing `x-request-id`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from tests.ops.support import replace_artifact, running_envoy
+from tests.support.artifacts import write_test_artifact
+from tests.support.processes import free_port, running_server, wait_until
+from tests.support.stack import running_stack
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, metric: str, /, **labels: str) -> float:
+    return samples.get((metric, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> dict[str, Path]:
+    features = ("age", "bmi")
+    return {
+        "v1": write_test_artifact(tmp_path / "v1.json", features=features, version="m-v1"),
+        "v2": write_test_artifact(tmp_path / "v2.json", features=features, version="m-v2"),
+        "serving": tmp_path / "model.json",
+    }
+
+
+def _calls(target: str) -> None:
+    """5 good Predicts (one bmi far above the training range), 1 bad, 1 batch of 100."""
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.PredictionServiceStub(channel)
+        for bmi in (0.01, 0.02, 0.03, 0.04, 5.0):
+            stub.Predict(pb.PredictRequest(record=pb.Record(age=0.01, bmi=bmi)), timeout=5)
+        with pytest.raises(grpc.RpcError):
+            stub.Predict(pb.PredictRequest(record=pb.Record(age=0.01)), timeout=5)
+        columns = pb.FeatureColumns(age=[0.0] * 100, bmi=[-1.0] * 10 + [0.0] * 90)
+        list(stub.PredictBatch(pb.PredictBatchRequest(columns=columns), timeout=5))
+
+
+def test_one_process_metrics(models: dict[str, Path]) -> None:
+    replace_artifact(models["serving"], models["v1"])
+    port = free_port()
+    with running_server("--metrics-port", str(port), model=models["serving"]) as server:
+        _calls(server.target)
+        wait_until(
+            lambda: (
+                value(scrape(port), "diabetes_input_feature_values_total", feature="bmi") == 105
+            ),
+            10,
+            "drift statistics",
+        )
+        samples = scrape(port)
+        assert value(samples, "diabetes_calls_total", method="Predict", code="OK") == 5
+        assert (
+            value(samples, "diabetes_calls_total", method="Predict", code="INVALID_ARGUMENT") == 1
+        )
+        assert value(samples, "diabetes_calls_total", method="PredictBatch", code="OK") == 1
+        assert value(samples, "diabetes_call_duration_seconds_count", method="Predict") == 6
+        assert (
+            value(samples, "diabetes_call_duration_seconds_bucket", method="Predict", le="+Inf")
+            == 6
+        )
+        assert value(samples, "diabetes_call_records_sum", method="PredictBatch") == 100
+        assert value(samples, "diabetes_call_records_bucket", method="PredictBatch", le="10.0") == 0
+        assert value(samples, "diabetes_calls_in_flight", method="Predict") == 0
+        info = {"name": "diabetes-test", "version": "m-v1"}
+        [checksum] = [
+            dict(labels)["checksum"]
+            for name, labels in samples
+            if name == "diabetes_model_info" and dict(labels)["version"] == "m-v1"
+        ]
+        assert value(samples, "diabetes_model_info", checksum=checksum, **info) == 1
+        # Drift: running mean = sum / count; out-of-range counts per side.
+        bmi_sum = value(samples, "diabetes_input_feature_sum", feature="bmi")
+        assert bmi_sum == pytest.approx(0.01 + 0.02 + 0.03 + 0.04 + 5.0 - 10.0)
+        assert value(samples, "diabetes_input_out_of_range_total", feature="bmi", side="above") == 1
+        assert (
+            value(samples, "diabetes_input_out_of_range_total", feature="bmi", side="below") == 10
+        )
+        assert value(samples, "diabetes_training_feature_std", feature="bmi") > 0
+
+        replace_artifact(models["serving"], models["v2"])
+        server.signal(signal.SIGHUP)
+        wait_until(
+            lambda: value(scrape(port), "diabetes_model_reloads_total", result="ok") == 1,
+            10,
+            "the reload counted",
+        )
+        samples = scrape(port)
+        versions = {
+            dict(labels)["version"]: samples[(name, labels)]
+            for name, labels in samples
+            if name == "diabetes_model_info"
+        }
+        assert versions == {"m-v1": 0, "m-v2": 1}
+        models["serving"].write_text("{}")
+        server.signal(signal.SIGHUP)
+        wait_until(
+            lambda: value(scrape(port), "diabetes_model_reloads_total", result="refused") == 1,
+            10,
+            "the refusal counted",
+        )
+
+
+def _predicts(samples: Samples) -> float:
+    return value(samples, "diabetes_calls_total", method="Predict", code="OK")
+
+
+def test_worker_processes_share_one_metrics_endpoint(models: dict[str, Path]) -> None:
+    replace_artifact(models["serving"], models["v1"])
+    port, metrics_port = free_port(), free_port()
+    with running_server(
+        "--workers", "2", "--metrics-port", str(metrics_port), model=models["serving"], port=port
+    ) as server:
+        # SO_REUSEPORT spreads connections: many channels reach both workers.
+        for _ in range(8):
+            _calls(server.target)
+        # Each worker writes its counts out once a second.
+        wait_until(lambda: _predicts(scrape(metrics_port)) == 40, 10, "every worker's calls")
+        samples = scrape(metrics_port)
+        assert value(samples, "diabetes_calls_total", method="PredictBatch", code="OK") == 8
+        serving_pids = {e["pid"] for e in server.json_logs() if e.get("message") == "serving"}
+        assert len(serving_pids) == 2
+        # A worker killed outright is replaced; its counts stay, its live gauges go.
+        victim = min(serving_pids)
+        os.kill(victim, signal.SIGKILL)
+        wait_until(
+            lambda: (
+                len({e["pid"] for e in server.json_logs() if e.get("message") == "serving"}) == 3
+            ),
+            30,
+            "the replacement worker",
+        )
+        _calls(server.target)
+        wait_until(lambda: _predicts(scrape(metrics_port)) == 45, 10, "the new worker's calls")
+        samples = scrape(metrics_port)
+        assert value(samples, "diabetes_calls_in_flight", method="Predict") == 0
+        info = [v for (name, _), v in samples.items() if name == "diabetes_model_info"]
+        assert info == [1]
+
+
+def test_envoy_stats_in_prometheus_format_on_loopback_admin(tmp_path: Path) -> None:
+    model = write_test_artifact(tmp_path / "model.json")
+    with running_stack(workers=1, model=model) as stack:
+        requests.post(f"{stack.http_url}/stream", json={"bmi": 0.05}, timeout=10)
+        text = requests.get(f"{stack.admin_url}/stats/prometheus", timeout=10).text
+    families = {family.name for family in text_string_to_metric_families(text)}
+    assert "envoy_cluster_upstream_rq" in families
+    assert "envoy_http_downstream_rq" in families
+    assert "envoy_cluster_health_check_healthy" in families
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    entries = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            entries.append(json.loads(line))
+    return entries
+
+
+def test_envoy_and_server_access_logs_share_the_request_id(tmp_path: Path) -> None:
+    model = write_test_artifact(tmp_path / "model.json")
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with running_server(model=model) as server, running_envoy([server.target]) as envoy:
+        given = requests.post(
+            f"{envoy.url}/stream",
+            json={"bmi": 0.05},
+            headers={"x-request-id": "ops-given-id", "traceparent": traceparent},
+            timeout=10,
+        )
+        made = requests.post(f"{envoy.url}/stream", json={"bmi": 0.05}, timeout=10)
+        assert given.status_code == made.status_code == 200
+
+        def access_lines() -> list[dict[str, object]]:
+            return [
+                e
+                for e in _json_lines(envoy.process.log_text())
+                if e.get("logger") == "envoy.access"
+            ]
+
+        wait_until(lambda: len(access_lines()) == 2, 20, "Envoy's access log lines")
+        envoy_given, envoy_made = access_lines()
+        server_given, server_made = [e for e in server.json_logs() if e.get("message") == "call"]
+    assert envoy_given["request_id"] == server_given["request_id"] == "ops-given-id"
+    assert envoy_given["traceparent"] == traceparent
+    assert envoy_given["status"] == 200
+    assert envoy_given["path"] == "/stream"
+    assert envoy_given["grpc_status"] == "OK"
+    # Envoy made an id for the call that had none, and the server logged the same one.
+    assert envoy_made["request_id"] == server_made["request_id"]
+    assert len(str(envoy_made["request_id"])) >= 32
+
+
+def test_stats_only_listener_exposes_prometheus_stats_and_nothing_else(tmp_path: Path) -> None:
+    model = write_test_artifact(tmp_path / "model.json")
+    stats_port = free_port()
+    with (
+        running_server(model=model) as server,
+        running_envoy([server.target], stats_port=stats_port) as envoy,
+    ):
+        stats = f"http://127.0.0.1:{stats_port}"
+        reply = requests.get(f"{stats}/stats/prometheus", timeout=10)
+        assert reply.status_code == 200
+        families = {family.name for family in text_string_to_metric_families(reply.text)}
+        assert "envoy_cluster_upstream_rq" in families
+        for method, path in (("GET", "/clusters"), ("POST", "/quitquitquit"), ("GET", "/")):
+            assert requests.request(method, stats + path, timeout=10).status_code == 404
+        assert requests.post(f"{stats}/stats/prometheus", timeout=10).status_code == 404
+        assert envoy.process.alive()

@@ -1,0 +1,99 @@
+"""Zero-loss lifecycle through Envoy: SIGTERM of one of two server processes under load
+loses no call; SIGKILL loses a bounded number and traffic recovers; the replacement process
+on the same port gets traffic again. Each test prints its figures."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from launcher.stack import Stack
+from tests.ops.support import Load, healthy_upstreams
+from tests.support.artifacts import write_test_artifact
+from tests.support.processes import ServerProcess, start_server, wait_until
+from tests.support.stack import running_stack
+
+# The server keeps answering for this long after SIGTERM while reporting NOT_SERVING:
+# longer than Envoy's health-check interval (2 s) plus its timeout (1 s).
+SHUTDOWN_DELAY = "3.5"
+SERVER_ARGS = ("--shutdown-delay", SHUTDOWN_DELAY, "--grace-period", "10")
+# SIGKILL: calls in flight on the killed process are retried by Envoy; the stated bounds.
+KILL_MAX_FAILED = 10
+KILL_MAX_RECOVERY_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_test_artifact(tmp_path_factory.mktemp("restarts") / "model.json")
+
+
+def _served_calls(server: ServerProcess) -> int:
+    return sum(1 for entry in server.json_logs() if entry.get("message") == "call")
+
+
+def _replace(stack: Stack, index: int, model: Path) -> ServerProcess:
+    """Start a new server process on the port of server `index`; wait until Envoy's health
+    checks take it back and it serves calls of the running load."""
+    port = stack.options.server_ports[index]
+    replacement = start_server(*SERVER_ARGS, model=model, port=port)
+    wait_until(lambda: healthy_upstreams(stack.admin_url) == 2, 30, "Envoy to take it back")
+    wait_until(lambda: _served_calls(replacement) >= 20, 30, "calls on the replacement")
+    return replacement
+
+
+def test_sigterm_of_one_server_under_load_loses_no_call(model: Path) -> None:
+    with running_stack(workers=2, model=model, server_args=SERVER_ARGS) as stack:
+        with Load(stack.grpc_target, threads=4) as load:
+            load.wait_for_calls(300)
+            stopped = time.monotonic()
+            stack.servers[0].send_signal(signal.SIGTERM)
+            # Health goes NOT_SERVING first: Envoy stops routing to the process while it
+            # still answers, so no call meets a closed port.
+            wait_until(lambda: healthy_upstreams(stack.admin_url) == 1, 30, "NOT_SERVING seen")
+            assert stack.servers[0].poll() is None
+            assert stack.servers[0].wait(timeout=30) == 0
+            drained = time.monotonic() - stopped
+            load.wait_for_calls(300)
+            replacement = _replace(stack, 0, model)
+            try:
+                load.wait_for_calls(300)
+            finally:
+                replacement.stop()
+        report = load.report
+    print(
+        report.summary("SIGTERM one of two servers"),
+        f"drain took {drained:.1f} s; replacement served {_served_calls(replacement)} calls",
+    )
+    assert report.failed == 0, report.errors
+
+
+def test_sigkill_of_one_server_under_load_fails_boundedly_and_recovers(model: Path) -> None:
+    with running_stack(workers=2, model=model, server_args=SERVER_ARGS) as stack:
+        with Load(stack.grpc_target, threads=4) as load:
+            load.wait_for_calls(300)
+            killed = time.monotonic()
+            stack.servers[0].send_signal(signal.SIGKILL)
+            stack.servers[0].wait(timeout=10)
+            wait_until(lambda: healthy_upstreams(stack.admin_url) == 1, 30, "the host ejected")
+            ejected_after = time.monotonic() - killed
+            failed_at_ejection = load.report.failed
+            load.wait_for_calls(500)
+            replacement = _replace(stack, 0, model)
+            try:
+                load.wait_for_calls(300)
+            finally:
+                replacement.stop()
+        report = load.report
+    recovery = max(report.failure_times, default=killed) - killed
+    print(
+        report.summary("SIGKILL one of two servers"),
+        f"recovery time={recovery:.2f} s (last failure after the kill), "
+        f"Envoy marked the host unhealthy after {ejected_after:.1f} s; errors: {report.errors}",
+    )
+    assert report.failed <= KILL_MAX_FAILED, report.errors
+    # No failure once Envoy had taken the dead host out, through the restart.
+    assert report.failed == failed_at_ejection, report.errors
+    assert recovery <= KILL_MAX_RECOVERY_SECONDS
