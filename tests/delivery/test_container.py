@@ -6,12 +6,15 @@ provides both (it builds the image on a local Debian base, then runs this module
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -20,17 +23,23 @@ import requests
 
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
-from tests.delivery.tools import MISSING, venv_tool
+from tests.delivery.envoy_files import COMPOSE_PRODUCTION_TLS, jwt_claims, load
+from tests.delivery.tools import venv_tool
+from tests.ops.credentials import SigningKey, write_self_signed_certificate
 from tests.support.processes import ROOT, ManagedProcess, free_port, spawn, wait_until
 
 IMAGE = os.environ.get("DIABETES_IMAGE", "")
 ENVOY = Path(sys.executable).parent / "envoy"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not IMAGE, reason="DIABETES_IMAGE not set (run `make container-test`)"),
-    pytest.mark.skipif(bool(IMAGE) and not daemon_answers(), reason="no Docker daemon answers"),
-]
+# Deselected from `make test`; `make container-test` builds the image and runs these.
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _image_and_daemon() -> None:
+    assert IMAGE, "DIABETES_IMAGE not set (run `make container-test`)"
+    assert daemon_answers(), "no Docker daemon answers"
+
 
 # How users run it: read-only root, a tmpfs for /tmp, no capabilities, ports on loopback.
 HARDENED = (
@@ -184,39 +193,45 @@ def test_sigterm_stops_the_container_cleanly() -> None:
         started.remove()
 
 
-# The project name the container stage's cleanup knows, should a run be interrupted.
+# The project names the container stage's cleanup knows, should a run be interrupted.
 COMPOSE_PROJECT = "diabetes-serving-test"
+COMPOSE_PRODUCTION_PROJECT = "diabetes-serving-test-production"
+
+
+@contextlib.contextmanager
+def compose_up(project: str, *options: str, env: dict[str, str]) -> Iterator[None]:
+    """docker-compose.yml brought up (--wait: until every service reports healthy) with the
+    image under test (and ENVOY_IMAGE, if set), then taken down."""
+    compose = venv_tool("docker-compose")
+    base = [str(compose), "-p", project, "-f", str(ROOT / "docker-compose.yml"), *options]
+    full_env = {
+        **os.environ,
+        "DIABETES_IMAGE": IMAGE,
+        "DIABETES_HTTP_ADDRESS": "127.0.0.1",
+        "DIABETES_GRPC_PORT": str(free_port()),
+        "DIABETES_METRICS_PORT": str(free_port()),
+        **env,
+    }
+
+    def compose_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args], env=full_env, capture_output=True, text=True, timeout=180, check=False
+        )
+
+    try:
+        up = compose_run("up", "--detach", "--wait", "--wait-timeout", "120")
+        assert up.returncode == 0, up.stderr + compose_run("logs").stdout
+        yield
+    finally:
+        compose_run("down", "--volumes", "--remove-orphans", "--timeout", "30")
 
 
 @pytest.fixture(scope="module")
 def compose_url() -> Iterator[str]:
-    """docker-compose.yml brought up with the image under test (and ENVOY_IMAGE, if set)."""
-    compose = venv_tool("docker-compose")
-    if compose is None:
-        pytest.skip(f"docker compose {MISSING}")
+    """The default profile: the server and the open Envoy."""
     http_port = free_port()
-    env = {
-        **os.environ,
-        "DIABETES_IMAGE": IMAGE,
-        "DIABETES_HTTP_ADDRESS": "127.0.0.1",
-        "DIABETES_HTTP_PORT": str(http_port),
-        "DIABETES_GRPC_PORT": str(free_port()),
-        "DIABETES_METRICS_PORT": str(free_port()),
-    }
-    base = [str(compose), "-p", COMPOSE_PROJECT, "-f", str(ROOT / "docker-compose.yml")]
-
-    def compose_run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*base, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-        )
-
-    try:
-        # --wait: returns once both services report healthy (Envoy starts after the server).
-        up = compose_run("up", "--detach", "--wait", "--wait-timeout", "120")
-        assert up.returncode == 0, up.stderr + compose_run("logs").stdout
+    with compose_up(COMPOSE_PROJECT, env={"DIABETES_HTTP_PORT": str(http_port)}):
         yield f"http://127.0.0.1:{http_port}"
-    finally:
-        compose_run("down", "--volumes", "--remove-orphans", "--timeout", "30")
 
 
 def test_compose_stack_answers_json(compose_url: str) -> None:
@@ -225,3 +240,58 @@ def test_compose_stack_answers_json(compose_url: str) -> None:
     assert response.json()["model_version"]
     model = requests.get(f"{compose_url}/model", timeout=10)
     assert model.status_code == 200, model.text
+
+
+@dataclass
+class ProductionCompose:
+    url: str
+    stats_url: str
+    certificate: Path
+    key: SigningKey
+
+
+@pytest.fixture(scope="module")
+def production_compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionCompose]:
+    """The production profile with a throwaway JWKS and TLS certificate (files Envoy's uid
+    101 can read)."""
+    files = tmp_path_factory.mktemp("compose-production")
+    key = SigningKey.generate("compose-test")
+    jwks = files / "jwks.json"
+    jwks.write_text(json.dumps(key.jwks()))
+    cert, tls_key = write_self_signed_certificate(files)
+    for path in (jwks, cert, tls_key):
+        path.chmod(0o644)
+    http_port, stats_port = free_port(), free_port()
+    env = {
+        "DIABETES_HTTP_PORT": str(http_port),
+        "DIABETES_ENVOY_STATS_PORT": str(stats_port),
+        "DIABETES_JWKS": str(jwks),
+        "DIABETES_TLS_CERT": str(cert),
+        "DIABETES_TLS_KEY": str(tls_key),
+    }
+    with compose_up(COMPOSE_PRODUCTION_PROJECT, "--profile", "production", env=env):
+        yield ProductionCompose(
+            f"https://127.0.0.1:{http_port}", f"http://127.0.0.1:{stats_port}", cert, key
+        )
+
+
+def test_compose_production_profile_requires_a_token_over_tls(
+    production_compose: ProductionCompose,
+) -> None:
+    stack = production_compose
+    url, verify = f"{stack.url}/stream", str(stack.certificate)
+    refused = requests.post(url, json={"bmi": 0.05}, verify=verify, timeout=10)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == 16
+    token = stack.key.token(**jwt_claims(load(COMPOSE_PRODUCTION_TLS)))
+    reply = requests.post(
+        url,
+        json={"bmi": 0.05},
+        headers={"authorization": f"Bearer {token}"},
+        verify=verify,
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["model_version"]
+    stats = requests.get(f"{stack.stats_url}/stats/prometheus", timeout=10)
+    assert "envoy_http_jwt_authn_denied" in stats.text

@@ -12,17 +12,18 @@ from tests.support.processes import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 hadolint = venv_tool("hadolint")
-needs_hadolint = pytest.mark.skipif(hadolint is None, reason=f"hadolint {MISSING}")
-needs_actionlint = pytest.mark.skipif(not actionlint_available(), reason=f"actionlint {MISSING}")
 
 
-@needs_hadolint
+@pytest.fixture(autouse=True, scope="module")
+def _actionlint_installed() -> None:
+    assert actionlint_available(), f"actionlint {MISSING}"
+
+
 def test_dockerfile_is_hadolint_clean() -> None:
     result = run_tool(hadolint or "", "Dockerfile")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_hadolint
 def test_hadolint_flags_a_careless_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM debian\nRUN apt-get update && apt-get install -y curl\n")
@@ -36,14 +37,12 @@ def actionlint(*files: Path) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-@needs_actionlint
 def test_workflows_are_actionlint_clean() -> None:
     code, output = actionlint()
     assert code == 0, output
     assert "0 problem(s)" in output
 
 
-@needs_actionlint
 def test_actionlint_flags_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(

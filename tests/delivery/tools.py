@@ -13,9 +13,12 @@ BIN = Path(sys.executable).parent
 NODE_TOOLS = ROOT / "tools" / "delivery"
 
 
-def venv_tool(name: str) -> Path | None:
+def venv_tool(name: str) -> Path:
+    """A tool installed in the virtualenv (the dev extra); missing is a failure, not a skip."""
     path = BIN / name
-    return path if path.exists() else None
+    if not path.exists():
+        raise FileNotFoundError(f"{name} {MISSING}")
+    return path
 
 
 def actionlint_available() -> bool:
@@ -25,11 +28,12 @@ def actionlint_available() -> bool:
 
 
 def run_tool(
-    *args: str | Path, cwd: Path = ROOT, timeout: float = 120
+    *args: str | Path, cwd: Path = ROOT, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -15,9 +15,11 @@ here=tools/delivery
 cleanup() {
   status=$?
   if timeout 10 docker info >/dev/null 2>&1; then
-    # The compose test's project, should the run have been interrupted.
-    .venv/bin/docker-compose -p diabetes-serving-test -f docker-compose.yml \
-      down --volumes --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+    # The compose tests' projects (both profiles), should the run have been interrupted.
+    for project in diabetes-serving-test diabetes-serving-test-production; do
+      .venv/bin/docker-compose -p "$project" -f docker-compose.yml --profile production \
+        down --volumes --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+    done
     leftovers=$(docker ps --all --quiet --filter label=diabetes-serving.test=1)
     if [ -n "$leftovers" ]; then
       echo "removing test containers: $leftovers"
@@ -52,4 +54,4 @@ echo "building $IMAGE on $base"
 timeout 900 make --no-print-directory image IMAGE="$IMAGE" BASE_IMAGE="$base"
 docker image ls "$IMAGE"
 
-DIABETES_IMAGE="$IMAGE" timeout 600 "$PY" -m pytest -p no:cacheprovider tests/delivery/test_container.py
+DIABETES_IMAGE="$IMAGE" timeout 600 "$PY" -m pytest -p no:cacheprovider -m container tests/delivery/test_container.py
