@@ -72,9 +72,8 @@ class RunningServer:
             batch_chunk_records=config.batch_chunk_records,
             max_receive_message_bytes=config.max_receive_message_bytes,
         )
-        observer = CallObserver(
-            access_log=AccessLog() if config.access_log else None, metrics=metrics
-        )
+        self.access_log = AccessLog() if config.access_log else None
+        observer = CallObserver(access_log=self.access_log, metrics=metrics)
         add_prediction_service(PredictionServicer(store, limits, observer), observer, self.server)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -110,6 +109,8 @@ class RunningServer:
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()
+        if self.access_log is not None:
+            self.access_log.close()
         log.info("stopped")
 
 

@@ -16,8 +16,14 @@ from model.artifact import LinearModel
 from server.model_store import ModelStore
 from server.telemetry import CallObserver
 from server.validation import batch_columns, record_values
+from server.wire import packed_doubles
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
+# Field numbers of the packed arrays of a PredictBatchResponse, written from numpy.
+_PREDICTIONS, _LOWER, _UPPER = (
+    pb.PredictBatchResponse.DESCRIPTOR.fields_by_name[name].number
+    for name in ("predictions", "lower", "upper")
+)
 
 
 @dataclass(frozen=True)
@@ -70,17 +76,18 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
             chunk = self._limits.batch_chunk_records
             for start in range(0, count, chunk):
                 end = min(start + chunk, count)
-                reply = pb.PredictBatchResponse(
-                    offset=start,
-                    predictions=predictions[start:end].tolist(),
-                    model_version=model.version,
-                    out_of_range_indices=out_of_range[
-                        np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
-                    ].tolist(),
-                )
+                wire = packed_doubles(_PREDICTIONS, predictions[start:end])
                 if request.include_intervals:
-                    reply.lower.extend(lower[start:end].tolist())
-                    reply.upper.extend(upper[start:end].tolist())
+                    wire += packed_doubles(_LOWER, lower[start:end])
+                    wire += packed_doubles(_UPPER, upper[start:end])
+                reply = pb.PredictBatchResponse.FromString(wire)
+                reply.offset = start
+                reply.model_version = model.version
+                reply.out_of_range_indices.extend(
+                    out_of_range[
+                        np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
+                    ].tolist()
+                )
                 yield reply
 
     def GetModelInfo(

@@ -82,16 +82,9 @@ class Call:
         if self.observer.metrics is not None:
             self.observer.metrics.call_finished(self.method, code_name, seconds, self.records)
         if self.observer.access_log is not None:
-            fields = {
-                "method": self.method,
-                "code": code_name,
-                "duration_ms": round(seconds * 1000, 3),
-                "records": self.records,
-                "request_id": _request_id(self.context),
-            }
-            if message:
-                fields["error"] = message
-            self.observer.access_log.write(fields)
+            self.observer.access_log.write(
+                self.method, code_name, seconds, self.records, _request_id(self.context), message
+            )
         if isinstance(exc, Exception):
             self.context.abort(code, message)
 

@@ -1,0 +1,61 @@
+"""Request bodies, written once per run to files the load generators send.
+
+Every system gets the same BMI values (a fixed seed, inside the training range), so a
+batch of n records is the same input for the service and for MLServer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from diabetes.v1 import prediction_pb2 as pb
+
+BATCH_SIZES = (1, 100, 1_000, 10_000, 100_000)
+SINGLE_BMI = 0.0617
+
+
+def bmi_values(n: int) -> list[float]:
+    rng = np.random.default_rng(20_260_101)
+    return [float(v) for v in np.round(rng.uniform(-0.08, 0.16, n), 6)]
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """The gRPC length-prefixed message: no compression flag, 4-byte big-endian length."""
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def predict_request() -> bytes:
+    return pb.PredictRequest(record=pb.Record(bmi=SINGLE_BMI)).SerializeToString()
+
+
+def batch_records_request(n: int) -> bytes:
+    records = [pb.Record(bmi=v) for v in bmi_values(n)]
+    return pb.PredictBatchRequest(records=records).SerializeToString()
+
+
+def batch_columns_request(n: int) -> bytes:
+    request = pb.PredictBatchRequest()
+    request.columns.bmi.extend(bmi_values(n))
+    return request.SerializeToString()
+
+
+def json_record() -> bytes:
+    return json.dumps({"bmi": SINGLE_BMI}).encode()
+
+
+def json_records(n: int) -> bytes:
+    return json.dumps([{"bmi": v} for v in bmi_values(n)], separators=(",", ":")).encode()
+
+
+def json_columns(n: int) -> bytes:
+    return json.dumps({"bmi": bmi_values(n)}, separators=(",", ":")).encode()
+
+
+def write(directory: Path, name: str, body: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_bytes(body)
+    return path

@@ -1,0 +1,114 @@
+"""The peer a user would pick instead: Seldon MLServer with mlserver-sklearn, in its own venv.
+
+`parallel_workers: 0` (inference in the server process) is its fastest setting on one CPU.
+uvloop is held below 0.22: with newer uvloop its worker crashes at start and the model
+never loads (SeldonIO/MLServer#2286).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import probes
+from bench.procs import SERVER_CPUS, Process, free_port, start
+
+PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
+PEER_REQUIREMENTS = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
+MODEL_NAME = "diabetes-lr"
+REST_INFER = f"/v2/models/{MODEL_NAME}/infer"
+GRPC_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+def ensure_venv() -> Path:
+    """Create the peer's venv and install MLServer into it, unless already done."""
+    stamp = PEER_VENV / ".installed"
+    wanted = "\n".join(PEER_REQUIREMENTS)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return PEER_VENV
+    print(f"installing {', '.join(PEER_REQUIREMENTS)} into {PEER_VENV.name}/ ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    pip = [str(PEER_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
+    stamp.write_text(wanted)
+    return PEER_VENV
+
+
+@dataclass(frozen=True)
+class PeerFiles:
+    server_dir: Path
+    bodies_dir: Path
+    prediction: float
+
+    def rest_body(self, name: str) -> Path:
+        return self.bodies_dir / f"peer-rest-{name}.json"
+
+    def grpc_body(self, name: str) -> Path:
+        return self.bodies_dir / f"peer-grpc-{name}.bin"
+
+
+def prepare(work_dir: Path, single: float, batches: dict[int, list[float]]) -> PeerFiles:
+    """Train the peer's model and write its request bodies (inside the peer's venv)."""
+    server_dir = work_dir / "mlserver"
+    bodies_dir = work_dir / "bodies"
+    values = work_dir / "peer-values.json"
+    values.write_text(
+        json.dumps({"single": single, "batches": {str(n): v for n, v in batches.items()}})
+    )
+    done = subprocess.run(
+        [
+            str(PEER_VENV / "bin" / "python"),
+            str(Path(__file__).resolve().parent / "peer_model.py"),
+            str(server_dir / MODEL_NAME),
+            str(bodies_dir),
+            str(values),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    prediction = float(json.loads(done.stdout.strip().splitlines()[-1])["prediction"])
+    return PeerFiles(server_dir, bodies_dir, prediction)
+
+
+@dataclass(frozen=True)
+class RunningPeer:
+    process: Process
+    rest_port: int
+    grpc_port: int
+    ready_seconds: float
+
+
+def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> RunningPeer:
+    rest_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": rest_port,
+        "grpc_port": grpc_port,
+        "metrics_port": metrics_port,
+        "debug": False,
+        "parallel_workers": 0,
+    }
+    (files.server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
+    process = start(
+        name,
+        [str(PEER_VENV / "bin" / "mlserver"), "start", str(files.server_dir)],
+        cpus=SERVER_CPUS,
+        log_dir=log_dir,
+    )
+    try:
+        ready = process.wait_ready(
+            lambda: (
+                probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
+                and probes.tcp_open(grpc_port)
+            ),
+            timeout=120,
+        )
+    except BaseException:
+        process.stop()
+        raise
+    return RunningPeer(process, rest_port, grpc_port, ready)

@@ -1,0 +1,590 @@
+"""The whole benchmark in one run.
+
+Every system is started once, pinned to the server CPU, and stays up (idle when not
+measured) while the points run in rounds, each round visiting every point with the
+comparable ones back to back (the service, then MLServer, at the same size). On a shared
+machine the load from elsewhere drifts over minutes; interleaving keeps it from landing
+on one side of a ratio, and each point keeps its best round. Start-up trials come first,
+the unpinned worker scaling last. Every process it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, payloads, peer, probes
+from bench.points import Load, Point, failed_point, measure
+from bench.procs import GENERATOR_CPUS, SERVER_CPUS, process_tree, rss_bytes
+from bench.service import (
+    SERVICE_NAME,
+    RunningService,
+    start_noop,
+    start_noop_stack,
+    start_server,
+    start_stack,
+)
+from diabetes.v1 import prediction_pb2 as pb
+
+REQUEST_CONCURRENCIES = (1, 32)
+BATCH_CONCURRENCY = 4
+SCALING_WORKERS = (1, 2)
+SCALING_CONCURRENCY = 32
+PREDICT = f"/{SERVICE_NAME}/Predict"
+PREDICT_BATCH = f"/{SERVICE_NAME}/PredictBatch"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: Path
+    seconds: float
+    warmup: float
+    rounds: int
+    work_dir: Path
+    batch_sizes: tuple[int, ...] = payloads.BATCH_SIZES
+    startup_trials: int = 3
+    with_peer: bool = True
+    with_scaling: bool = True
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point to measure: a load against a running system."""
+
+    system: str
+    path: str
+    concurrency: int
+    records: int
+    load: Load
+    server_pids: list[int]
+    envoy_pids: list[int] = field(default_factory=list)
+    min_response_bytes: float = 0.0
+
+
+@dataclass
+class Results:
+    ceilings: dict[str, Any] = field(default_factory=dict)
+    points: list[Point] = field(default_factory=list)
+    memory_mib: dict[str, float] = field(default_factory=dict)
+    start_to_ready_s: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        print(f"  note: {message}", flush=True)
+        self.notes.append(message[:1000])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ceilings": self.ceilings,
+            "points": [p.to_json() for p in self.points],
+            "memory_mib": self.memory_mib,
+            "start_to_ready_s": {
+                name: {"median": statistics.median(trials), "trials": trials}
+                for name, trials in self.start_to_ready_s.items()
+                if trials
+            },
+            "notes": self.notes,
+        }
+
+
+class Bodies:
+    """Request bodies on disk, the same values for every system."""
+
+    def __init__(self, directory: Path, sizes: tuple[int, ...]) -> None:
+        write = partial(payloads.write, directory)
+        frame = payloads.grpc_frame
+        self.predict = write("predict.bin", frame(payloads.predict_request()))
+        self.stream = write("stream.json", payloads.json_record())
+        self.grpc_records = {
+            n: write(f"batch-records-{n}.bin", frame(payloads.batch_records_request(n)))
+            for n in sizes
+        }
+        self.grpc_columns = {
+            n: write(f"batch-columns-{n}.bin", frame(payloads.batch_columns_request(n)))
+            for n in sizes
+        }
+        self.json_records = {n: write(f"batch-{n}.json", payloads.json_records(n)) for n in sizes}
+        self.json_columns = {
+            n: write(f"batch-columns-{n}.json", payloads.json_columns(n)) for n in sizes
+        }
+
+
+def h2load_load(
+    port: int, path: str, body: Path, c: int, cpus: str | None = GENERATOR_CPUS
+) -> Load:
+    url = f"http://127.0.0.1:{port}{path}"
+    return lambda seconds: loadgen.h2load(url, body, concurrency=c, seconds=seconds, cpus=cpus)
+
+
+def wrk_load(port: int, path: str, body: Path, c: int, cpus: str | None = GENERATOR_CPUS) -> Load:
+    url = f"http://127.0.0.1:{port}{path}"
+    return lambda seconds: loadgen.wrk(url, body, concurrency=c, seconds=seconds, cpus=cpus)
+
+
+class Bench:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.results = Results()
+        self.log_dir = settings.work_dir / "logs"
+        self.bodies = Bodies(settings.work_dir / "bodies", settings.batch_sizes)
+        self.sizes = settings.batch_sizes
+        self.expected_prediction: float | None = None
+        self.peer_files: peer.PeerFiles | None = None
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def ceilings(self) -> None:
+        print("ceilings (in process, pinned)", flush=True)
+        argv = [sys.executable, "-m", "bench.ceilings", str(self.settings.model)]
+        done = subprocess.run(
+            ["taskset", "-c", SERVER_CPUS, *argv], capture_output=True, text=True, check=True
+        )
+        self.results.ceilings = json.loads(done.stdout)
+        for name, value in self.results.ceilings["records_per_s"].items():
+            print(f"  {name:<30} {value:>16,.0f} records/s", flush=True)
+
+    def prepare_peer(self) -> None:
+        peer.ensure_venv()
+        batches = {n: payloads.bmi_values(n) for n in self.sizes}
+        self.peer_files = peer.prepare(self.settings.work_dir, payloads.SINGLE_BMI, batches)
+
+    def startup(self) -> None:
+        print("start-to-ready (each started and stopped alone, pinned)", flush=True)
+        model, logs = self.settings.model, self.log_dir
+        launchers: dict[str, Callable[[], RunningService]] = {
+            "server": lambda: start_server(model, logs, cpus=SERVER_CPUS, name="server-start"),
+            "stack": lambda: start_stack(model, logs, cpus=SERVER_CPUS, name="stack-start"),
+        }
+        files = self.peer_files
+        if files is not None:
+            launchers["mlserver"] = lambda: _as_service(
+                peer.start_peer(files, logs, "mlserver-start")
+            )
+        for name, launch in launchers.items():
+            trials = []
+            for _ in range(self.settings.startup_trials):
+                running = launch()
+                running.process.stop()
+                trials.append(round(running.ready_seconds, 4))
+            self.results.start_to_ready_s[name] = trials
+            print(f"  {name}: {', '.join(f'{t:.2f}' for t in trials)} s", flush=True)
+
+    def side_by_side(self) -> None:
+        """Start every system, build the cases, run them in interleaved rounds."""
+        with contextlib.ExitStack() as running:
+            cases: dict[str, list[Case]] = {}
+            memory: dict[str, list[int]] = {}
+            for name, starter in self._starters().items():
+                try:
+                    system = starter()
+                except Exception as exc:
+                    self.results.note(f"{name} did not start: {type(exc).__name__}: {exc}")
+                    continue
+                running.callback(system.process.stop)
+                try:
+                    cases[name], pids = self._cases(name, system)
+                except Exception as exc:
+                    self.results.note(f"{name} answered wrongly: {type(exc).__name__}: {exc}")
+                    continue
+                memory.update(pids)
+                for label, group in pids.items():
+                    self._remember_rss(f"{label}_idle", group)
+            ordered = _interleave(cases)
+            best: dict[str, Point] = {}
+            for round_index in range(self.settings.rounds):
+                print(f"round {round_index + 1} of {self.settings.rounds}", flush=True)
+                for case in ordered:
+                    point = self._measure(case)
+                    kept = best.get(point.key)
+                    if kept is None or _better(point, kept):
+                        best[point.key] = point
+            self.results.points.extend(best.values())
+            for label, group in memory.items():
+                self._remember_rss(label, group)
+
+    def scaling(self) -> None:
+        """Requests/s against worker processes, nothing pinned (both CPUs shared)."""
+        print("scaling: worker processes, unpinned", flush=True)
+        model, logs = self.settings.model, self.log_dir
+        for workers in SCALING_WORKERS:
+            system = f"service-w{workers}"
+            server = start_server(model, logs, cpus=None, workers=workers, name=system)
+            try:
+                case = Case(
+                    system,
+                    "grpc-predict",
+                    SCALING_CONCURRENCY,
+                    1,
+                    h2load_load(server.grpc_port, PREDICT, self.bodies.predict, 32, None),
+                    server.server_pids(),
+                    min_response_bytes=self._verify_predict(server.grpc_port),
+                )
+                self.results.points.append(self._measure(case, pinned=False))
+            finally:
+                server.process.stop()
+            stack = start_stack(model, logs, cpus=None, workers=workers, name=f"stack-w{workers}")
+            try:
+                assert stack.http_port is not None
+                case = Case(
+                    system,
+                    "json-stream",
+                    SCALING_CONCURRENCY,
+                    1,
+                    wrk_load(stack.http_port, "/stream", self.bodies.stream, 32, None),
+                    stack.server_pids(),
+                    stack.envoy_pids(),
+                )
+                self.results.points.append(self._measure(case, pinned=False))
+            finally:
+                stack.process.stop()
+
+    # -- the systems and their cases -------------------------------------------------------
+
+    def _starters(self) -> dict[str, Callable[[], RunningService]]:
+        model, logs, cpus = self.settings.model, self.log_dir, SERVER_CPUS
+        starters: dict[str, Callable[[], RunningService]] = {
+            "noop": lambda: start_noop(logs, cpus=cpus),
+            "noop-aio": lambda: start_noop(logs, cpus=cpus, aio=True),
+            "noop-envoy": lambda: start_noop_stack(logs, cpus=cpus),
+            "server": lambda: start_server(model, logs, cpus=cpus),
+            "stack": lambda: start_stack(model, logs, cpus=cpus),
+        }
+        files = self.peer_files
+        if files is not None:
+            starters["mlserver"] = lambda: _as_service(peer.start_peer(files, logs))
+        return starters
+
+    def _cases(self, name: str, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+        """The cases to run against one system (each verified by one real call first), and
+        the process groups whose memory to report."""
+        if name in ("noop", "noop-aio"):
+            pids = process_tree(system.process.pid)
+            port = system.grpc_port
+            cases = [
+                Case(
+                    name,
+                    "grpc-predict",
+                    c,
+                    1,
+                    h2load_load(port, PREDICT, self.bodies.predict, c),
+                    pids,
+                )
+                for c in REQUEST_CONCURRENCIES
+            ]
+            return cases, {name: pids}
+        if name == "noop-envoy":
+            assert system.http_port is not None
+            http, servers, envoys = system.http_port, system.server_pids(), system.envoy_pids()
+            status, reply = probes.http_request(
+                http, "POST", "/stream", self.bodies.stream.read_bytes()
+            )
+            if status != 200:
+                raise AssertionError(f"POST /stream answered {status}: {reply[:200]!r}")
+            cases = [
+                Case(
+                    name,
+                    "json-stream",
+                    c,
+                    1,
+                    wrk_load(http, "/stream", self.bodies.stream, c),
+                    servers,
+                    envoys,
+                )
+                for c in REQUEST_CONCURRENCIES
+            ]
+            return cases, {}
+        if name == "server":
+            return self._server_cases(system)
+        if name == "stack":
+            return self._stack_cases(system)
+        return self._peer_cases(system)
+
+    def _server_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+        pids, port = system.server_pids(), system.grpc_port
+        predict_bytes = self._verify_predict(port)
+        cases = [
+            Case(
+                "service",
+                "grpc-predict",
+                c,
+                1,
+                h2load_load(port, PREDICT, self.bodies.predict, c),
+                pids,
+                min_response_bytes=predict_bytes,
+            )
+            for c in REQUEST_CONCURRENCIES
+        ]
+        for form, bodies in (
+            ("records", self.bodies.grpc_records),
+            ("columns", self.bodies.grpc_columns),
+        ):
+            for n, body in bodies.items():
+                cases.append(
+                    Case(
+                        "service",
+                        f"grpc-batch-{form}",
+                        BATCH_CONCURRENCY,
+                        n,
+                        h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
+                        pids,
+                        min_response_bytes=self._verify_batch(port, body, n),
+                    )
+                )
+        return cases, {"server": pids}
+
+    def _stack_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+        assert system.http_port is not None
+        http = system.http_port
+        servers, envoys = system.server_pids(), system.envoy_pids()
+        if not envoys:
+            self.results.note("no Envoy process found under the launcher")
+        predict_bytes = self._verify_predict(http)
+        self._verify_json_stream(http)
+        cases = []
+        for c in REQUEST_CONCURRENCIES:
+            cases.append(
+                Case(
+                    "service",
+                    "grpc-envoy-predict",
+                    c,
+                    1,
+                    h2load_load(http, PREDICT, self.bodies.predict, c),
+                    servers,
+                    envoys,
+                    predict_bytes,
+                )
+            )
+            cases.append(
+                Case(
+                    "service",
+                    "json-stream",
+                    c,
+                    1,
+                    wrk_load(http, "/stream", self.bodies.stream, c),
+                    servers,
+                    envoys,
+                )
+            )
+        for path, route, bodies in (
+            ("json-batch", "/batch", self.bodies.json_records),
+            ("json-batch-columns", "/batch/columns", self.bodies.json_columns),
+        ):
+            for n, body in bodies.items():
+                problem = self._verify_json_batch(http, route, body, n)
+                if problem:
+                    self.results.note(problem)
+                    self.results.points.append(
+                        failed_point("service", path, BATCH_CONCURRENCY, n, problem)
+                    )
+                    continue
+                cases.append(
+                    Case(
+                        "service",
+                        path,
+                        BATCH_CONCURRENCY,
+                        n,
+                        wrk_load(http, route, body, BATCH_CONCURRENCY),
+                        servers,
+                        envoys,
+                    )
+                )
+        return cases, {"stack_server": servers, "envoy": envoys}
+
+    def _peer_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+        files = self.peer_files
+        assert files is not None
+        assert system.http_port is not None
+        rest, grpc_port = system.http_port, system.grpc_port
+        pids = process_tree(system.process.pid)
+        status, reply = probes.http_request(
+            rest, "POST", peer.REST_INFER, files.rest_body("single").read_bytes()
+        )
+        if status != 200:
+            raise AssertionError(f"MLServer REST answered {status}: {reply[:200]!r}")
+        self._compare_models(float(json.loads(reply)["outputs"][0]["data"][0]))
+        cases = []
+        for c in REQUEST_CONCURRENCIES:
+            cases.append(
+                Case(
+                    "mlserver",
+                    "grpc-infer",
+                    c,
+                    1,
+                    h2load_load(grpc_port, peer.GRPC_INFER, files.grpc_body("single"), c),
+                    pids,
+                    min_response_bytes=self._peer_grpc_bytes(grpc_port, files.grpc_body("single")),
+                )
+            )
+            cases.append(
+                Case(
+                    "mlserver",
+                    "rest-infer",
+                    c,
+                    1,
+                    wrk_load(rest, peer.REST_INFER, files.rest_body("single"), c),
+                    pids,
+                )
+            )
+        for n in self.sizes:
+            body = files.grpc_body(str(n))
+            cases.append(
+                Case(
+                    "mlserver",
+                    "grpc-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    h2load_load(grpc_port, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
+                    pids,
+                    min_response_bytes=self._peer_grpc_bytes(grpc_port, body),
+                )
+            )
+            rest_body = files.rest_body(str(n))
+            status, reply = probes.http_request(
+                rest, "POST", peer.REST_INFER, rest_body.read_bytes()
+            )
+            if status != 200:
+                self.results.note(f"MLServer REST answered {status} for {n} records")
+                continue
+            cases.append(
+                Case(
+                    "mlserver",
+                    "rest-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    wrk_load(rest, peer.REST_INFER, rest_body, BATCH_CONCURRENCY),
+                    pids,
+                )
+            )
+        return cases, {"mlserver": pids}
+
+    # -- measuring and checking ------------------------------------------------------------
+
+    def _measure(self, case: Case, pinned: bool = True) -> Point:
+        return measure(
+            case.system,
+            case.path,
+            concurrency=case.concurrency,
+            records=case.records,
+            load=case.load,
+            seconds=self.settings.seconds,
+            warmup=self.settings.warmup,
+            server_pids=case.server_pids,
+            envoy_pids=case.envoy_pids,
+            min_response_bytes=case.min_response_bytes,
+            pinned=pinned,
+        )
+
+    def _remember_rss(self, name: str, pids: list[int]) -> None:
+        self.results.memory_mib[name] = round(rss_bytes(pids) / MIB, 1)
+
+    def _verify_predict(self, port: int) -> float:
+        """One Predict call; returns the framed reply size every loaded call must match."""
+        reply = probes.grpc_call(port, PREDICT, self.bodies.predict.read_bytes()[5:])
+        prediction = pb.PredictResponse.FromString(reply).prediction
+        if self.expected_prediction is None:
+            self.expected_prediction = prediction
+        elif abs(prediction - self.expected_prediction) > 1e-9:
+            raise AssertionError(
+                f"Predict answered {prediction}, expected {self.expected_prediction}"
+            )
+        return len(reply) + 5
+
+    def _verify_batch(self, port: int, body: Path, n: int) -> float:
+        chunks = probes.grpc_stream_call(port, PREDICT_BATCH, body.read_bytes()[5:])
+        count = sum(len(pb.PredictBatchResponse.FromString(c).predictions) for c in chunks)
+        if count != n:
+            raise AssertionError(f"PredictBatch answered {count} predictions for {n} records")
+        return sum(len(c) + 5 for c in chunks)
+
+    def _verify_json_stream(self, port: int) -> None:
+        status, body = probes.http_request(port, "POST", "/stream", self.bodies.stream.read_bytes())
+        if status != 200:
+            raise AssertionError(f"POST /stream answered {status}: {body[:300]!r}")
+        prediction = float(json.loads(body)["prediction"])
+        expected = self.expected_prediction
+        if expected is not None and abs(prediction - expected) > 1e-9:
+            raise AssertionError(f"/stream answered {prediction}, expected {expected}")
+
+    def _verify_json_batch(self, port: int, route: str, body: Path, n: int) -> str | None:
+        status, reply = probes.http_request(port, "POST", route, body.read_bytes())
+        if status != 200:
+            return f"POST {route} with {n} records answered {status}: {reply[:200]!r}"
+        count = sum(len(chunk.get("predictions", [])) for chunk in json.loads(reply))
+        if count != n:
+            return f"POST {route} answered {count} predictions for {n} records"
+        return None
+
+    def _peer_grpc_bytes(self, port: int, body: Path) -> float:
+        return len(probes.grpc_call(port, peer.GRPC_INFER, body.read_bytes()[5:])) + 5
+
+    def _compare_models(self, peer_prediction: float) -> None:
+        expected = self.expected_prediction
+        if expected is not None and abs(peer_prediction - expected) > 1e-6 * abs(expected):
+            self.results.note(
+                f"MLServer's model predicts {peer_prediction} where the service predicts "
+                f"{expected}: not the same model"
+            )
+
+
+def _as_service(running: peer.RunningPeer) -> RunningService:
+    return RunningService(
+        running.process, running.grpc_port, running.rest_port, running.ready_seconds
+    )
+
+
+def _interleave(cases: dict[str, list[Case]]) -> list[Case]:
+    """All cases, comparable ones adjacent: by records per request, then concurrency."""
+    order = {name: index for index, name in enumerate(cases)}
+    everything = [case for group in cases.values() for case in group]
+    return sorted(everything, key=lambda c: (c.records, c.concurrency, order[_group(c)]))
+
+
+def _group(case: Case) -> str:
+    if case.system == "service":
+        return "stack" if case.path.startswith(("json", "grpc-envoy")) else "server"
+    return case.system
+
+
+def _better(point: Point, kept: Point) -> bool:
+    """The round to keep: a clean one over a failed one, then the higher throughput."""
+    if (point.error is None) != (kept.error is None):
+        return point.error is None
+    return point.requests_per_s > kept.requests_per_s
+
+
+@contextlib.contextmanager
+def _stage(results: Results, name: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:  # one broken stage must not lose the others' figures
+        results.note(f"stage {name} failed: {type(exc).__name__}: {exc}")
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    bench = Bench(settings)
+    started = time.perf_counter()
+    with _stage(bench.results, "ceilings"):
+        bench.ceilings()
+    if settings.with_peer:
+        with _stage(bench.results, "peer set-up"):
+            bench.prepare_peer()
+    with _stage(bench.results, "start-up"):
+        bench.startup()
+    with _stage(bench.results, "side by side"):
+        bench.side_by_side()
+    if settings.with_scaling:
+        with _stage(bench.results, "scaling"):
+            bench.scaling()
+    results = bench.results.to_json()
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    return results
