@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
-from client.channel import SERVICE, ChannelOptions, RetryPolicy, channel_options
+from client.base import ClientBase
+from client.channel import SERVICE
 from client.convert import (
-    DEFAULT_MAX_RECORDS_PER_CALL,
     BatchAssembler,
     BatchCall,
     ColumnValues,
@@ -24,44 +24,15 @@ from client.convert import (
 from client.errors import error_from_rpc
 from client.results import BatchPrediction, ModelInfo, Prediction
 from diabetes.v1 import prediction_pb2 as pb
-from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 
 
-class PredictionClient:
+class PredictionClient(ClientBase):
     """A client of diabetes.v1.PredictionService over one channel; use it as a context
-    manager (or call `close`). Thread-safe: share one client between threads.
+    manager (or call `close`). Thread-safe: share one client between threads. The
+    arguments are described in `ClientBase`."""
 
-    `timeout` is each call's deadline in seconds (a split batch gives it to every call).
-    Calls failing with UNAVAILABLE are retried by gRPC per `retry` (None: no retries).
-    `wait_for_ready` makes calls wait for the server to come up (until their deadline)
-    instead of failing at once when it cannot be reached. Pass `credentials` for TLS.
-    """
-
-    def __init__(
-        self,
-        target: str,
-        *,
-        timeout: float = 5.0,
-        max_records_per_call: int = DEFAULT_MAX_RECORDS_PER_CALL,
-        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 (frozen, so shared safely)
-        wait_for_ready: bool = False,
-        credentials: grpc.ChannelCredentials | None = None,
-        options: ChannelOptions = (),
-    ) -> None:
-        if max_records_per_call < 1:
-            raise ValueError(f"max_records_per_call must be at least 1, got {max_records_per_call}")
-        self.target = target
-        self.timeout = timeout
-        self.max_records_per_call = max_records_per_call
-        self.wait_for_ready = wait_for_ready
-        all_options = channel_options(retry, options)
-        self._channel = (
-            grpc.secure_channel(target, credentials, all_options)
-            if credentials is not None
-            else grpc.insecure_channel(target, all_options)
-        )
-        self._stub = pb_grpc.PredictionServiceStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+    _secure_channel = staticmethod(grpc.secure_channel)
+    _insecure_channel = staticmethod(grpc.insecure_channel)
 
     def predict(self, record: Mapping[str, float], *, timeout: float | None = None) -> Prediction:
         """Predict one record, e.g. `{"bmi": 0.06}`."""
@@ -146,9 +117,3 @@ class PredictionClient:
             except grpc.RpcError as exc:
                 raise error_from_rpc(exc, call.start) from None
         return assembler.result()
-
-    def _call_args(self, timeout: float | None) -> dict[str, object]:
-        return {
-            "timeout": self.timeout if timeout is None else timeout,
-            "wait_for_ready": self.wait_for_ready,
-        }
