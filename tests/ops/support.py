@@ -7,8 +7,6 @@ import contextlib
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ import grpc
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from launcher.envoy_config import EnvoyOptions, write
-from launcher.stack import envoy_binary
+from launcher.stack import envoy_command, healthy_upstreams
 from tests.support.processes import ManagedProcess, free_port, spawn, wait_until
 
 
@@ -37,20 +35,6 @@ class Envoy:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
-
-
-def healthy_upstreams(admin_url: str) -> int:
-    """How many upstream servers Envoy's health checks call healthy right now."""
-    try:
-        with urllib.request.urlopen(f"{admin_url}/clusters", timeout=2) as reply:
-            lines = reply.read().decode().splitlines()
-    except (urllib.error.URLError, OSError):
-        return 0
-    return sum(
-        1
-        for line in lines
-        if line.startswith("diabetes_grpc::") and line.endswith("::health_flags::healthy")
-    )
 
 
 @contextlib.contextmanager
@@ -71,21 +55,8 @@ def running_envoy(upstreams: list[str], **options: Any) -> Iterator[Envoy]:
             ),
             Path(workdir) / "envoy.yaml",
         )
-        process = spawn(
-            [
-                envoy_binary(),
-                "--config-path",
-                str(config),
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-                # Access log lines reach the file within 100 ms (Envoy's default is 10 s).
-                "--file-flush-interval-msec",
-                "100",
-            ]
-        )
+        # Access-log lines reach the file within 100 ms.
+        process = spawn(envoy_command(config, flush_interval_ms=100))
         envoy = Envoy(
             process, http_port, admin_port, "https" if options.get("tls_cert") else "http"
         )
