@@ -1,5 +1,5 @@
 """The benchmark's plumbing that needs no load: bodies, generator output parsing, the
-packed encoding the ceiling uses, and process accounting."""
+and process accounting."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from bench import payloads
 from bench.loadgen import _parse_h2load
 from bench.procs import cpu_seconds, process_tree, rss_bytes
 from diabetes.v1 import prediction_pb2 as pb
-from server.wire import packed_doubles
 
 H2LOAD_OUTPUT = """\
 finished in 504.23ms, 7278.00 req/s, 455.26KB/s
@@ -44,15 +43,6 @@ def test_every_form_carries_the_same_values() -> None:
     records = pb.PredictBatchRequest.FromString(payloads.batch_records_request(50))
     assert [r.bmi for r in records.records] == payloads.bmi_values(50)
     assert payloads.json_columns(3).startswith(b'{"bmi":[')
-
-
-def test_packed_doubles_decode_as_the_repeated_field() -> None:
-    values = np.array([1.5, -2.25, 1e-300, 0.0])
-    reply = pb.PredictBatchResponse.FromString(packed_doubles(2, values))
-    assert list(reply.predictions) == values.tolist()
-    big = np.linspace(-1, 1, 20_000)  # a length that needs a multi-byte varint
-    reply = pb.PredictBatchResponse.FromString(packed_doubles(2, big))
-    assert np.array_equal(np.array(reply.predictions), big)
 
 
 def test_process_accounting_reads_this_process() -> None:
