@@ -100,15 +100,11 @@ def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> Runni
         cpus=SERVER_CPUS,
         log_dir=log_dir,
     )
-    try:
-        ready = process.wait_ready(
-            lambda: (
-                probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
-                and probes.tcp_open(grpc_port)
-            ),
-            timeout=120,
-        )
-    except BaseException:
-        process.stop()
-        raise
+    ready = process.wait_ready(
+        lambda: (
+            probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
+            and probes.tcp_open(grpc_port)
+        ),
+        timeout=120,
+    )
     return RunningPeer(process, rest_port, grpc_port, ready)

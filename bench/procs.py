@@ -77,7 +77,15 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, check: Callable[[], bool], timeout: float = 60.0) -> float:
-        """Poll check() until it is true; returns the seconds since the process started."""
+        """Poll check() until it is true; returns the seconds since the process started.
+        A process that never gets ready is stopped before the error is raised."""
+        try:
+            return self._poll_ready(check, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _poll_ready(self, check: Callable[[], bool], timeout: float) -> float:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if not self.alive():

@@ -52,11 +52,7 @@ def start_server(
         "0",
     ]
     process = start(name, argv, cpus=cpus, log_dir=log_dir)
-    try:
-        ready = process.wait_ready(lambda: probes.grpc_serving(port, SERVICE_NAME))
-    except BaseException:
-        process.stop()
-        raise
+    ready = process.wait_ready(lambda: probes.grpc_serving(port, SERVICE_NAME))
     return RunningService(process, port, None, ready)
 
 
@@ -80,11 +76,7 @@ def start_stack(
         str(model),
     ]
     process = start(name, argv, cpus=cpus, log_dir=log_dir)
-    try:
-        ready = process.wait_ready(lambda: probes.http_ok(http_port, "/model"))
-    except BaseException:
-        process.stop()
-        raise
+    ready = process.wait_ready(lambda: probes.http_ok(http_port, "/model"))
     return RunningService(process, grpc_port, http_port, ready)
 
 
@@ -96,11 +88,7 @@ def start_noop(log_dir: Path, *, cpus: str | None, aio: bool = False) -> Running
         cpus=cpus,
         log_dir=log_dir,
     )
-    try:
-        ready = process.wait_ready(lambda: probes.grpc_reachable(port, f"/{SERVICE_NAME}/Predict"))
-    except BaseException:
-        process.stop()
-        raise
+    ready = process.wait_ready(lambda: probes.grpc_reachable(port, f"/{SERVICE_NAME}/Predict"))
     return RunningService(process, port, None, ready)
 
 
@@ -116,9 +104,5 @@ def start_noop_stack(log_dir: Path, *, cpus: str | None) -> RunningService:
         str(admin_port),
     ]
     process = start("noop-envoy", argv, cpus=cpus, log_dir=log_dir)
-    try:
-        ready = process.wait_ready(lambda: probes.http_ok(http_port, "/model"))
-    except BaseException:
-        process.stop()
-        raise
+    ready = process.wait_ready(lambda: probes.http_ok(http_port, "/model"))
     return RunningService(process, grpc_port, http_port, ready)

@@ -16,6 +16,7 @@ import pytest
 
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
+from tests.delivery.tools import run_tool
 from tests.support.processes import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -38,15 +39,7 @@ CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-client", "diabetes-train", "diab
 def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
     # A clean environment: nothing from the source tree may leak into the installed copy.
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    result = run_tool(*args, cwd=cwd, env=env, timeout=timeout)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
