@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -20,7 +21,11 @@ class TryItPage:
         self.url = url
 
     def wait(self) -> WebDriverWait[Chrome]:
-        return WebDriverWait(self.driver, WAIT_SECONDS)
+        # The page redraws parts of itself (the plot, tables): an element found a moment
+        # ago may be replaced before it is read, so such a condition is simply polled again.
+        return WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=[StaleElementReferenceException]
+        )
 
     def by_id(self, element_id: str) -> WebElement:
         return self.driver.find_element(By.ID, element_id)
