@@ -25,11 +25,18 @@ class StartError(RuntimeError):
     """A process exited or never became ready."""
 
 
+# The kernel may hand a port out again as soon as its socket closes; never repeat one.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def free_ports(count: int) -> int:
@@ -37,6 +44,7 @@ def free_ports(count: int) -> int:
     for _ in range(100):
         first = free_port()
         if all(_bindable(first + i) for i in range(1, count)):
+            _handed_out.update(range(first, first + count))
             return first
     raise OSError(f"no {count} consecutive free ports")
 

@@ -171,12 +171,18 @@ def test_stats_listener_serves_prometheus_only(envoy: ProductionEnvoy) -> None:
 
 
 def test_each_client_has_its_own_rate_limit(envoy: ProductionEnvoy) -> None:
-    limited = _until_rate_limited(envoy.url, "203.0.113.7")
-    assert limited is not None, "no 429 from the production rate limit"
-    assert limited.json()["code"] == 8  # RESOURCE_EXHAUSTED
-    assert limited.headers["retry-after"] == "1"
-    another_client = _post(envoy.url, **{"x-forwarded-for": "203.0.113.8"})
-    if connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1:
+    behind_ingress = connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1
+    # The bucket refills 50 tokens each second, so a refill can land between the 429 and the
+    # next call; a shared bucket shows as a 429 on at least one of a few tries, never none.
+    for _ in range(3):
+        limited = _until_rate_limited(envoy.url, "203.0.113.7")
+        assert limited is not None, "no 429 from the production rate limit"
+        assert limited.json()["code"] == 8  # RESOURCE_EXHAUSTED
+        assert limited.headers["retry-after"] == "1"
+        another_client = _post(envoy.url, **{"x-forwarded-for": "203.0.113.8"})
+        if behind_ingress or another_client.status_code == 429:
+            break
+    if behind_ingress:
         # Behind the Ingress, the client is the address it appends to X-Forwarded-For.
         _assert_401_json(another_client)
     else:
