@@ -25,11 +25,14 @@ class StartError(RuntimeError):
     """A process exited or never became ready."""
 
 
-# The kernel may hand a port out again as soon as its socket closes; never repeat one.
+# The kernel may hand the same port out again as soon as its socket closes, so two calls
+# in a row (a server's gRPC and metrics ports) could collide; never repeat one.
 _handed_out: set[int] = set()
 
 
 def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now, and that this process
+    has not handed out before."""
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -21,12 +21,13 @@ import grpc
 import pytest
 import requests
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
 from tests.delivery.envoy_files import COMPOSE_PRODUCTION_TLS, jwt_claims, load
 from tests.delivery.tools import venv_tool
 from tests.ops.credentials import SigningKey, write_self_signed_certificate
-from tests.support.processes import ROOT, ManagedProcess, free_port, spawn, wait_until
+from tests.support.processes import ROOT, ManagedProcess, spawn, wait_until
 
 IMAGE = os.environ.get("DIABETES_IMAGE", "")
 ENVOY = Path(sys.executable).parent / "envoy"

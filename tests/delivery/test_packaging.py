@@ -14,10 +14,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
 from tests.delivery.tools import run_tool
-from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.processes import ROOT, wait_until
 
 pytestmark = pytest.mark.slow
 

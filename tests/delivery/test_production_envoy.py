@@ -14,6 +14,7 @@ import pytest
 import requests
 import yaml
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from launcher.stack import envoy_command, healthy_upstreams
@@ -32,7 +33,7 @@ from tests.delivery.envoy_files import (
 from tests.ops.credentials import SigningKey
 from tests.ops.support import Envoy
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import ServerProcess, free_port, running_server, spawn, wait_until
+from tests.support.processes import ServerProcess, running_server, spawn, wait_until
 
 RECORD = {"bmi": 0.05}
 

@@ -10,6 +10,7 @@ import grpc
 import numpy as np
 import pytest
 
+from bench.procs import free_port
 from client import (
     InvalidInputError,
     PredictionClient,
@@ -18,7 +19,7 @@ from client import (
 )
 from model.artifact import LinearModel, load_artifact
 from tests.integration.conftest import BATCH_LIMIT, CHUNK
-from tests.support.processes import ServerProcess, free_port
+from tests.support.processes import ServerProcess
 
 
 def inputs(count: int, seed: int = 0) -> np.ndarray:

@@ -17,6 +17,7 @@ import grpc
 import numpy as np
 import pytest
 
+from bench.procs import free_port
 from client import (
     DeadlineExceededError,
     PredictionClient,
@@ -28,7 +29,7 @@ from model.artifact import LinearModel
 from server.model_store import ModelStore
 from server.servicer import Limits, PredictionServicer
 from server.telemetry import CallObserver
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import wait_until
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 

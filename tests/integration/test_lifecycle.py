@@ -15,9 +15,10 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.processes import ServerProcess, free_port, running_server, wait_until
+from tests.support.processes import ServerProcess, running_server, wait_until
 
 SERVICE = "diabetes.v1.PredictionService"
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import grpc
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from launcher.envoy_config import EnvoyOptions, write
 from launcher.stack import envoy_command, healthy_upstreams
-from tests.support.processes import ManagedProcess, free_port, spawn, wait_until
+from tests.support.processes import ManagedProcess, spawn, wait_until
 
 
 @dataclass

@@ -14,11 +14,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from tests.ops.support import replace_artifact, running_envoy
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import free_port, running_server, wait_until
+from tests.support.processes import running_server, wait_until
 from tests.support.stack import running_stack
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -15,13 +15,14 @@ import pytest
 import requests
 import yaml
 
+from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from launcher.envoy_config import EnvoyOptions, render
 from tests.ops.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
 from tests.ops.support import running_envoy
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import ROOT, ServerProcess, free_port, running_server
+from tests.support.processes import ROOT, ServerProcess, running_server
 
 RECORD = {"bmi": 0.05}
 # What the wheel and the image hold, and the tools that build artifacts.

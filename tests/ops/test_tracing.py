@@ -14,9 +14,10 @@ import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
+from bench.procs import free_port
 from tests.ops.support import running_envoy
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import free_port, running_server, wait_until
+from tests.support.processes import running_server, wait_until
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"

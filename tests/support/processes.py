@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,26 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.procs import free_port
 from server.healthcheck import check
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# The kernel may hand the same port out again as soon as its socket closes, so two calls
-# in a row (a server's gRPC and metrics ports) could collide; never repeat one.
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now, and that this test run
-    has not handed out before."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
 
 
 def wait_until(

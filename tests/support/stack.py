@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.procs import free_port
 from launcher.stack import Stack, StackOptions
-from tests.support.processes import free_port
 
 
 @contextlib.contextmanager
