@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from launcher.stack import Stack
 from tests.ops.support import Load, healthy_upstreams
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import ServerProcess, start_server, wait_until
+from tests.support.processes import ServerProcess, running_server, wait_until
 from tests.support.stack import running_stack
 
 # The server keeps answering for this long after SIGTERM while reporting NOT_SERVING:
@@ -34,14 +36,15 @@ def _served_calls(server: ServerProcess) -> int:
     return sum(1 for entry in server.json_logs() if entry.get("message") == "call")
 
 
-def _replace(stack: Stack, index: int, model: Path) -> ServerProcess:
-    """Start a new server process on the port of server `index`; wait until Envoy's health
-    checks take it back and it serves calls of the running load."""
+@contextmanager
+def _replacement(stack: Stack, index: int, model: Path) -> Iterator[ServerProcess]:
+    """A new server process on the port of server `index`, once Envoy's health checks have
+    taken it back and it serves calls of the running load; stopped on leaving."""
     port = stack.options.server_ports[index]
-    replacement = start_server(*SERVER_ARGS, model=model, port=port)
-    wait_until(lambda: healthy_upstreams(stack.admin_url) == 2, 30, "Envoy to take it back")
-    wait_until(lambda: _served_calls(replacement) >= 20, 30, "calls on the replacement")
-    return replacement
+    with running_server(*SERVER_ARGS, model=model, port=port) as replacement:
+        wait_until(lambda: healthy_upstreams(stack.admin_url) == 2, 30, "Envoy to take it back")
+        wait_until(lambda: _served_calls(replacement) >= 20, 30, "calls on the replacement")
+        yield replacement
 
 
 def test_sigterm_of_one_server_under_load_loses_no_call(model: Path) -> None:
@@ -57,11 +60,8 @@ def test_sigterm_of_one_server_under_load_loses_no_call(model: Path) -> None:
             assert stack.servers[0].wait(timeout=30) == 0
             drained = time.monotonic() - stopped
             load.wait_for_calls(300)
-            replacement = _replace(stack, 0, model)
-            try:
+            with _replacement(stack, 0, model) as replacement:
                 load.wait_for_calls(300)
-            finally:
-                replacement.stop()
         report = load.report
     print(
         report.summary("SIGTERM one of two servers"),
@@ -81,11 +81,8 @@ def test_sigkill_of_one_server_under_load_fails_boundedly_and_recovers(model: Pa
             ejected_after = time.monotonic() - killed
             failed_at_ejection = load.report.failed
             load.wait_for_calls(500)
-            replacement = _replace(stack, 0, model)
-            try:
+            with _replacement(stack, 0, model):
                 load.wait_for_calls(300)
-            finally:
-                replacement.stop()
         report = load.report
     recovery = max(report.failure_times, default=killed) - killed
     print(
