@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from launcher.stack import Stack
+from tests.ops.credentials import SigningKey
+from tests.support.artifacts import write_test_artifact
 from tests.support.processes import ServerProcess, running_server
 from tests.support.stack import running_stack
 
@@ -30,3 +32,17 @@ def stack() -> Iterator[Stack]:
     through Envoy), `.server_targets` (each server directly)."""
     with running_stack() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def test_artifact_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The real server with the test artifact (version "test-1"), for one module."""
+    model = write_test_artifact(tmp_path_factory.mktemp("test-artifact") / "model.json")
+    with running_server(model=model) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> SigningKey:
+    """An RSA key for JWTs; a module's Envoy trusts its public half through a local JWKS."""
+    return SigningKey.generate("test-key")

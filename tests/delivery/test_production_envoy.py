@@ -32,8 +32,7 @@ from tests.delivery.envoy_files import (
 )
 from tests.ops.credentials import SigningKey
 from tests.ops.support import Envoy
-from tests.support.artifacts import write_test_artifact
-from tests.support.processes import ServerProcess, running_server, spawn, wait_until
+from tests.support.processes import ServerProcess, spawn, wait_until
 
 RECORD = {"bmi": 0.05}
 
@@ -53,22 +52,10 @@ class ProductionEnvoy:
         return jwt_claims(self.shipped)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    model = write_test_artifact(tmp_path_factory.mktemp("production-envoy") / "model.json")
-    with running_server(model=model) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> SigningKey:
-    return SigningKey.generate("production-test")
-
-
 @pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
 def envoy(
     request: pytest.FixtureRequest,
-    server: ServerProcess,
+    test_artifact_server: ServerProcess,
     signing_key: SigningKey,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProductionEnvoy]:
@@ -80,7 +67,7 @@ def envoy(
     http_port, admin_port, stats_port = free_port(), free_port(), free_port()
     config = on_loopback(
         relocate(shipped, {"/etc/envoy/": BASE.parent, "/etc/jwks/": workdir}),
-        upstream_port=server.port,
+        upstream_port=test_artifact_server.port,
         http_port=http_port,
         admin_port=admin_port,
         stats_port=stats_port,
@@ -123,7 +110,7 @@ def test_missing_or_bad_token_gets_401_json(
     _assert_401_json(requests.get(f"{envoy.url}/model", timeout=10))
     for token in (
         "not-a-jwt",
-        SigningKey.generate("production-test").token(**claims),  # right kid, another key
+        SigningKey.generate(signing_key.kid).token(**claims),  # right kid, another key
         signing_key.token(iss="https://elsewhere.test", aud=claims["aud"]),
         signing_key.token(ttl=-600, **claims),  # expired
     ):
@@ -131,11 +118,11 @@ def test_missing_or_bad_token_gets_401_json(
 
 
 def test_good_token_gets_the_servers_prediction(
-    envoy: ProductionEnvoy, signing_key: SigningKey, server: ServerProcess
+    envoy: ProductionEnvoy, signing_key: SigningKey, test_artifact_server: ServerProcess
 ) -> None:
     reply = _post(envoy.url, signing_key.token(**envoy.claims()))
     assert reply.status_code == 200, reply.text
-    with grpc.insecure_channel(server.target) as channel:
+    with grpc.insecure_channel(test_artifact_server.target) as channel:
         direct = pb_grpc.PredictionServiceStub(channel).Predict(
             pb.PredictRequest(record=pb.Record(**RECORD)), timeout=10
         )

@@ -21,7 +21,6 @@ from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from launcher.envoy_config import EnvoyOptions, render
 from tests.ops.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
 from tests.ops.support import running_envoy
-from tests.support.artifacts import write_test_artifact
 from tests.support.processes import ROOT, ServerProcess, running_server
 
 RECORD = {"bmi": 0.05}
@@ -30,25 +29,15 @@ SHIPPED_PACKAGES = ("model", "server", "client", "launcher", "diabetes", "tools"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    model = write_test_artifact(tmp_path_factory.mktemp("exposure") / "model.json")
-    with running_server(model=model) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> SigningKey:
-    return SigningKey.generate("test-key")
-
-
-@pytest.fixture(scope="module")
 def jwt_envoy(
-    server: ServerProcess, signing_key: SigningKey, tmp_path_factory: pytest.TempPathFactory
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     jwks = tmp_path_factory.mktemp("jwks") / "jwks.json"
     jwks.write_text(json.dumps(signing_key.jwks()))
     with running_envoy(
-        [server.target], jwks=jwks, jwt_issuer=ISSUER, jwt_audiences=(AUDIENCE,)
+        [test_artifact_server.target], jwks=jwks, jwt_issuer=ISSUER, jwt_audiences=(AUDIENCE,)
     ) as envoy:
         yield envoy.url
 
@@ -73,7 +62,7 @@ class TestJwt:
         _assert_unauthenticated(requests.get(f"{jwt_envoy}/model", timeout=10))
 
     def test_bad_tokens_get_401_json(self, jwt_envoy: str, signing_key: SigningKey) -> None:
-        stranger = SigningKey.generate("test-key")
+        stranger = SigningKey.generate(signing_key.kid)
         for token in (
             "not-a-jwt",
             stranger.token(),  # right kid, wrong key
@@ -113,9 +102,11 @@ class TestJwt:
         assert requests.get(f"{jwt_envoy}/", timeout=10).status_code == 200
 
 
-def test_tls_termination_for_json_and_native_grpc(server: ServerProcess, tmp_path: Path) -> None:
+def test_tls_termination_for_json_and_native_grpc(
+    test_artifact_server: ServerProcess, tmp_path: Path
+) -> None:
     cert, key = write_self_signed_certificate(tmp_path)
-    with running_envoy([server.target], tls_cert=cert, tls_key=key) as envoy:
+    with running_envoy([test_artifact_server.target], tls_cert=cert, tls_key=key) as envoy:
         reply = requests.post(f"{envoy.url}/stream", json=RECORD, verify=str(cert), timeout=10)
         assert reply.status_code == 200
         assert reply.json()["model_version"] == "test-1"
@@ -145,8 +136,10 @@ def _post_from(source: str, port: int) -> tuple[int, dict[str, object]]:
         connection.close()
 
 
-def test_per_client_rate_limit_gives_429_json(server: ServerProcess) -> None:
-    with running_envoy([server.target], rate_limit_rps=1, rate_limit_burst=5) as envoy:
+def test_per_client_rate_limit_gives_429_json(test_artifact_server: ServerProcess) -> None:
+    with running_envoy(
+        [test_artifact_server.target], rate_limit_rps=1, rate_limit_burst=5
+    ) as envoy:
         statuses = [_post_from("127.0.0.1", envoy.http_port) for _ in range(20)]
         codes = [status for status, _ in statuses]
         print(f"[rate limit] 20 calls from one client, burst 5, 1/s: {codes}")
@@ -169,8 +162,8 @@ def test_per_client_rate_limit_gives_429_json(server: ServerProcess) -> None:
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_request_body_cap_gives_413_json(server: ServerProcess) -> None:
-    with running_envoy([server.target], max_request_bytes=64 * 1024) as envoy:
+def test_request_body_cap_gives_413_json(test_artifact_server: ServerProcess) -> None:
+    with running_envoy([test_artifact_server.target], max_request_bytes=64 * 1024) as envoy:
         small = requests.post(f"{envoy.url}/batch", json=[RECORD] * 100, timeout=10)
         assert small.status_code == 200
         large = requests.post(f"{envoy.url}/batch", json=[RECORD] * 10_000, timeout=10)
@@ -190,17 +183,19 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_admin_interfaces_listen_on_loopback_only(server: ServerProcess) -> None:
+def test_admin_interfaces_listen_on_loopback_only(test_artifact_server: ServerProcess) -> None:
     for options in (EnvoyOptions(), EnvoyOptions(listen_address="0.0.0.0", rate_limit_rps=5)):
         admin = render(options)["admin"]["address"]["socket_address"]
         assert admin["address"] == "127.0.0.1"
     shipped = yaml.safe_load((ROOT / "envoy.yaml").read_text())
     assert shipped["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
-    with running_envoy([server.target]) as envoy:
+    with running_envoy([test_artifact_server.target]) as envoy:
         assert _listening_addresses(envoy.admin_port) == {"0100007F"}  # 127.0.0.1
     # The server's only other port is Prometheus, bound like --host (loopback by default).
     metrics_port = free_port()
-    with running_server("--metrics-port", str(metrics_port), model=server_model(server)):
+    with running_server(
+        "--metrics-port", str(metrics_port), model=server_model(test_artifact_server)
+    ):
         assert _listening_addresses(metrics_port) == {"0100007F"}
 
 
