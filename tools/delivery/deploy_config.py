@@ -62,12 +62,8 @@ OPEN = EnvoyOptions(
     descriptor=MOUNT_DIR / DESCRIPTOR,
     page=MOUNT_DIR / PAGE,
 )
-PRODUCTION = EnvoyOptions(
-    upstreams=(K8S_UPSTREAM,),
-    listen_address="0.0.0.0",
-    http_port=HTTP_PORT,
-    descriptor=MOUNT_DIR / DESCRIPTOR,
-    page=MOUNT_DIR / PAGE,
+PRODUCTION = replace(
+    OPEN,
     jwks=JWKS,
     jwt_issuer=JWT_ISSUER,
     jwt_audiences=(JWT_AUDIENCE,),
