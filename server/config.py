@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model.artifact import BUNDLED_ARTIFACT
 
@@ -44,10 +45,6 @@ class ServerConfig:
         return f"{host}:{self.port}"
 
 
-def _env(name: str, default: object) -> str:
-    return os.environ.get(f"DIABETES_{name}", str(default))
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -74,100 +71,46 @@ def build_parser() -> argparse.ArgumentParser:
         "with the environment variable shown in brackets.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add = parser.add_argument
-    add("--host", default=_env("HOST", d.host), help="address to bind [DIABETES_HOST]")
-    add("--port", type=_port, default=_env("PORT", d.port), help="gRPC port [DIABETES_PORT]")
-    add(
-        "--model",
-        dest="model_path",
-        type=Path,
-        default=_env("MODEL", d.model_path),
-        help="model artifact (JSON) [DIABETES_MODEL]",
-    )
-    add(
-        "--workers",
-        type=_positive_int,
-        default=_env("WORKERS", d.workers),
-        help="server processes sharing the port (SO_REUSEPORT) [DIABETES_WORKERS]",
-    )
-    add(
-        "--threads",
-        type=_positive_int,
-        default=_env("THREADS", d.threads),
-        help="handler threads per process [DIABETES_THREADS]",
-    )
-    add(
-        "--max-batch-records",
-        type=_positive_int,
-        default=_env("MAX_BATCH_RECORDS", d.max_batch_records),
-        help="most records in one PredictBatch call [DIABETES_MAX_BATCH_RECORDS]",
-    )
-    add(
-        "--batch-chunk-records",
-        type=_positive_int,
-        default=_env("BATCH_CHUNK_RECORDS", d.batch_chunk_records),
-        help="records per PredictBatch reply message [DIABETES_BATCH_CHUNK_RECORDS]",
-    )
-    add(
-        "--max-receive-message-bytes",
-        type=_positive_int,
-        default=_env("MAX_RECEIVE_MESSAGE_BYTES", d.max_receive_message_bytes),
-        help="largest request message [DIABETES_MAX_RECEIVE_MESSAGE_BYTES]",
-    )
-    add(
-        "--max-send-message-bytes",
-        type=_positive_int,
-        default=_env("MAX_SEND_MESSAGE_BYTES", d.max_send_message_bytes),
-        help="largest reply message [DIABETES_MAX_SEND_MESSAGE_BYTES]",
-    )
-    add(
-        "--metrics-port",
-        type=_port,
-        default=_env("METRICS_PORT", d.metrics_port),
-        help="Prometheus metrics port (GET /metrics), 0 = off [DIABETES_METRICS_PORT]",
-    )
-    add(
-        "--metrics-host",
-        default=_env("METRICS_HOST", d.metrics_host),
-        help="address the metrics endpoint binds, empty = --host [DIABETES_METRICS_HOST]",
-    )
+
+    def add(flag: str, description: str, *, dest: str | None = None, **kwargs: Any) -> None:
+        """A flag whose default comes from DIABETES_<FLAG>, else from ServerConfig."""
+        name = flag.removeprefix("--").replace("-", "_")
+        dest = dest or name
+        env = f"DIABETES_{name.upper()}"
+        default = os.environ.get(env, str(getattr(d, dest)))
+        parser.add_argument(
+            flag, dest=dest, default=default, help=f"{description} [{env}]", **kwargs
+        )
+
+    add("--host", "address to bind")
+    add("--port", "gRPC port", type=_port)
+    add("--model", "model artifact (JSON)", dest="model_path", type=Path)
+    add("--workers", "server processes sharing the port (SO_REUSEPORT)", type=_positive_int)
+    add("--threads", "handler threads per process", type=_positive_int)
+    add("--max-batch-records", "most records in one PredictBatch call", type=_positive_int)
+    add("--batch-chunk-records", "records per PredictBatch reply message", type=_positive_int)
+    add("--max-receive-message-bytes", "largest request message", type=_positive_int)
+    add("--max-send-message-bytes", "largest reply message", type=_positive_int)
+    add("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=_port)
+    add("--metrics-host", "address the metrics endpoint binds, empty = --host")
     add(
         "--log-level",
-        default=_env("LOG_LEVEL", d.log_level),
+        "log level",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
-        help="log level [DIABETES_LOG_LEVEL]",
     )
-    add(
-        "--access-log",
-        type=_flag,
-        default=_env("ACCESS_LOG", d.access_log),
-        help="one JSON log line per call [DIABETES_ACCESS_LOG]",
-    )
-    add(
-        "--grace-period",
-        type=float,
-        default=_env("GRACE_PERIOD", d.grace_period),
-        help="seconds in-flight calls get to finish on shutdown [DIABETES_GRACE_PERIOD]",
-    )
+    add("--access-log", "one JSON log line per call", type=_flag)
+    add("--grace-period", "seconds in-flight calls get to finish on shutdown", type=float)
     add(
         "--shutdown-delay",
+        "seconds to report NOT_SERVING before refusing new calls, so load balancers "
+        "move traffic first",
         type=float,
-        default=_env("SHUTDOWN_DELAY", d.shutdown_delay),
-        help="seconds to report NOT_SERVING before refusing new calls, so load balancers "
-        "move traffic first [DIABETES_SHUTDOWN_DELAY]",
     )
-    add(
-        "--watch-model",
-        type=_flag,
-        default=_env("WATCH_MODEL", d.watch_model),
-        help="reload the model when its file changes [DIABETES_WATCH_MODEL]",
-    )
+    add("--watch-model", "reload the model when its file changes", type=_flag)
     add(
         "--otlp-endpoint",
-        default=_env("OTLP_ENDPOINT", d.otlp_endpoint),
-        help="OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off "
-        "[DIABETES_OTLP_ENDPOINT]",
+        "OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off",
     )
     return parser
 
