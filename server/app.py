@@ -20,8 +20,8 @@ from grpc_reflection.v1alpha import reflection
 from server.config import ServerConfig
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.registration import add_prediction_service
-from server.servicer import SERVICE_NAME, Limits, PredictionServicer
+from server.registration import add_service
+from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
 
@@ -74,7 +74,7 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        add_prediction_service(PredictionServicer(store, limits, observer), observer, self.server)
+        add_service(self.server, PredictionServicer(store, limits, observer), SERVICE, observer)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

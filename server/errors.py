@@ -1,12 +1,9 @@
 """Errors the service reports to callers, and their gRPC status codes: the one place
-where exceptions become statuses."""
+where exceptions (and request bytes that do not parse) become statuses."""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
 import grpc
 
@@ -25,40 +22,35 @@ class InvalidInputError(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class MalformedRequest:
+    """What request bytes that are not a valid protobuf message parse to (see
+    `server.registration`). grpc would answer INTERNAL and log a traceback; the call
+    is answered INVALID_ARGUMENT instead, and logged and counted like any other."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+def malformed(message_name: str, problem: object) -> MalformedRequest:
+    return MalformedRequest(f"the request is not a valid {message_name} message: {problem}")
+
+
+def refuse_malformed(request: object) -> None:
+    """Raise the caller's error if `request` is what undecodable bytes parsed to."""
+    if type(request) is MalformedRequest:
+        raise InvalidInputError(request.error)
+
+
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status and message a caller sees for an exception raised by a handler."""
+    """The status and message a caller sees for an exception raised by a handler:
+    a `ServiceError`'s own code and message; for anything else INTERNAL "internal error"
+    (the exception is logged with its traceback, never sent). A `BaseException` that is
+    not an `Exception` (GeneratorExit: the caller went away mid-stream) is CANCELLED."""
     if isinstance(exc, ServiceError):
         return exc.code, str(exc)
+    if not isinstance(exc, Exception):
+        return grpc.StatusCode.CANCELLED, ""
     log.error("unhandled error in handler", exc_info=exc)
     return grpc.StatusCode.INTERNAL, "internal error"
-
-
-Handler = TypeVar("Handler", bound=Callable[..., Any])
-
-
-def unary_errors(handler: Handler) -> Handler:
-    """Turn exceptions from a unary handler into statuses on its context."""
-
-    @functools.wraps(handler)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return handler(self, request, context)
-        except Exception as exc:
-            code, message = status_of(exc)
-            context.abort(code, message)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def stream_errors(handler: Handler) -> Handler:
-    """Turn exceptions from a server-streaming handler into statuses on its context."""
-
-    @functools.wraps(handler)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from handler(self, request, context)
-        except Exception as exc:
-            code, message = status_of(exc)
-            context.abort(code, message)
-
-    return wrapper  # type: ignore[return-value]

@@ -1,85 +1,77 @@
-"""Registers PredictionService on a grpc server, parsing requests leniently: bytes that
-are not a valid message are answered INVALID_ARGUMENT (logged and counted like any call)
-where grpc's generated registration would answer INTERNAL with a traceback."""
+"""Registers any servicer on a grpc server from its service descriptor: one call per
+service, every method observed (`server.telemetry`) and with its errors mapped
+(`server.errors`). Adding an RPC to a service is adding its method to the servicer.
+
+Requests are parsed leniently: bytes that are not a valid message reach the call as a
+`MalformedRequest`, answered INVALID_ARGUMENT (logged and counted like any call), where
+grpc's generated registration would answer INTERNAL with a traceback.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import grpc
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 
-from diabetes.v1 import prediction_pb2 as pb
-from server.errors import InvalidInputError
-from server.servicer import SERVICE_NAME, PredictionServicer
-from server.telemetry import CallObserver
+from server.errors import malformed
+from server.telemetry import Behavior, CallObserver
+
+_HandlerFactory = Callable[..., grpc.RpcMethodHandler]
+
+# (client streaming, server streaming) -> grpc's handler factory and the observer's wrapper.
+_KINDS: dict[
+    tuple[bool, bool], tuple[_HandlerFactory, Callable[[CallObserver, str, Behavior], Behavior]]
+] = {
+    (False, False): (grpc.unary_unary_rpc_method_handler, CallObserver.unary_unary),
+    (False, True): (grpc.unary_stream_rpc_method_handler, CallObserver.unary_stream),
+    (True, False): (grpc.stream_unary_rpc_method_handler, CallObserver.stream_unary),
+    (True, True): (grpc.stream_stream_rpc_method_handler, CallObserver.stream_stream),
+}
 
 
-class MalformedRequest:
-    """What a request that is not a valid protobuf message parses to. grpc would answer
-    INTERNAL and log a traceback; the handler answers INVALID_ARGUMENT instead."""
+def add_service(
+    server: grpc.Server, servicer: object, service: ServiceDescriptor, observer: CallObserver
+) -> str:
+    """Register the methods of `service` that `servicer` has (by the RPC's name, e.g.
+    `servicer.Predict(request, context)`), each observed by `observer`; a method the
+    servicer lacks is answered UNIMPLEMENTED by grpc. Returns the service's full name
+    (for health and reflection)."""
+    handlers = {
+        method.name: method_handler(method, getattr(servicer, method.name), observer)
+        for method in service.methods
+        if callable(getattr(servicer, method.name, None))
+    }
+    name = service.full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)
+    return name
 
-    __slots__ = ("error",)
 
-    def __init__(self, error: str) -> None:
-        self.error = error
+def method_handler(
+    method: MethodDescriptor, behavior: Behavior, observer: CallObserver
+) -> grpc.RpcMethodHandler:
+    """grpc's handler for one RPC: its kind, parser and serializer from the descriptor,
+    `behavior` wrapped by `observer`."""
+    make_handler, wrap = _KINDS[method.client_streaming, method.server_streaming]
+    return make_handler(
+        wrap(observer, method.name, behavior),
+        request_deserializer=lenient_parser(GetMessageClass(method.input_type)),
+        response_serializer=GetMessageClass(method.output_type).SerializeToString,
+    )
 
 
-def _lenient_parser(message_type: type[Message]) -> Callable[[bytes], Any]:
-    def parse(data: bytes) -> Any:
+def lenient_parser(message_type: type[Message]) -> Callable[[bytes], object]:
+    """Parse request bytes; bytes that do not parse become a `MalformedRequest`."""
+    parse_bytes = message_type.FromString
+    name = message_type.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> object:
         try:
-            return message_type.FromString(data)
+            return parse_bytes(data)
         except DecodeError as exc:
-            name = message_type.DESCRIPTOR.full_name
-            return MalformedRequest(f"the request is not a valid {name} message: {exc}")
+            return malformed(name, exc)
 
     return parse
-
-
-def add_prediction_service(
-    servicer: PredictionServicer, observer: CallObserver, server: grpc.Server
-) -> None:
-    """Register the servicer like the generated `add_PredictionServiceServicer_to_server`,
-    but with malformed request bytes answered as INVALID_ARGUMENT (logged and counted)."""
-
-    def refuse(method: str, request: MalformedRequest, context: grpc.ServicerContext) -> None:
-        with observer.call(method, context):
-            raise InvalidInputError(request.error)
-
-    def predict(request: Any, context: grpc.ServicerContext) -> pb.PredictResponse:
-        if isinstance(request, MalformedRequest):
-            refuse("Predict", request, context)
-        return servicer.Predict(request, context)
-
-    def predict_batch(
-        request: Any, context: grpc.ServicerContext
-    ) -> Iterator[pb.PredictBatchResponse]:
-        if isinstance(request, MalformedRequest):
-            refuse("PredictBatch", request, context)
-        yield from servicer.PredictBatch(request, context)
-
-    def model_info(request: Any, context: grpc.ServicerContext) -> pb.GetModelInfoResponse:
-        if isinstance(request, MalformedRequest):
-            refuse("GetModelInfo", request, context)
-        return servicer.GetModelInfo(request, context)
-
-    handlers = {
-        "Predict": grpc.unary_unary_rpc_method_handler(
-            predict,
-            request_deserializer=_lenient_parser(pb.PredictRequest),
-            response_serializer=pb.PredictResponse.SerializeToString,
-        ),
-        "PredictBatch": grpc.unary_stream_rpc_method_handler(
-            predict_batch,
-            request_deserializer=_lenient_parser(pb.PredictBatchRequest),
-            response_serializer=pb.PredictBatchResponse.SerializeToString,
-        ),
-        "GetModelInfo": grpc.unary_unary_rpc_method_handler(
-            model_info,
-            request_deserializer=_lenient_parser(pb.GetModelInfoRequest),
-            response_serializer=pb.GetModelInfoResponse.SerializeToString,
-        ),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)

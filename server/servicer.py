@@ -1,6 +1,6 @@
 """The PredictionService handlers: transport only. Validation is in `server.validation`,
-the arithmetic in `model`, statuses in `server.errors`, logs and metrics in
-`server.telemetry`."""
+the arithmetic in `model`, statuses in `server.errors`; every call is timed, logged and
+counted by `server.telemetry`, applied by `server.registration.add_service`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
 from server.model_store import ModelStore
-from server.telemetry import CallObserver
+from server.telemetry import InputStats, count_records
 from server.validation import batch_columns, record_values
 from server.wire import packed_doubles
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["PredictionService"]
+SERVICE_NAME = SERVICE.full_name
 # Field numbers of the packed arrays of a PredictBatchResponse, written from numpy.
 _PREDICTIONS, _LOWER, _UPPER = (
     pb.PredictBatchResponse.DESCRIPTOR.fields_by_name[name].number
@@ -34,67 +35,64 @@ class Limits:
 
 
 class PredictionServicer(pb_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore, limits: Limits, observer: CallObserver) -> None:
+    def __init__(self, store: ModelStore, limits: Limits, inputs: InputStats) -> None:
         self._store = store
         self._limits = limits
-        self._observer = observer
+        self._inputs = inputs
 
     def Predict(
         self, request: pb.PredictRequest, context: grpc.ServicerContext
     ) -> pb.PredictResponse:
-        with self._observer.call("Predict", context) as call:
-            model = self._store.current
-            values = record_values(request.record, model.features)
-            result = model.explain_one(values)
-            call.records = 1
-            self._observer.record_seen(model, values)
-            return pb.PredictResponse(
-                prediction=result.prediction,
-                model_version=model.version,
-                interval=pb.PredictionInterval(
-                    lower=result.lower, upper=result.upper, confidence=model.interval.confidence
-                ),
-                baseline=model.baseline,
-                contributions=result.contributions,
-                out_of_range_features=result.out_of_range_features,
-            )
+        model = self._store.current
+        values = record_values(request.record, model.features)
+        result = model.explain_one(values)
+        count_records(1)
+        self._inputs.record_seen(model, values)
+        return pb.PredictResponse(
+            prediction=result.prediction,
+            model_version=model.version,
+            interval=pb.PredictionInterval(
+                lower=result.lower, upper=result.upper, confidence=model.interval.confidence
+            ),
+            baseline=model.baseline,
+            contributions=result.contributions,
+            out_of_range_features=result.out_of_range_features,
+        )
 
     def PredictBatch(
         self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.PredictBatchResponse]:
-        with self._observer.call("PredictBatch", context) as call:
-            model = self._store.current
-            columns = batch_columns(request, model.features, self._limits.max_batch_records)
-            count = len(columns[0])
-            call.records = count
-            self._observer.inputs_seen(model, columns)
-            predictions = model.predict_columns(columns)
+        model = self._store.current
+        columns = batch_columns(request, model.features, self._limits.max_batch_records)
+        count = len(columns[0])
+        count_records(count)
+        self._inputs.inputs_seen(model, columns)
+        predictions = model.predict_columns(columns)
+        if request.include_intervals:
+            half_width = model.interval_half_width(columns)
+            lower, upper = predictions - half_width, predictions + half_width
+        out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0))
+        chunk = self._limits.batch_chunk_records
+        for start in range(0, count, chunk):
+            end = min(start + chunk, count)
+            wire = packed_doubles(_PREDICTIONS, predictions[start:end])
             if request.include_intervals:
-                half_width = model.interval_half_width(columns)
-                lower, upper = predictions - half_width, predictions + half_width
-            out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0))
-            chunk = self._limits.batch_chunk_records
-            for start in range(0, count, chunk):
-                end = min(start + chunk, count)
-                wire = packed_doubles(_PREDICTIONS, predictions[start:end])
-                if request.include_intervals:
-                    wire += packed_doubles(_LOWER, lower[start:end])
-                    wire += packed_doubles(_UPPER, upper[start:end])
-                reply = pb.PredictBatchResponse.FromString(wire)
-                reply.offset = start
-                reply.model_version = model.version
-                reply.out_of_range_indices.extend(
-                    out_of_range[
-                        np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
-                    ].tolist()
-                )
-                yield reply
+                wire += packed_doubles(_LOWER, lower[start:end])
+                wire += packed_doubles(_UPPER, upper[start:end])
+            reply = pb.PredictBatchResponse.FromString(wire)
+            reply.offset = start
+            reply.model_version = model.version
+            reply.out_of_range_indices.extend(
+                out_of_range[
+                    np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
+                ].tolist()
+            )
+            yield reply
 
     def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetModelInfoResponse:
-        with self._observer.call("GetModelInfo", context):
-            return model_info(self._store.current, self._limits)
+        return model_info(self._store.current, self._limits)
 
 
 def model_info(model: LinearModel, limits: Limits) -> pb.GetModelInfoResponse:

@@ -1,41 +1,69 @@
-"""What happens around every call: the access log line, metrics, and turning a
-handler's exception into the caller's status (via `server.errors`)."""
+"""What happens around every call, whatever the service: timing, metrics, the access log
+line (with the caller's `x-request-id`), and turning a handler's exception into the
+caller's status (the mapping is `server.errors.status_of`).
+
+`server.registration` wraps every servicer method with one of the `CallObserver`
+wrappers, so a handler is plain business code: it raises `ServiceError`s and, when the
+logs and metrics should show how many records it handled, calls `count_records`.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import status_of
+from server.errors import refuse_malformed, status_of
 from server.logs import AccessLog
 
+# The servicer's method as grpc calls it: (request or request iterator, context).
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
-class CallMetrics(Protocol):
-    """Receives every call's outcome and inputs (implemented by `server.metrics`)."""
 
-    def call_started(self, method: str) -> None: ...
-
-    def call_finished(self, method: str, code: str, seconds: float, records: int) -> None: ...
+class InputStats(Protocol):
+    """Receives the inputs a call predicted on, for the drift statistics."""
 
     def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None: ...
 
     def record_seen(self, model: LinearModel, values: Sequence[float]) -> None: ...
 
 
+class CallMetrics(InputStats, Protocol):
+    """Receives every call's outcome and inputs (implemented by `server.metrics`)."""
+
+    def call_started(self, method: str) -> None: ...
+
+    def call_finished(self, method: str, code: str, seconds: float, records: int) -> None: ...
+
+
+_current: ContextVar[Call | None] = ContextVar("server_call", default=None)
+
+
+def count_records(records: int) -> None:
+    """Report how many records the current call handles (the access log's `records` and the
+    `diabetes_call_records` histogram; 0 if never called). Outside an observed call
+    (e.g. a servicer registered with grpc's generated function) it does nothing."""
+    call = _current.get()
+    if call is not None:
+        call.records = records
+
+
 class CallObserver:
+    """Wraps servicer methods so that each call is timed, counted, logged and has its
+    exceptions turned into statuses; also passes the inputs on to the drift statistics.
+    Either sink may be absent (`access_log=None`: no access log; `metrics=None`: none)."""
+
     def __init__(self, *, access_log: AccessLog | None, metrics: CallMetrics | None = None) -> None:
         self.access_log = access_log
         self.metrics = metrics
 
-    def call(self, method: str, context: grpc.ServicerContext) -> Call:
-        return Call(self, method, context)
-
+    # InputStats
     def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
         if self.metrics is not None:
             self.metrics.inputs_seen(model, columns)
@@ -44,9 +72,46 @@ class CallObserver:
         if self.metrics is not None:
             self.metrics.record_seen(model, values)
 
+    # The four kinds of gRPC method. `method` is the name the logs and metrics show.
+    def unary_unary(self, method: str, behavior: Behavior) -> Behavior:
+        def handle(request: Any, context: grpc.ServicerContext) -> Any:
+            with Call(self, method, context):
+                refuse_malformed(request)
+                return behavior(request, context)
+
+        return handle
+
+    def unary_stream(self, method: str, behavior: Behavior) -> Behavior:
+        def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with Call(self, method, context):
+                refuse_malformed(request)
+                yield from behavior(request, context)
+
+        return handle
+
+    def stream_unary(self, method: str, behavior: Behavior) -> Behavior:
+        def handle(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            with Call(self, method, context):
+                return behavior(_well_formed(requests), context)
+
+        return handle
+
+    def stream_stream(self, method: str, behavior: Behavior) -> Behavior:
+        def handle(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            with Call(self, method, context):
+                yield from behavior(_well_formed(requests), context)
+
+        return handle
+
+
+def _well_formed(requests: Iterable[Any]) -> Iterator[Any]:
+    for request in requests:
+        refuse_malformed(request)
+        yield request
+
 
 class Call:
-    """Context manager around one handler: times it, logs and counts it, and aborts
+    """One call in progress: times it, and on the way out counts and logs it and aborts
     the RPC with the right status when the handler raised."""
 
     __slots__ = ("context", "method", "observer", "records", "started")
@@ -59,6 +124,7 @@ class Call:
         self.started = 0.0
 
     def __enter__(self) -> Call:
+        _current.set(self)
         self.started = time.perf_counter()
         if self.observer.metrics is not None:
             self.observer.metrics.call_started(self.method)
@@ -71,18 +137,19 @@ class Call:
         traceback: TracebackType | None,
     ) -> None:
         seconds = time.perf_counter() - self.started
-        message = ""
+        # A stream closed from another thread must not clear that thread's call.
+        if _current.get() is self:
+            _current.set(None)
         if exc is None:
-            code = grpc.StatusCode.OK
-        elif isinstance(exc, Exception):
+            code, message = grpc.StatusCode.OK, ""
+        else:
             code, message = status_of(exc)
-        else:  # GeneratorExit: the caller went away mid-stream
-            code = grpc.StatusCode.CANCELLED
         code_name = code.name
-        if self.observer.metrics is not None:
-            self.observer.metrics.call_finished(self.method, code_name, seconds, self.records)
-        if self.observer.access_log is not None:
-            self.observer.access_log.write(
+        observer = self.observer
+        if observer.metrics is not None:
+            observer.metrics.call_finished(self.method, code_name, seconds, self.records)
+        if observer.access_log is not None:
+            observer.access_log.write(
                 self.method, code_name, seconds, self.records, _request_id(self.context), message
             )
         if isinstance(exc, Exception):
