@@ -1,0 +1,142 @@
+"""The server's Prometheus metrics: names, help, labels, buckets, and how the values of
+several worker processes add up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class AcrossWorkers(Enum):
+    """How the parent of `--workers N` combines the workers' values (prometheus-client's
+    multiprocess modes of the same names)."""
+
+    SUM = "sum"  # every worker's, dead ones included (counters, histograms, sums)
+    LIVESUM = "livesum"  # live workers' only
+    LIVEMAX = "livemax"
+    LIVEMOSTRECENT = "livemostrecent"  # the most recently written live worker's
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # a counter's without `_total`
+    help: str
+    kind: Kind
+    labels: tuple[str, ...]
+    across_workers: AcrossWorkers = AcrossWorkers.SUM
+    buckets: tuple[float, ...] = ()  # histograms: upper bounds, +Inf implied
+
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+RECORD_BUCKETS = (1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0)
+
+CALLS = Metric(
+    "diabetes_calls",
+    "Finished calls by gRPC method and status code.",
+    Kind.COUNTER,
+    ("method", "code"),
+)
+LATENCY = Metric(
+    "diabetes_call_duration_seconds",
+    "Time in the handler, from the request to the last reply message.",
+    Kind.HISTOGRAM,
+    ("method",),
+    buckets=LATENCY_BUCKETS,
+)
+RECORDS = Metric(
+    "diabetes_call_records",
+    "Records per call (1 for Predict).",
+    Kind.HISTOGRAM,
+    ("method",),
+    buckets=RECORD_BUCKETS,
+)
+IN_FLIGHT = Metric(
+    "diabetes_calls_in_flight",
+    "Calls being handled now.",
+    Kind.GAUGE,
+    ("method",),
+    AcrossWorkers.LIVESUM,
+)
+MODEL_INFO = Metric(
+    "diabetes_model_info",
+    "1 for the model version being served (0 for one served before).",
+    Kind.GAUGE,
+    ("name", "version", "checksum"),
+    AcrossWorkers.LIVEMAX,
+)
+RELOADS = Metric(
+    "diabetes_model_reloads",
+    "Model reload attempts: ok (swapped) or refused (bad artifact, old model kept).",
+    Kind.COUNTER,
+    ("result",),
+)
+TRAINING_MEAN = Metric(
+    "diabetes_training_feature_mean",
+    "Mean of each feature in the model's training data.",
+    Kind.GAUGE,
+    ("feature",),
+    AcrossWorkers.LIVEMOSTRECENT,
+)
+TRAINING_STD = Metric(
+    "diabetes_training_feature_std",
+    "Standard deviation of each feature in the model's training data.",
+    Kind.GAUGE,
+    ("feature",),
+    AcrossWorkers.LIVEMOSTRECENT,
+)
+# A gauge, not a counter: feature values (centred) are negative as often as not.
+FEATURE_SUM = Metric(
+    "diabetes_input_feature_sum",
+    "Sum of each feature's input values; divided by diabetes_input_feature_values_total "
+    "it is the running mean (delta(sum[w]) / increase(values[w]) over a window).",
+    Kind.GAUGE,
+    ("feature",),
+)
+FEATURE_COUNT = Metric(
+    "diabetes_input_feature_values",
+    "Input values seen per feature.",
+    Kind.COUNTER,
+    ("feature",),
+)
+OUT_OF_RANGE = Metric(
+    "diabetes_input_out_of_range",
+    "Input values outside the training range, per feature and side (below, above).",
+    Kind.COUNTER,
+    ("feature", "side"),
+)
+
+ALL = (
+    CALLS,
+    LATENCY,
+    RECORDS,
+    IN_FLIGHT,
+    MODEL_INFO,
+    RELOADS,
+    TRAINING_MEAN,
+    TRAINING_STD,
+    FEATURE_SUM,
+    FEATURE_COUNT,
+    OUT_OF_RANGE,
+)

@@ -1,0 +1,161 @@
+"""`ServerMetrics`: what the server reports (calls, the model served, input drift), kept
+as plain numbers. A call adds to them under a lock (a few microseconds, the metrics'
+whole cost on the hot path); they become Prometheus metric families only when read."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from model.artifact import LinearModel
+from model.linear import FloatArray
+from server.metrics import definitions as defs
+from server.metrics.drift import DriftTotals
+from server.metrics.exposition import (
+    MULTIPROC_ENV,
+    SamplesCollector,
+    SamplesFile,
+    mark_worker_exited,
+)
+from server.metrics.samples import LabelValues, Samples
+
+# With worker processes, a worker's values reach the parent's endpoint at most this late.
+WRITE_SECONDS = 1.0
+
+
+class ServerMetrics:
+    """The server's metrics; implements `server.telemetry.CallMetrics`. Served from
+    `registry` (a collector reading the live values); under `--workers N`
+    (`PROMETHEUS_MULTIPROC_DIR` set) also written to that directory every second for the
+    parent to serve."""
+
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[tuple[str, str], int] = {}
+        self._latency: dict[str, _Histogram] = {}
+        self._records: dict[str, _Histogram] = {}
+        self._in_flight: dict[str, int] = {}
+        self._model_info: dict[LabelValues, float] = {}
+        self._reloads: dict[str, int] = {}
+        self._training: dict[str, dict[LabelValues, list[float]]] = {}
+        self._served: LabelValues | None = None
+        self.drift = DriftTotals()
+        if registry is not None:
+            registry.register(SamplesCollector(self.samples))
+        directory = os.environ.get(MULTIPROC_ENV)
+        self._file = SamplesFile(directory, os.getpid()) if directory else None
+        self._stopped = threading.Event()
+        self._writer: threading.Thread | None = None
+        if self._file is not None:
+            self._writer = threading.Thread(target=self._write_often, name="metrics", daemon=True)
+            self._writer.start()
+
+    # CallMetrics: the hot path only adds to plain numbers under a lock.
+    def call_started(self, method: str) -> None:
+        with self._lock:
+            self._in_flight[method] = self._in_flight.get(method, 0) + 1
+
+    def call_finished(self, method: str, code: str, seconds: float, records: int) -> None:
+        with self._lock:
+            self._in_flight[method] -= 1
+            self._calls[method, code] = self._calls.get((method, code), 0) + 1
+            latency = self._latency.get(method)
+            if latency is None:
+                latency = self._latency[method] = _Histogram(defs.LATENCY_BUCKETS)
+            latency.add(seconds)
+            if records:
+                counts = self._records.get(method)
+                if counts is None:
+                    counts = self._records[method] = _Histogram(defs.RECORD_BUCKETS)
+                counts.add(records)
+
+    def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
+        self.drift.add_columns(model, columns)
+
+    def record_seen(self, model: LinearModel, values: Sequence[float]) -> None:
+        self.drift.add_record(model, values)
+
+    # Model lifecycle
+    def model_loaded(self, model: LinearModel) -> None:
+        """The model now being served: its info metric and training statistics."""
+        labels = (model.name, model.version, model.checksum)
+        stats = list(zip(model.features, model.feature_stats, strict=True))
+        mean: dict[LabelValues, list[float]] = {(name,): [f.mean] for name, f in stats}
+        std: dict[LabelValues, list[float]] = {(name,): [f.std] for name, f in stats}
+        with self._lock:
+            if self._served is not None and self._served != labels:
+                self._model_info[self._served] = 0.0
+            self._model_info[labels] = 1.0
+            self._served = labels
+            self._training = {defs.TRAINING_MEAN.name: mean, defs.TRAINING_STD.name: std}
+
+    def model_reloaded(self, swapped: bool, model: LinearModel) -> None:
+        result = "ok" if swapped else "refused"
+        with self._lock:
+            self._reloads[result] = self._reloads.get(result, 0) + 1
+        if swapped:
+            self.model_loaded(model)
+
+    # Reading out
+    def samples(self) -> Samples:
+        """Every value now (see `server.metrics.samples`)."""
+        with self._lock:
+            samples: Samples = {
+                defs.CALLS.name: {labels: [count] for labels, count in self._calls.items()},
+                defs.LATENCY.name: {(m,): h.values() for m, h in self._latency.items()},
+                defs.RECORDS.name: {(m,): h.values() for m, h in self._records.items()},
+                defs.IN_FLIGHT.name: {(m,): [count] for m, count in self._in_flight.items()},
+                defs.MODEL_INFO.name: {k: [v] for k, v in self._model_info.items()},
+                defs.RELOADS.name: {(r,): [count] for r, count in self._reloads.items()},
+                **{name: dict(values) for name, values in self._training.items()},
+            }
+        samples.update(self.drift.samples())
+        return samples
+
+    def _write_often(self) -> None:
+        while not self._stopped.wait(WRITE_SECONDS):
+            self.write()
+
+    def write(self) -> None:
+        """Write the values for the parent process now (a no-op without worker processes)."""
+        if self._file is not None:
+            self._file.write(time.time(), self.samples())
+
+    def close(self) -> None:
+        """Stop the writer and write the last values."""
+        self._stopped.set()
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        self.write()
+
+    @staticmethod
+    def process_exited(pid: int) -> None:
+        """Drop a finished worker's live gauges (in-flight calls, model info); a no-op
+        without worker processes."""
+        directory = os.environ.get(MULTIPROC_ENV)
+        if directory:
+            mark_worker_exited(directory, pid)
+
+
+class _Histogram:
+    """Observations: per-bucket counts (+Inf last) and their sum."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        # Bucket i holds values <= bounds[i], as prometheus-client's `observe`.
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def values(self) -> list[float]:
+        return [*self.counts, self.total]
