@@ -57,7 +57,7 @@ class Settings:
     with_scaling: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Case:
     """One point to measure: a load against a running system."""
 
@@ -69,6 +69,19 @@ class Case:
     server_pids: list[int]
     envoy_pids: list[int] = field(default_factory=list)
     min_response_bytes: float = 0.0
+
+
+# The cases to run against a started system, and the process groups whose memory to report.
+Cases = tuple[list[Case], dict[str, list[int]]]
+
+
+@dataclass(frozen=True)
+class System:
+    """A system measured side by side: how to start it, and its cases (each verified by one
+    real call first)."""
+
+    start: Callable[[], RunningService]
+    cases: Callable[[RunningService], Cases]
 
 
 @dataclass
@@ -184,15 +197,15 @@ class Bench:
         with contextlib.ExitStack() as running:
             cases: dict[str, list[Case]] = {}
             memory: dict[str, list[int]] = {}
-            for name, starter in self._starters().items():
+            for name, system in self._systems().items():
                 try:
-                    system = starter()
+                    started = system.start()
                 except Exception as exc:
                     self.results.note(f"{name} did not start: {type(exc).__name__}: {exc}")
                     continue
-                running.callback(system.process.stop)
+                running.callback(started.process.stop)
                 try:
-                    cases[name], pids = self._cases(name, system)
+                    cases[name], pids = system.cases(started)
                 except Exception as exc:
                     self.results.note(f"{name} answered wrongly: {type(exc).__name__}: {exc}")
                     continue
@@ -221,12 +234,12 @@ class Bench:
             server = start_server(model, logs, cpus=None, workers=workers, name=system)
             try:
                 case = Case(
-                    system,
-                    "grpc-predict",
-                    SCALING_CONCURRENCY,
-                    1,
-                    h2load_load(server.grpc_port, PREDICT, self.bodies.predict, 32, None),
-                    server.server_pids(),
+                    system=system,
+                    path="grpc-predict",
+                    concurrency=SCALING_CONCURRENCY,
+                    records=1,
+                    load=h2load_load(server.grpc_port, PREDICT, self.bodies.predict, 32, None),
+                    server_pids=server.server_pids(),
                     min_response_bytes=self._verify_predict(server.grpc_port),
                 )
                 self.results.points.append(self._measure(case, pinned=False))
@@ -236,13 +249,13 @@ class Bench:
             try:
                 assert stack.http_port is not None
                 case = Case(
-                    system,
-                    "json-stream",
-                    SCALING_CONCURRENCY,
-                    1,
-                    wrk_load(stack.http_port, "/stream", self.bodies.stream, 32, None),
-                    stack.server_pids(),
-                    stack.envoy_pids(),
+                    system=system,
+                    path="json-stream",
+                    concurrency=SCALING_CONCURRENCY,
+                    records=1,
+                    load=wrk_load(stack.http_port, "/stream", self.bodies.stream, 32, None),
+                    server_pids=stack.server_pids(),
+                    envoy_pids=stack.envoy_pids(),
                 )
                 self.results.points.append(self._measure(case, pinned=False))
             finally:
@@ -250,76 +263,82 @@ class Bench:
 
     # -- the systems and their cases -------------------------------------------------------
 
-    def _starters(self) -> dict[str, Callable[[], RunningService]]:
+    def _systems(self) -> dict[str, System]:
         model, logs, cpus = self.settings.model, self.log_dir, SERVER_CPUS
-        starters: dict[str, Callable[[], RunningService]] = {
-            "noop": lambda: start_noop(logs, cpus=cpus),
-            "noop-aio": lambda: start_noop(logs, cpus=cpus, aio=True),
-            "noop-envoy": lambda: start_noop_stack(logs, cpus=cpus),
-            "server": lambda: start_server(model, logs, cpus=cpus),
-            "stack": lambda: start_stack(model, logs, cpus=cpus),
+        systems = {
+            "noop": System(
+                start=lambda: start_noop(logs, cpus=cpus), cases=partial(self._noop_cases, "noop")
+            ),
+            "noop-aio": System(
+                start=lambda: start_noop(logs, cpus=cpus, aio=True),
+                cases=partial(self._noop_cases, "noop-aio"),
+            ),
+            "noop-envoy": System(
+                start=lambda: start_noop_stack(logs, cpus=cpus), cases=self._noop_envoy_cases
+            ),
+            "server": System(
+                start=lambda: start_server(model, logs, cpus=cpus), cases=self._server_cases
+            ),
+            "stack": System(
+                start=lambda: start_stack(model, logs, cpus=cpus), cases=self._stack_cases
+            ),
         }
         files = self.peer_files
         if files is not None:
-            starters["mlserver"] = lambda: _as_service(peer.start_peer(files, logs))
-        return starters
-
-    def _cases(self, name: str, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
-        """The cases to run against one system (each verified by one real call first), and
-        the process groups whose memory to report."""
-        if name in ("noop", "noop-aio"):
-            pids = process_tree(system.process.pid)
-            port = system.grpc_port
-            cases = [
-                Case(
-                    name,
-                    "grpc-predict",
-                    c,
-                    1,
-                    h2load_load(port, PREDICT, self.bodies.predict, c),
-                    pids,
-                )
-                for c in REQUEST_CONCURRENCIES
-            ]
-            return cases, {name: pids}
-        if name == "noop-envoy":
-            assert system.http_port is not None
-            http, servers, envoys = system.http_port, system.server_pids(), system.envoy_pids()
-            status, reply = probes.http_request(
-                http, "POST", "/stream", self.bodies.stream.read_bytes()
+            systems["mlserver"] = System(
+                start=lambda: _as_service(peer.start_peer(files, logs)), cases=self._peer_cases
             )
-            if status != 200:
-                raise AssertionError(f"POST /stream answered {status}: {reply[:200]!r}")
-            cases = [
-                Case(
-                    name,
-                    "json-stream",
-                    c,
-                    1,
-                    wrk_load(http, "/stream", self.bodies.stream, c),
-                    servers,
-                    envoys,
-                )
-                for c in REQUEST_CONCURRENCIES
-            ]
-            return cases, {}
-        if name == "server":
-            return self._server_cases(system)
-        if name == "stack":
-            return self._stack_cases(system)
-        return self._peer_cases(system)
+        return systems
 
-    def _server_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+    def _noop_cases(self, name: str, system: RunningService) -> Cases:
+        pids = process_tree(system.process.pid)
+        port = system.grpc_port
+        cases = [
+            Case(
+                system=name,
+                path="grpc-predict",
+                concurrency=c,
+                records=1,
+                load=h2load_load(port, PREDICT, self.bodies.predict, c),
+                server_pids=pids,
+            )
+            for c in REQUEST_CONCURRENCIES
+        ]
+        return cases, {name: pids}
+
+    def _noop_envoy_cases(self, system: RunningService) -> Cases:
+        assert system.http_port is not None
+        http, servers, envoys = system.http_port, system.server_pids(), system.envoy_pids()
+        status, reply = probes.http_request(
+            http, "POST", "/stream", self.bodies.stream.read_bytes()
+        )
+        if status != 200:
+            raise AssertionError(f"POST /stream answered {status}: {reply[:200]!r}")
+        cases = [
+            Case(
+                system="noop-envoy",
+                path="json-stream",
+                concurrency=c,
+                records=1,
+                load=wrk_load(http, "/stream", self.bodies.stream, c),
+                server_pids=servers,
+                envoy_pids=envoys,
+            )
+            for c in REQUEST_CONCURRENCIES
+        ]
+        return cases, {}
+
+    def _server_cases(self, system: RunningService) -> Cases:
         pids, port = system.server_pids(), system.grpc_port
         predict_bytes = self._verify_predict(port)
         cases = [
             Case(
-                "service",
-                "grpc-predict",
-                c,
-                1,
-                h2load_load(port, PREDICT, self.bodies.predict, c),
-                pids,
+                system="service",
+                path="grpc-predict",
+                concurrency=c,
+                records=1,
+                load=h2load_load(port, PREDICT, self.bodies.predict, c),
+                server_pids=pids,
                 min_response_bytes=predict_bytes,
             )
             for c in REQUEST_CONCURRENCIES
@@ -331,18 +350,18 @@ class Bench:
             for n, body in bodies.items():
                 cases.append(
                     Case(
-                        "service",
-                        f"grpc-batch-{form}",
-                        BATCH_CONCURRENCY,
-                        n,
-                        h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
-                        pids,
+                        system="service",
+                        path=f"grpc-batch-{form}",
+                        concurrency=BATCH_CONCURRENCY,
+                        records=n,
+                        load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
+                        server_pids=pids,
                         min_response_bytes=self._verify_batch(port, body, n),
                     )
                 )
         return cases, {"server": pids}
 
-    def _stack_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+    def _stack_cases(self, system: RunningService) -> Cases:
         assert system.http_port is not None
         http = system.http_port
         servers, envoys = system.server_pids(), system.envoy_pids()
@@ -354,25 +373,25 @@ class Bench:
         for c in REQUEST_CONCURRENCIES:
             cases.append(
                 Case(
-                    "service",
-                    "grpc-envoy-predict",
-                    c,
-                    1,
-                    h2load_load(http, PREDICT, self.bodies.predict, c),
-                    servers,
-                    envoys,
-                    predict_bytes,
+                    system="service",
+                    path="grpc-envoy-predict",
+                    concurrency=c,
+                    records=1,
+                    load=h2load_load(http, PREDICT, self.bodies.predict, c),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                    min_response_bytes=predict_bytes,
                 )
             )
             cases.append(
                 Case(
-                    "service",
-                    "json-stream",
-                    c,
-                    1,
-                    wrk_load(http, "/stream", self.bodies.stream, c),
-                    servers,
-                    envoys,
+                    system="service",
+                    path="json-stream",
+                    concurrency=c,
+                    records=1,
+                    load=wrk_load(http, "/stream", self.bodies.stream, c),
+                    server_pids=servers,
+                    envoy_pids=envoys,
                 )
             )
         for path, route, bodies in (
@@ -389,18 +408,18 @@ class Bench:
                     continue
                 cases.append(
                     Case(
-                        "service",
-                        path,
-                        BATCH_CONCURRENCY,
-                        n,
-                        wrk_load(http, route, body, BATCH_CONCURRENCY),
-                        servers,
-                        envoys,
+                        system="service",
+                        path=path,
+                        concurrency=BATCH_CONCURRENCY,
+                        records=n,
+                        load=wrk_load(http, route, body, BATCH_CONCURRENCY),
+                        server_pids=servers,
+                        envoy_pids=envoys,
                     )
                 )
         return cases, {"stack_server": servers, "envoy": envoys}
 
-    def _peer_cases(self, system: RunningService) -> tuple[list[Case], dict[str, list[int]]]:
+    def _peer_cases(self, system: RunningService) -> Cases:
         files = self.peer_files
         assert files is not None
         assert system.http_port is not None
@@ -416,35 +435,35 @@ class Bench:
         for c in REQUEST_CONCURRENCIES:
             cases.append(
                 Case(
-                    "mlserver",
-                    "grpc-infer",
-                    c,
-                    1,
-                    h2load_load(grpc_port, peer.GRPC_INFER, files.grpc_body("single"), c),
-                    pids,
+                    system="mlserver",
+                    path="grpc-infer",
+                    concurrency=c,
+                    records=1,
+                    load=h2load_load(grpc_port, peer.GRPC_INFER, files.grpc_body("single"), c),
+                    server_pids=pids,
                     min_response_bytes=self._peer_grpc_bytes(grpc_port, files.grpc_body("single")),
                 )
             )
             cases.append(
                 Case(
-                    "mlserver",
-                    "rest-infer",
-                    c,
-                    1,
-                    wrk_load(rest, peer.REST_INFER, files.rest_body("single"), c),
-                    pids,
+                    system="mlserver",
+                    path="rest-infer",
+                    concurrency=c,
+                    records=1,
+                    load=wrk_load(rest, peer.REST_INFER, files.rest_body("single"), c),
+                    server_pids=pids,
                 )
             )
         for n in self.sizes:
             body = files.grpc_body(str(n))
             cases.append(
                 Case(
-                    "mlserver",
-                    "grpc-infer",
-                    BATCH_CONCURRENCY,
-                    n,
-                    h2load_load(grpc_port, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
-                    pids,
+                    system="mlserver",
+                    path="grpc-infer",
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=h2load_load(grpc_port, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
+                    server_pids=pids,
                     min_response_bytes=self._peer_grpc_bytes(grpc_port, body),
                 )
             )
@@ -457,12 +476,12 @@ class Bench:
                 continue
             cases.append(
                 Case(
-                    "mlserver",
-                    "rest-infer",
-                    BATCH_CONCURRENCY,
-                    n,
-                    wrk_load(rest, peer.REST_INFER, rest_body, BATCH_CONCURRENCY),
-                    pids,
+                    system="mlserver",
+                    path="rest-infer",
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=wrk_load(rest, peer.REST_INFER, rest_body, BATCH_CONCURRENCY),
+                    server_pids=pids,
                 )
             )
         return cases, {"mlserver": pids}
