@@ -3,6 +3,8 @@ convergence, and prediction cost per call and per record, on this machine.
 
     python tools/docs/measure_complexity.py            # prints Markdown tables
     python tools/docs/measure_complexity.py --quick    # fewer repeats
+    python tools/docs/measure_complexity.py --json docs/results/complexity.json
+                                                       # the committed run the docs render
 
 Times are the best of several repeats (the least disturbed by other load); they vary by
 machine, the iteration counts and condition numbers do not.
@@ -11,12 +13,13 @@ machine, the iteration counts and condition numbers do not.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -185,18 +188,44 @@ def _ns(seconds: float) -> str:
     return f"{seconds * 1e9:.1f} ns"
 
 
+def cells(rows: Sequence[str]) -> list[list[str]]:
+    """Markdown table rows as lists of cells (header first, no separator)."""
+    return [
+        [cell.strip() for cell in row.strip().strip("|").split("|")]
+        for row in rows
+        if not row.startswith("|---")
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", type=Path, help="also write the run here (docs/results/...)")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 9
-    for title, table in (
-        ("Training (scikit-learn's diabetes data)", training_table(repeats)),
-        ("Training cost against n", scaling_table(repeats)),
-        ("Prediction, in process (no RPC)", prediction_table(repeats)),
+    tables = {
+        "training": training_table(repeats),
+        "scaling": scaling_table(repeats),
+        "prediction": prediction_table(repeats),
+    }
+    for title, table in zip(
+        (
+            "Training (scikit-learn's diabetes data)",
+            "Training cost against n",
+            "Prediction, in process (no RPC)",
+        ),
+        tables.values(),
+        strict=True,
     ):
         print(f"\n{title}\n")
         print("\n".join(table))
+    if args.json:
+        run = {
+            "repeats": repeats,
+            "convergence": [asdict(fact) for fact in convergence_facts()],
+            "tables": {name: cells(rows) for name, rows in tables.items()},
+        }
+        args.json.write_text(json.dumps(run, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 
