@@ -1,6 +1,6 @@
 """Generated documentation is fresh: docs/api.md and every generated section are what the code
-and the committed runs give, and each committed diagram was rendered from its current source. (`make docs-check` also
-re-renders the diagrams, which needs Graphviz.)"""
+and the committed runs give, and each committed diagram was rendered from its current source.
+(`make docs-check` also re-renders the diagrams, which needs Graphviz.)"""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ COMMANDS = (
     Command("diabetes-server", "server.config:build_parser"),
     Command("diabetes-train", "model.train:build_parser"),
     Command("diabetes-client", "client.cli:build_parser"),
-    Command("python -m launcher.envoy_config", "launcher.envoy_config:main"),
+    Command("envoy-config", "launcher.envoy_config:main"),
 )
 
 

@@ -15,6 +15,7 @@ import yaml
 from docgen.tables import code, size, table
 
 ROOT = Path(__file__).resolve().parents[3]
+GRPC_PATH = re.compile(r"^/[A-Za-z_][\w]*\.")
 COMPOSE = ROOT / "docker-compose.yml"
 K8S_SERVER = ROOT / "deploy" / "base" / "server-deployment.yaml"
 K8S_ENVOY = ROOT / "deploy" / "base" / "envoy-deployment.yaml"
@@ -86,8 +87,9 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     manager = _public(config or envoy_config())["manager"]
     for host in manager["route_config"]["virtual_hosts"]:
         for route in host["routes"]:
-            if "route" not in route:
-                continue
+            match = route["match"].get("path") or route["match"].get("prefix", "")
+            if "route" not in route or not GRPC_PATH.match(match):
+                continue  # the page, and JSON paths (matched again after transcoding)
             action = route["route"]
             retry = action.get("retry_policy", {})
             predicates = [

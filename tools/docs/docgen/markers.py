@@ -1,8 +1,8 @@
 """Generated sections inside hand-written Markdown.
 
-A section is `<!-- generated:NAME -->...<!-- end -->`. On its own lines it is a block (the
-text between the markers is replaced by what NAME renders); inside a line it is inline (one
-figure or phrase). Everything outside the markers is left as written.
+A section is `<!-- generated:NAME -->...<!-- end -->` (not inside backticks). On its own lines
+it is a block (the text between the markers is replaced by what NAME renders); inside a line
+it is inline (one figure or phrase). Everything outside the markers is left as written.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-SECTION = re.compile(r"<!-- generated:(?P<name>[\w:./=-]+) -->(?P<body>.*?)<!-- end -->", re.DOTALL)
+SECTION = re.compile(
+    r"(?<!`)<!-- generated:(?P<name>[\w:./=-]+) -->(?P<body>.*?)<!-- end -->", re.DOTALL
+)
 
 
 def names(text: str) -> list[str]:
