@@ -4,6 +4,8 @@ Kubernetes manifests, the docs), and what a batch answer carries (the contract a
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from launcher.stack import Stack
@@ -14,7 +16,7 @@ SINGLE = "/diabetes.v1.PredictionService/*"
 BATCH = "/diabetes.v1.PredictionService/PredictBatch"
 
 
-def route(match: str) -> dict[str, object]:
+def route(match: str) -> dict[str, Any]:
     found = {r["match"]: r for r in limits.routes()}
     assert match in found, sorted(found)
     return found[match]
