@@ -24,5 +24,6 @@ docs-diagrams: $(STAMP)
 ## Fail if a generated part of the docs or a rendered diagram is stale.
 docs-check: $(STAMP)
 	$(PY) tools/docs/gen_docs.py --check
+	$(PY) tools/docs/measure_complexity.py --check
 	bash tools/system-deps.sh graphviz
 	$(PY) tools/docs/diagrams.py --check
