@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 # mk/ add theirs. `make ci`: what .ci/run and .github/workflows/ci.yml run, one job per target.
 CHECK_TARGETS := lint typecheck check-gen
 CI_TARGETS := check test
-UNIT_TESTS := tests/unit
+# Pure in-process tests: no subprocess server, no Envoy, no apt or npm.
+UNIT_TESTS := tests/unit tests/docs/test_docs_check.py tests/docs/test_complexity.py
 
 .PHONY: install run test test-unit test-suites lint typecheck format gen check-gen train check ci \
 	print-ci-targets print-check-targets help system-deps
