@@ -82,7 +82,8 @@ def banner(options: StackOptions) -> str:
     return f"""
 Diabetes prediction service is ready.
   Try-it page   {public}/
-  JSON          POST {public}/stream   POST {public}/batch   GET {public}/model
+  JSON          POST {public}/stream   POST {public}/batch   POST {public}/batch/columns
+                GET {public}/model
   gRPC          {host}:{options.http_port} (through Envoy), {servers} (direct)
   Envoy admin   http://127.0.0.1:{options.admin_port}/ (loopback only)
 

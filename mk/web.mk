@@ -3,17 +3,19 @@
 #   make web-check      the page is one self-contained file within Envoy's direct-response limit
 
 SYSTEM_PACKAGES += chromium chromium-driver
-CI_TARGETS += web-check
+CHECK_TARGETS += web-check
 
 # Envoy's max_direct_response_body_size_bytes for the page's route.
 WEB_PAGE_LIMIT := 1048576
 
 .PHONY: test-browser web-check
 
+## The browser tests: headless Chromium against the real stack.
 test-browser: $(STAMP)
 	bash tools/system-deps.sh chromium chromium-driver
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
+## The try-it page is one self-contained file within Envoy's direct-response limit.
 web-check:
 	@size=$$(wc -c < web/index.html); \
 	if [ $$size -gt $(WEB_PAGE_LIMIT) ]; then \

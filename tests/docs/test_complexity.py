@@ -1,15 +1,18 @@
-"""The deterministic figures in docs/complexity.md (sizes, iterations, condition numbers)
-are what a fresh fit gives; timings are machine-dependent and not checked."""
+"""The deterministic figures of the committed complexity run (sizes, iterations, condition
+numbers) are what a fresh fit gives: the same check as `measure_complexity.py --check` (run by
+`make check`); timings are machine-dependent and not checked."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+from pathlib import Path
 from types import ModuleType
 
-from tests.docs.markdown import ROOT
+import pytest
 
-DOC = ROOT / "docs" / "complexity.md"
+from tests.docs.markdown import ROOT
 
 
 def measure_module() -> ModuleType:
@@ -23,23 +26,20 @@ def measure_module() -> ModuleType:
     return module
 
 
-def training_rows() -> dict[str, list[str]]:
-    text = DOC.read_text()
-    table = text.split("<!-- training-table -->", 1)[1].split("<!-- end-training-table -->", 1)[0]
-    rows = {}
-    for line in table.strip().splitlines()[2:]:
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return rows
+def test_committed_run_matches_a_fresh_fit() -> None:
+    assert measure_module().committed_facts_problems() == []
 
 
-def test_training_table_matches_a_fresh_fit() -> None:
-    rows = training_rows()
-    facts = measure_module().convergence_facts()
-    assert set(rows) == {fact.label for fact in facts}
-    for fact in facts:
-        n, p, iterations, condition, *_times = rows[fact.label]
-        assert int(n) == fact.n_train
-        assert int(p) == fact.n_features
-        assert int(iterations.replace(",", "")) == fact.iterations
-        assert abs(float(condition) - fact.condition_number) <= 0.05
+def test_a_changed_iteration_count_is_caught(tmp_path: Path) -> None:
+    measure = measure_module()
+    run = json.loads(measure.COMMITTED_RUN.read_text())
+    run["convergence"][1]["iterations"] += 1
+    changed = tmp_path / "complexity.json"
+    changed.write_text(json.dumps(run))
+    assert measure.committed_facts_problems(changed) != []
+
+
+@pytest.mark.parametrize("label", ["BMI", "all 10"])
+def test_the_training_table_holds_each_model(label: str) -> None:
+    run = json.loads(measure_module().COMMITTED_RUN.read_text())
+    assert label in [row[0] for row in run["tables"]["training"][1:]]

@@ -1,7 +1,10 @@
 """Generate `docs/api.md` from the contract's comments and a hand-written template.
 
-    python tools/docs/gen_api.py          # write docs/api.md
-    python tools/docs/gen_api.py --check  # exit 1 if docs/api.md is stale
+    python tools/docs/gen_api.py          # write docs/api.md (and the other generated docs)
+    python tools/docs/gen_api.py --check  # exit 1 if any is stale
+
+Both run `tools/docs/gen_docs.py`, which also fills the template's generated sections
+(`<!-- generated:NAME -->`, e.g. the error tables).
 
 The RPC and message reference comes from the descriptor set that `tools/gen_protos.py`
 builds (`diabetes/v1/prediction_descriptor.pb`, with source comments), so it cannot drift
@@ -11,7 +14,6 @@ from the contract. The routes, examples and error table are written by hand in
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -222,19 +224,9 @@ def render(template: str, proto: descriptor_pb2.FileDescriptorProto) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if docs/api.md is stale")
-    args = parser.parse_args(argv)
-    text = render(TEMPLATE.read_text(), load_file())
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("docs/api.md is stale; run `make docs`", file=sys.stderr)
-            return 1
-        print("docs/api.md matches the contract and its template")
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    import gen_docs  # one docs command: it renders this template and fills its sections
+
+    return int(gen_docs.main(argv))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@ convergence, and prediction cost per call and per record, on this machine.
 
     python tools/docs/measure_complexity.py            # prints Markdown tables
     python tools/docs/measure_complexity.py --quick    # fewer repeats
+    python tools/docs/measure_complexity.py --json docs/results/complexity.json
+                                                       # the committed run the docs render
+    python tools/docs/measure_complexity.py --check    # its deterministic facts = a fresh fit
 
 Times are the best of several repeats (the least disturbed by other load); they vary by
 machine, the iteration counts and condition numbers do not.
@@ -11,12 +14,14 @@ machine, the iteration counts and condition numbers do not.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +37,7 @@ from model.features import FEATURE_NAMES
 from model.linear import FloatArray
 
 FIXED_ITERATIONS = 1000
+COMMITTED_RUN = Path(__file__).resolve().parents[2] / "docs" / "results" / "complexity.json"
 
 
 @dataclass(frozen=True)
@@ -185,18 +191,83 @@ def _ns(seconds: float) -> str:
     return f"{seconds * 1e9:.1f} ns"
 
 
+def committed_facts_problems(path: Path = COMMITTED_RUN) -> list[str]:
+    """Where the committed run's deterministic facts (and its training table's n, p,
+    iterations and condition number) differ from a fresh fit."""
+    run = json.loads(path.read_text())
+    fresh = {fact.label: fact for fact in convergence_facts()}
+    committed = {fact["label"]: fact for fact in run["convergence"]}
+    problems = []
+    if set(committed) != set(fresh):
+        problems.append(f"labels {sorted(committed)} != {sorted(fresh)}")
+    for label, fact in fresh.items():
+        saved = committed.get(label, {})
+        for name in ("n_train", "n_features", "iterations"):
+            if saved.get(name) != getattr(fact, name):
+                problems.append(f"{label}: {name} {saved.get(name)} != {getattr(fact, name)}")
+        if abs(float(saved.get("condition_number", 0.0)) - fact.condition_number) > 0.05:
+            problems.append(f"{label}: condition number differs from a fresh fit")
+    for label, n, p, iterations, condition, *_times in run["tables"]["training"][1:]:
+        row_fact = fresh.get(label)
+        if row_fact is None or (int(n), int(p), int(iterations.replace(",", ""))) != (
+            row_fact.n_train,
+            row_fact.n_features,
+            row_fact.iterations,
+        ):
+            problems.append(f"training table row {label!r} differs from a fresh fit")
+        elif abs(float(condition) - row_fact.condition_number) > 0.05:
+            problems.append(f"training table row {label!r}: condition number differs")
+    return problems
+
+
+def cells(rows: Sequence[str]) -> list[list[str]]:
+    """Markdown table rows as lists of cells (header first, no separator)."""
+    return [
+        [cell.strip() for cell in row.strip().strip("|").split("|")]
+        for row in rows
+        if not row.startswith("|---")
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", type=Path, help="also write the run here (docs/results/...)")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the committed run's facts are stale"
+    )
     args = parser.parse_args(argv)
+    if args.check:
+        problems = committed_facts_problems()
+        for problem in problems:
+            print(f"docs/results/complexity.json: {problem}", file=sys.stderr)
+        if not problems:
+            print("docs/results/complexity.json: iterations and condition numbers match a fit")
+        return 1 if problems else 0
     repeats = 3 if args.quick else 9
-    for title, table in (
-        ("Training (scikit-learn's diabetes data)", training_table(repeats)),
-        ("Training cost against n", scaling_table(repeats)),
-        ("Prediction, in process (no RPC)", prediction_table(repeats)),
+    tables = {
+        "training": training_table(repeats),
+        "scaling": scaling_table(repeats),
+        "prediction": prediction_table(repeats),
+    }
+    for title, table in zip(
+        (
+            "Training (scikit-learn's diabetes data)",
+            "Training cost against n",
+            "Prediction, in process (no RPC)",
+        ),
+        tables.values(),
+        strict=True,
     ):
         print(f"\n{title}\n")
         print("\n".join(table))
+    if args.json:
+        run = {
+            "repeats": repeats,
+            "convergence": [asdict(fact) for fact in convergence_facts()],
+            "tables": {name: cells(rows) for name, rows in tables.items()},
+        }
+        args.json.write_text(json.dumps(run, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -1,0 +1,314 @@
+"""Every error a caller can get: one list, rendered into docs/api.md and iterated by the tests.
+
+`tests/docs/test_api_errors.py` sends each entry's `request` to a running stack and checks the
+reply; an entry without one names the test that triggers it (`checked_by`). The same test
+module fails when the server's validation or Envoy's local replies can produce a message no
+entry matches. A message ending in `...` is a prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docgen.tables import table
+
+GRPC_CODES = {
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    16: "UNAUTHENTICATED",
+}
+ROUTES = "(routes: POST /stream, POST /batch, POST /batch/columns, GET /model)"
+BATCH_ARRAY = (
+    'the body of POST /batch must be a JSON array of records, e.g. [{"bmi": 0.05}]; got {got}; '
+    "for one record use POST /stream"
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Error:
+    case: str
+    status: int  # HTTP status; 0 = gRPC only
+    code: int  # gRPC status code
+    message: str  # exact, or a prefix when it ends with "..."
+    request: Request | None = None  # a JSON call to the local stack that gets it
+    checked_by: str = ""  # otherwise: "tests/path.py::test_name", which triggers it
+
+    @property
+    def prefix(self) -> str:
+        return self.message.removesuffix("...")
+
+
+def _post(path: str, body: str | None = None) -> Request:
+    return Request("POST", path, body)
+
+
+ERRORS = (
+    Error(
+        "Malformed JSON",
+        400,
+        3,
+        "Unexpected end of string. Expected a value...",
+        _post("/stream", '{"bmi": '),
+    ),
+    Error(
+        "Malformed JSON in a batch",
+        400,
+        3,
+        "Unexpected end of string. Expected , or ] after array value...",
+        _post("/batch", '[{"bmi": 0.1}'),
+    ),
+    Error(
+        "Not a number",
+        400,
+        3,
+        'record.bmi: invalid value "abc" for type TYPE_DOUBLE',
+        _post("/stream", '{"bmi": "abc"}'),
+    ),
+    Error(
+        "Not a number in a batch",
+        400,
+        3,
+        "records[1].bmi: invalid value true for type TYPE_DOUBLE",
+        _post("/batch", '[{"bmi": 0.1}, {"bmi": true}]'),
+    ),
+    Error(
+        "Feature missing",
+        400,
+        3,
+        "record.bmi is missing; this model needs bmi",
+        _post("/stream", "{}"),
+    ),
+    Error(
+        "Feature `null`",
+        400,
+        3,
+        "record.bmi is missing; this model needs bmi",
+        _post("/stream", '{"bmi": null}'),
+    ),
+    Error(
+        "Feature name misspelled",
+        400,
+        3,
+        "record.bmi is missing; this model needs bmi",
+        _post("/stream", '{"bmii": 0.05}'),
+    ),
+    Error(
+        "Feature missing in a batch",
+        400,
+        3,
+        "records[1].bmi is missing; this model needs bmi",
+        _post("/batch", '[{"bmi": 0.1}, {}]'),
+    ),
+    Error(
+        "Feature missing in several records",
+        400,
+        3,
+        "records[0].bmi is missing (and 1 more records); this model needs bmi",
+        _post("/batch", '[{"bp": 0.1}, {"bmi": 0.1}, {"bp": 0.2}]'),
+    ),
+    Error(
+        "Not finite",
+        400,
+        3,
+        "record.bmi must be a finite number, got nan",
+        _post("/stream", '{"bmi": "NaN"}'),
+    ),
+    Error(
+        "Not finite in a batch",
+        400,
+        3,
+        "records[1].bmi must be a finite number, got -inf",
+        _post("/batch", '[{"bmi": 0}, {"bmi": "-Infinity"}]'),
+    ),
+    Error(
+        "Not finite in a column",
+        400,
+        3,
+        "columns.bmi[1] must be a finite number, got inf",
+        _post("/batch/columns", '{"bmi": [0.1, "Infinity"]}'),
+    ),
+    Error(
+        "Array sent to `/stream`",
+        400,
+        3,
+        ": Proto field is not repeating, cannot start list.",
+        _post("/stream", '[{"bmi": 0.05}]'),
+    ),
+    Error(
+        "Object sent to `/batch`",
+        400,
+        3,
+        BATCH_ARRAY.replace("{got}", "a JSON value starting with {"),
+        _post("/batch", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "Empty body to `/batch`",
+        400,
+        3,
+        BATCH_ARRAY.replace("{got}", "an empty body"),
+        _post("/batch"),
+    ),
+    Error(
+        "Empty batch", 400, 3, "records is empty: send at least one record", _post("/batch", "[]")
+    ),
+    Error(
+        "Empty columns",
+        400,
+        3,
+        "columns is empty: send at least one record",
+        _post("/batch/columns", "{}"),
+    ),
+    Error(
+        "Column missing",
+        400,
+        3,
+        "columns.bmi is missing; this model needs bmi",
+        _post("/batch/columns", '{"bp": [0.1]}'),
+    ),
+    Error(
+        "Unknown query parameter",
+        400,
+        3,
+        'Could not find field "bmx" in the type "diabetes.v1.PredictRequest".',
+        _post("/stream?bmx=1", '{"bmi": 0.05}'),
+    ),
+    Error("Unknown route", 404, 5, f"no such route: GET /nope {ROUTES}", Request("GET", "/nope")),
+    Error(
+        "Wrong method", 404, 5, f"no such route: GET /stream {ROUTES}", Request("GET", "/stream")
+    ),
+    Error(
+        "More than 100,000 records",
+        400,
+        3,
+        "batch of 100001 records is over the limit of 100000 records per call; "
+        "split it into several calls",
+        checked_by="tests/e2e/test_json_api.py::test_bad_input_gets_a_clear_json_error",
+    ),
+    Error(
+        "Columns of different lengths (gRPC; JSON only with a multi-feature model)",
+        400,
+        3,
+        "columns.bp has 1 values but columns.bmi has 2; every column needs one value per record",
+        checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
+    ),
+    Error(
+        "Records and columns both set (gRPC only)",
+        0,
+        3,
+        "set either records or columns, not both",
+        checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
+    ),
+    Error(
+        "JSON body over 32 MiB",
+        413,
+        8,
+        "request body too large: Payload Too Large",
+        checked_by="tests/e2e/test_json_api.py::test_body_over_the_size_limit_is_413_json",
+    ),
+    Error(
+        "gRPC message over 16 MiB",
+        429,
+        8,
+        "SERVER: Received message larger than max (17600010 vs. 16777216)",
+        checked_by="tests/integration/test_validation.py::test_oversized_message_is_refused_cleanly",
+    ),
+    Error(
+        "Over the per-client rate limit (when enabled)",
+        429,
+        8,
+        "rate limited: local_rate_limited",
+        checked_by="tests/ops/test_public_exposure.py::test_per_client_rate_limit_gives_429_json",
+    ),
+    Error(
+        "No or invalid token (when JWT is enabled)",
+        401,
+        16,
+        "Jwt is missing...",
+        checked_by="tests/ops/test_public_exposure.py::TestJwt::test_missing_token_gets_401_json",
+    ),
+    Error(
+        "Token for another audience (when JWT is enabled)",
+        403,
+        7,
+        "Audiences in Jwt are not allowed",
+        checked_by="tests/ops/test_public_exposure.py::TestJwt::test_token_for_another_audience_is_forbidden",
+    ),
+    Error(
+        "No server is up",
+        503,
+        14,
+        "service unavailable: upstream connect error or disconnect/reset before headers...",
+        checked_by="tests/e2e/test_grpc_through_envoy.py::test_upstream_down_is_503_json",
+    ),
+    Error(
+        "The server does not answer within the route timeout",
+        504,
+        4,
+        "upstream timed out: upstream request timeout",
+        checked_by="tests/docs/test_api_errors.py::test_a_silent_server_is_504_json",
+    ),
+    Error(
+        "A bug in the server (never expected)",
+        500,
+        13,
+        "internal error",
+        checked_by="tests/ops/test_fuzz.py::test_hypothesis_json_bodies_through_envoy_never_get_a_5xx",
+    ),
+)
+
+
+def _message(error: Error) -> str:
+    return error.message.replace("|", "\\|")
+
+
+def render_requests() -> str:
+    rows = []
+    for error in ERRORS:
+        if error.request is None:
+            continue
+        request = f"`{error.request.method} {error.request.path}`"
+        if error.request.body is not None:
+            request += f" `{error.request.body}`"
+        rows.append(
+            [
+                error.case,
+                request,
+                str(error.status),
+                f"{error.code} {GRPC_CODES[error.code]}",
+                _message(error),
+            ]
+        )
+    return table(["Case", "Request", "HTTP", "gRPC code", "`message`"], rows)
+
+
+def render_others() -> str:
+    rows = []
+    for error in ERRORS:
+        if error.request is not None:
+            continue
+        status = str(error.status) if error.status else "—"
+        if error.status == 429 and "rate" in error.message:
+            status += ", `retry-after: 1`"
+        test = error.checked_by.split("::")[0]
+        rows.append(
+            [
+                error.case,
+                status,
+                f"{error.code} {GRPC_CODES[error.code]}",
+                _message(error),
+                f"`{test}`",
+            ]
+        )
+    return table(["Case", "HTTP", "gRPC code", "`message`", "Checked by"], rows)
