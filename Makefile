@@ -12,10 +12,11 @@ CI_TARGETS := lint typecheck check-gen
 .PHONY: install run test lint typecheck format gen check-gen train ci system-deps
 .DEFAULT_GOAL := run
 
-$(STAMP): pyproject.toml
+# The client too, editable: the service depends on it for the generated code (diabetes).
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./client -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

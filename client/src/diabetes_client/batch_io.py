@@ -7,14 +7,13 @@ import csv
 import itertools
 import json
 import math
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-import numpy as np
-
-from client.convert import FEATURES
-from client.results import BatchPrediction, FloatArray
+from diabetes_client.convert import FEATURES
+from diabetes_client.results import BatchPrediction, FloatArray
 
 INPUT_FORMATS = ("csv", "jsonl")
 OUTPUT_FORMATS = ("csv", "jsonl", "json")
@@ -64,43 +63,41 @@ def _csv_chunks(stream: Iterator[str], chunk_records: int) -> Iterator[Chunk]:
     _check_names(names, "line 1 (the header)")
     line_number = 1
     while lines := list(itertools.islice(stream, chunk_records)):
-        rows = [line for line in lines if line.strip()]
+        rows = [
+            (line_number + offset + 1, fields) for offset, fields in enumerate(csv.reader(lines))
+        ]
+        rows = [(number, fields) for number, fields in rows if "".join(fields).strip()]
+        for number, fields in rows:
+            if len(fields) != len(names):
+                raise InputFileError(
+                    f"line {number}: {len(fields)} values for {len(names)} columns"
+                )
         if rows:
-            try:
-                values = np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2, quotechar='"')
-            except ValueError:
-                values = np.empty((0, 0))
-            if values.shape != (len(rows), len(names)):
-                _raise_csv_problem(lines, names, line_number)
-                raise InputFileError(f"lines {line_number + 1}-{line_number + len(lines)}: not CSV")
-            _check_finite(values, names, lines, line_number)
-            columns = {name: values[:, j] for j, name in enumerate(names)}
+            columns = {
+                name: _csv_column([fields[j] for _, fields in rows], name, rows)
+                for j, name in enumerate(names)
+            }
             yield Chunk(columns, len(rows), _size(lines))
         line_number += len(lines)
 
 
-def _raise_csv_problem(lines: list[str], names: list[str], line_number: int) -> None:
-    """Find the line `np.loadtxt` refused and say what is wrong with it."""
-    for offset, fields in enumerate(csv.reader(lines)):
-        where = f"line {line_number + offset + 1}"
-        if not fields or not "".join(fields).strip():
-            continue
-        if len(fields) != len(names):
-            raise InputFileError(f"{where}: {len(fields)} values for {len(names)} columns")
-        for name, field in zip(names, fields, strict=True):
-            try:
-                float(field)
-            except ValueError:
-                raise InputFileError(f"{where}, column {name}: {field!r} is not a number") from None
-
-
-def _check_finite(values: FloatArray, names: list[str], lines: list[str], line_number: int) -> None:
-    bad = np.argwhere(~np.isfinite(values))
-    if bad.size:
-        row, column = (int(i) for i in bad[0])
-        data_lines = [i for i, line in enumerate(lines) if line.strip()]
-        where = f"line {line_number + data_lines[row] + 1}, column {names[column]}"
-        raise InputFileError(f"{where}: {values[row, column]} is not a finite number")
+def _csv_column(fields: list[str], name: str, rows: list[tuple[int, list[str]]]) -> FloatArray:
+    """One column of a chunk as float64; the first bad value is named by line and column."""
+    try:
+        values = array("d", map(float, fields))
+    except ValueError:
+        values = array("d")
+    if len(values) == len(fields) and all(map(math.isfinite, values)):
+        return values
+    for (number, _), field in zip(rows, fields, strict=True):
+        where = f"line {number}, column {name}"
+        try:
+            value = float(field)
+        except ValueError:
+            raise InputFileError(f"{where}: {field!r} is not a number") from None
+        if not math.isfinite(value):
+            raise InputFileError(f"{where}: {value} is not a finite number")
+    raise AssertionError("unreachable: a bad value was found above")
 
 
 def _jsonl_chunks(stream: Iterator[str], chunk_records: int) -> Iterator[Chunk]:
@@ -129,10 +126,7 @@ def _jsonl_chunks(stream: Iterator[str], chunk_records: int) -> Iterator[Chunk]:
             count += 1
         line_number += len(lines)
         if count and names is not None:
-            arrays = {
-                name: np.array(column, np.float64)
-                for name, column in zip(names, columns, strict=True)
-            }
+            arrays = {name: array("d", column) for name, column in zip(names, columns, strict=True)}
             yield Chunk(arrays, count, _size(lines))
 
 
@@ -185,9 +179,9 @@ class ResultWriter:
         columns = [result.predictions.tolist()]
         if result.lower is not None and result.upper is not None and len(self._fields) > 1:
             columns += [result.lower.tolist(), result.upper.tolist()]
-        flagged = np.zeros(len(result), dtype=bool)
-        flagged[result.out_of_range_indices] = True
-        rows = zip(*columns, flagged.tolist(), strict=True)
+        out_of_range = set(result.out_of_range_indices)
+        flagged = [i in out_of_range for i in range(len(result))]
+        rows = zip(*columns, flagged, strict=True)
         if self._format == "csv":
             if not self._written:
                 self._stream.write(",".join([*self._fields, "out_of_range"]) + "\n")
