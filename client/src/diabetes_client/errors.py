@@ -3,6 +3,7 @@ gRPC status code and the server's own message."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import grpc
@@ -90,8 +91,22 @@ def error_class(code: grpc.StatusCode, details: str) -> type[PredictionError]:
     return _BY_CODE.get(code, PredictionError)
 
 
+def status_message(details: str) -> str:
+    """The words of a status message. Envoy's own replies (a missing token, a rate limit, a
+    body limit) can reach gRPC callers with its JSON error body as the message,
+    `{"code":16,"details":[],"message":"Jwt is missing"}`: the words are its `message`."""
+    if not details.startswith("{"):
+        return details
+    try:
+        body = json.loads(details)
+    except ValueError:
+        return details
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else details
+
+
 def error_from_rpc(error: grpc.RpcError, record_offset: int = 0) -> PredictionError:
     """The client exception for a failed call (sync or asyncio)."""
     code: grpc.StatusCode = error.code()
-    details: str = error.details() or ""
+    details = status_message(error.details() or "")
     return error_class(code, details)(code, details, record_offset)

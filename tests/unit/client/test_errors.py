@@ -84,6 +84,28 @@ def test_size_limits_and_rate_limits_are_told_apart(code, details, kind):
     assert (error.code, error.message) == (code, details)
 
 
+@pytest.mark.parametrize(
+    ("details", "message"),
+    [
+        ('{"code":16,"details":[],"message":"Jwt is missing"}', "Jwt is missing"),
+        ('{"code": 8, "message": "rate limited"}', "rate limited"),
+        ("{not json", "{not json"),
+        ('{"code": 16}', '{"code": 16}'),
+        ('["Jwt is missing"]', '["Jwt is missing"]'),
+    ],
+)  # fmt: skip
+def test_envoys_json_error_bodies_are_unwrapped(details, message):
+    """Envoy's local replies reach gRPC callers with its JSON error body as the message."""
+    assert error_from_rpc(FailedCall(UNAVAILABLE, details)).message == message
+
+
+def test_a_rate_limit_inside_a_json_body_is_still_a_rate_limit():
+    details = '{"code":8,"details":[],"message":"rate limited: local_rate_limited"}'
+    error = error_from_rpc(FailedCall(RESOURCE_EXHAUSTED, details))
+    assert type(error) is RateLimitedError
+    assert str(error) == "RESOURCE_EXHAUSTED: rate limited: local_rate_limited"
+
+
 def test_the_call_offset_is_kept_and_shown():
     error = error_from_rpc(FailedCall(grpc.StatusCode.INVALID_ARGUMENT, "columns.bmi[3]"), 2_000)
     assert error.record_offset == 2_000
