@@ -63,41 +63,51 @@ def _csv_chunks(stream: Iterator[str], chunk_records: int) -> Iterator[Chunk]:
     _check_names(names, "line 1 (the header)")
     line_number = 1
     while lines := list(itertools.islice(stream, chunk_records)):
-        rows = [
-            (line_number + offset + 1, fields) for offset, fields in enumerate(csv.reader(lines))
-        ]
-        rows = [(number, fields) for number, fields in rows if "".join(fields).strip()]
-        for number, fields in rows:
-            if len(fields) != len(names):
-                raise InputFileError(
-                    f"line {number}: {len(fields)} values for {len(names)} columns"
-                )
-        if rows:
-            columns = {
-                name: _csv_column([fields[j] for _, fields in rows], name, rows)
-                for j, name in enumerate(names)
-            }
-            yield Chunk(columns, len(rows), _size(lines))
+        data = [line for line in lines if line.strip()]
+        if data:
+            columns = _csv_columns(data, names)
+            if columns is None:
+                _raise_csv_problem(lines, names, line_number)
+                raise InputFileError(f"lines {line_number + 1}-{line_number + len(lines)}: not CSV")
+            yield Chunk(columns, len(data), _size(lines))
         line_number += len(lines)
 
 
-def _csv_column(fields: list[str], name: str, rows: list[tuple[int, list[str]]]) -> FloatArray:
-    """One column of a chunk as float64; the first bad value is named by line and column."""
+def _csv_columns(data: list[str], names: list[str]) -> dict[str, FloatArray] | None:
+    """The chunk's columns as float64, or None when a line is not right (then
+    `_raise_csv_problem` finds and names it). Most of the work is in C: a plain split when
+    nothing is quoted, a transpose by zip, float over each column."""
+    quoted = '"' in "".join(data)
+    rows = list(csv.reader(data)) if quoted else [line.split(",") for line in data]
+    if set(map(len, rows)) != {len(names)}:
+        return None
     try:
-        values = array("d", map(float, fields))
+        columns = {
+            name: array("d", map(float, column))
+            for name, column in zip(names, zip(*rows, strict=True), strict=True)
+        }
     except ValueError:
-        values = array("d")
-    if len(values) == len(fields) and all(map(math.isfinite, values)):
-        return values
-    for (number, _), field in zip(rows, fields, strict=True):
-        where = f"line {number}, column {name}"
-        try:
-            value = float(field)
-        except ValueError:
-            raise InputFileError(f"{where}: {field!r} is not a number") from None
-        if not math.isfinite(value):
-            raise InputFileError(f"{where}: {value} is not a finite number")
-    raise AssertionError("unreachable: a bad value was found above")
+        return None
+    if not all(all(map(math.isfinite, column)) for column in columns.values()):
+        return None
+    return columns
+
+
+def _raise_csv_problem(lines: list[str], names: list[str], line_number: int) -> None:
+    """Find the first line `_csv_columns` refused and say what is wrong with it."""
+    for offset, fields in enumerate(csv.reader(lines)):
+        where = f"line {line_number + offset + 1}"
+        if not fields or not "".join(fields).strip():
+            continue
+        if len(fields) != len(names):
+            raise InputFileError(f"{where}: {len(fields)} values for {len(names)} columns")
+        for name, field in zip(names, fields, strict=True):
+            try:
+                value = float(field)
+            except ValueError:
+                raise InputFileError(f"{where}, column {name}: {field!r} is not a number") from None
+            if not math.isfinite(value):
+                raise InputFileError(f"{where}, column {name}: {value} is not a finite number")
 
 
 def _jsonl_chunks(stream: Iterator[str], chunk_records: int) -> Iterator[Chunk]:
