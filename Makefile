@@ -17,10 +17,11 @@ UNIT_TESTS := tests/unit tests/docs/test_docs_check.py tests/docs/test_complexit
 	print-ci-targets print-check-targets help system-deps
 .DEFAULT_GOAL := run
 
-$(STAMP): pyproject.toml
+# The client too, editable: the service depends on it for the generated code (diabetes).
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./client -e '.[dev]'
 	touch $(STAMP)
 
 ## Create .venv and install the project with its dev tools.

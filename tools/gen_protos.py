@@ -3,8 +3,9 @@
     python tools/gen_protos.py          # write the generated files
     python tools/gen_protos.py --check  # exit 1 if the committed files are stale
 
-The generated package `diabetes/` is imported by both the server and the client;
-it is never edited by hand.
+The generated package `diabetes` is written into the client's distribution
+(`client/src/diabetes/`), the one copy: the client imports it, and the service depends on
+the client's distribution for it. It is never edited by hand.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 OUTPUT_PACKAGE = "diabetes"
+# Where the package is written: the client distribution's source root.
+OUTPUT_ROOT = ROOT / "client" / "src"
+# Where earlier versions wrote it: a copy left there would shadow the real one.
+FORMER_COPIES = (ROOT / OUTPUT_PACKAGE,)
 DESCRIPTOR_NAME = "prediction_descriptor.pb"
 PACKAGE_INIT = '"""Code generated from protos/ by tools/gen_protos.py. Do not edit."""\n'
 
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         generate(fresh)
-        target = ROOT / OUTPUT_PACKAGE
+        target = OUTPUT_ROOT / OUTPUT_PACKAGE
         if args.check:
             fresh_pkg = fresh / OUTPUT_PACKAGE
             names = _tree(fresh_pkg) | (_tree(target) if target.exists() else set())
@@ -83,13 +88,15 @@ def main(argv: list[str] | None = None) -> int:
                 or not (fresh_pkg / n).exists()
                 or not filecmp.cmp(fresh_pkg / n, target / n, shallow=False)
             )
+            stale += [str(p.relative_to(ROOT)) for p in FORMER_COPIES if p.exists() and _tree(p)]
             if stale:
                 print("stale; run `make gen`:", *stale, sep="\n  ", file=sys.stderr)
                 return 1
             print("generated code is fresh")
             return 0
-        if target.exists():
-            shutil.rmtree(target)
+        for old in (target, *FORMER_COPIES):
+            if old.exists():
+                shutil.rmtree(old)
         shutil.copytree(fresh / OUTPUT_PACKAGE, target)
         print(f"wrote {target.relative_to(ROOT)}/")
     return 0

@@ -1,5 +1,6 @@
-"""The Python packages: `python -m build` makes a wheel and an sdist that a fresh venv installs,
-with the bundled model and the generated code inside, and working console scripts."""
+"""The Python packages: `python -m build` makes the service's wheel and sdist and the client's
+(client/, which carries the generated code); a fresh venv installs both, with the bundled
+model and the generated code inside, and working console scripts."""
 
 from __future__ import annotations
 
@@ -22,19 +23,27 @@ from tests.support.processes import ROOT, wait_until
 
 pytestmark = pytest.mark.slow
 
-# Files a working installation cannot do without.
+# Files a working installation cannot do without, by wheel.
 REQUIRED_IN_WHEEL = {
     "model/artifacts/diabetes-bmi.json",
-    "diabetes/v1/prediction_descriptor.pb",
-    "diabetes/v1/prediction_pb2.py",
-    "diabetes/v1/prediction_pb2_grpc.py",
     "server/__main__.py",
     "server/healthcheck.py",
-    "client/__init__.py",
     "launcher/envoy.yaml",
     "launcher/static/index.html",
 }
-CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-client", "diabetes-train", "diabetes-service"}
+REQUIRED_IN_CLIENT_WHEEL = {
+    "diabetes/v1/prediction_descriptor.pb",
+    "diabetes/v1/prediction_pb2.py",
+    "diabetes/v1/prediction_pb2.pyi",
+    "diabetes/v1/prediction_pb2_grpc.py",
+    "diabetes_client/__init__.py",
+    "diabetes_client/py.typed",
+}
+# The top-level packages each wheel installs: the generated code only in the client's.
+TOP_LEVEL = {"model", "server", "launcher"}
+CLIENT_TOP_LEVEL = {"diabetes", "diabetes_client"}
+CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-train", "diabetes-service"}
+CLIENT_CONSOLE_SCRIPTS = {"diabetes-client"}
 
 
 def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
@@ -49,6 +58,7 @@ def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    run(sys.executable, "-m", "build", "--outdir", out, ROOT / "client", cwd=ROOT)
     return out
 
 
@@ -59,37 +69,77 @@ def wheel(dist: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv (outside the repository) with the wheel and its `train` extra."""
+def client_wheel(dist: Path) -> Path:
+    (found,) = dist.glob("diabetes_client-*-py3-none-any.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, client_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv (outside the repository) with both wheels and the `train` extra."""
     root = tmp_path_factory.mktemp("venv")
     run(sys.executable, "-m", "venv", root / "venv", cwd=root)
     pip = root / "venv" / "bin" / "pip"
-    run(pip, "install", "--quiet", f"diabetes-serving[train] @ {wheel.as_uri()}", cwd=root)
+    run(
+        pip,
+        "install",
+        "--quiet",
+        f"diabetes-serving[train] @ {wheel.as_uri()}",
+        f"diabetes-client @ {client_wheel.as_uri()}",
+        cwd=root,
+    )
     return root / "venv"
 
 
-def test_build_makes_a_wheel_and_an_sdist(dist: Path) -> None:
-    assert len(list(dist.glob("diabetes_serving-*.whl"))) == 1
-    (sdist,) = dist.glob("diabetes_serving-*.tar.gz")
+def sdist_names(sdist: Path) -> set[str]:
     with tarfile.open(sdist) as archive:
-        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    # The wheel is built from the sdist, so everything the wheel needs must be in it.
+        return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+
+
+def test_build_makes_wheels_and_sdists(dist: Path) -> None:
+    assert len(list(dist.glob("diabetes_serving-*.whl"))) == 1
+    assert len(list(dist.glob("diabetes_client-*.whl"))) == 1
+    (sdist,) = dist.glob("diabetes_serving-*.tar.gz")
+    (client_sdist,) = dist.glob("diabetes_client-*.tar.gz")
+    # A wheel is built from its sdist, so everything the wheel needs must be in it.
+    assert {"pyproject.toml", "model/artifacts/diabetes-bmi.json"} <= sdist_names(sdist)
     assert {
         "pyproject.toml",
-        "model/artifacts/diabetes-bmi.json",
-        "diabetes/v1/prediction_descriptor.pb",
-    } <= names
+        "src/diabetes/v1/prediction_descriptor.pb",
+        "src/diabetes_client/__init__.py",
+    } <= sdist_names(client_sdist)
 
 
-def test_wheel_holds_the_model_generated_code_and_console_scripts(wheel: Path) -> None:
-    with zipfile.ZipFile(wheel) as archive:
+def wheel_contents(path: Path) -> tuple[set[str], str]:
+    with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        scripts = archive.read(entry_points).decode()
+        return names, archive.read(entry_points).decode()
+
+
+def top_level(names: set[str]) -> set[str]:
+    return {n.split("/")[0] for n in names if "/" in n and ".dist-info/" not in n}
+
+
+def test_wheel_holds_the_model_and_console_scripts(wheel: Path) -> None:
+    names, scripts = wheel_contents(wheel)
     assert names >= REQUIRED_IN_WHEEL, sorted(REQUIRED_IN_WHEEL - names)
-    assert not [n for n in names if n.startswith(("tests/", "tools/", "bench/"))]
-    for script in CONSOLE_SCRIPTS:
-        assert f"{script} =" in scripts
+    assert top_level(names) == TOP_LEVEL
+    for script in CONSOLE_SCRIPTS | CLIENT_CONSOLE_SCRIPTS:
+        assert (f"{script} =" in scripts) == (script in CONSOLE_SCRIPTS)
+
+
+def test_client_wheel_holds_the_generated_code_and_its_command(client_wheel: Path) -> None:
+    names, scripts = wheel_contents(client_wheel)
+    assert names >= REQUIRED_IN_CLIENT_WHEEL, sorted(REQUIRED_IN_CLIENT_WHEEL - names)
+    assert top_level(names) == CLIENT_TOP_LEVEL
+    assert "diabetes-client = diabetes_client.cli:main" in scripts
+
+
+def test_release_publishes_both_distributions() -> None:
+    release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    for pattern in ("dist/diabetes_serving-*", "dist/diabetes_client-*"):
+        assert release.count(pattern) >= 2, f"release.yml must upload and release {pattern}"
 
 
 @pytest.mark.parametrize("script", ["diabetes-server", "diabetes-client", "diabetes-train"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bench.procs import free_port
-from client import (
+from diabetes_client import (
     InvalidInputError,
     PredictionClient,
     PredictionError,

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from client import AsyncPredictionClient, InvalidInputError
+from diabetes_client import AsyncPredictionClient, InvalidInputError
 from model.artifact import LinearModel
 from tests.support.processes import ServerProcess
 

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from bench.procs import free_port
-from client import (
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from diabetes_client import (
     DeadlineExceededError,
     PredictionClient,
     RetryPolicy,
     UnavailableError,
 )
-from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
 from server.model_store import ModelStore
 from server.servicer import Limits, PredictionServicer

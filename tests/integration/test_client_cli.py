@@ -1,4 +1,4 @@
-"""`python -m client` end to end: a subprocess against the real server."""
+"""`python -m diabetes_client` end to end: a subprocess against the real server."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def run_cli(
     if target is not None:
         env["DIABETES_TARGET"] = target
     return subprocess.run(
-        [sys.executable, "-m", "client", *args],
+        [sys.executable, "-m", "diabetes_client", *args],
         input=stdin,
         capture_output=True,
         text=True,

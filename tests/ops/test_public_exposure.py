@@ -25,7 +25,7 @@ from tests.support.processes import ROOT, ServerProcess, running_server
 
 RECORD = {"bmi": 0.05}
 # What the wheel and the image hold, and the tools that build artifacts.
-SHIPPED_PACKAGES = ("model", "server", "client", "launcher", "diabetes", "tools")
+SHIPPED_PACKAGES = ("model", "server", "client/src", "launcher", "tools")
 
 
 @pytest.fixture(scope="module")

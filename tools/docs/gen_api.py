@@ -7,8 +7,8 @@ Both run `tools/docs/gen_docs.py`, which also fills the template's generated sec
 (`<!-- generated:NAME -->`, e.g. the error tables).
 
 The RPC and message reference comes from the descriptor set that `tools/gen_protos.py`
-builds (`diabetes/v1/prediction_descriptor.pb`, with source comments), so it cannot drift
-from the contract. The routes, examples and error table are written by hand in
+builds (`client/src/diabetes/v1/prediction_descriptor.pb`, with source comments), so it
+cannot drift from the contract. The routes, examples and error table are written by hand in
 `tools/docs/api_template.md`, where `{{rpcs}}` and `{{messages}}` mark the generated parts.
 """
 
@@ -22,7 +22,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
-DESCRIPTOR_SET = ROOT / "diabetes" / "v1" / "prediction_descriptor.pb"
+DESCRIPTOR_SET = ROOT / "client" / "src" / "diabetes" / "v1" / "prediction_descriptor.pb"
 PROTO = "diabetes/v1/prediction.proto"
 TEMPLATE = Path(__file__).resolve().parent / "api_template.md"
 OUTPUT = ROOT / "docs" / "api.md"

@@ -4,12 +4,16 @@
 //   diabetes-client-node predict --bmi 0.05 [--bp=-0.02 ...]   (negative values need the = form)
 //   diabetes-client-node batch records.json   (a JSON array of records, or JSON lines; - = stdin)
 //   diabetes-client-node info
-// Options: --target HOST:PORT (env DIABETES_TARGET, default 127.0.0.1:50051), --timeout SECONDS.
+// Options: --target HOST:PORT (env DIABETES_TARGET, default 127.0.0.1:50051), --timeout SECONDS,
+//   --token JWT (env DIABETES_TOKEN; prefer the variable: a flag shows in the process list),
+//   --tls (env DIABETES_TLS=1), --tls-ca FILE (env DIABETES_TLS_CA; implies --tls),
+//   --tls-server-name NAME (env DIABETES_TLS_SERVER_NAME): the same as the Python CLI's.
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
 const { createClient, predict, predictBatch, getModelInfo } = require('../lib/client');
 
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FEATURES = ['age', 'sex', 'bmi', 'bp', 's1', 's2', 's3', 's4', 's5', 's6'];
 
 function parseRecords(text) {
@@ -26,12 +30,23 @@ async function main(argv) {
     target: { type: 'string' },
     timeout: { type: 'string' },
     intervals: { type: 'boolean' },
+    token: { type: 'string' },
+    tls: { type: 'boolean' },
+    'tls-ca': { type: 'string' },
+    'tls-server-name': { type: 'string' },
     ...Object.fromEntries(FEATURES.map((name) => [name, { type: 'string' }])),
   };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
   const [command, input] = positionals;
   const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : undefined;
-  const client = createClient(values.target, { timeoutMs });
+  const env = process.env;
+  const client = createClient(values.target, {
+    timeoutMs,
+    token: values.token ?? (env.DIABETES_TOKEN || undefined),
+    tls: values.tls ?? TRUE_WORDS.has((env.DIABETES_TLS ?? '').toLowerCase()),
+    tlsCa: values['tls-ca'] ?? (env.DIABETES_TLS_CA || undefined),
+    tlsServerName: values['tls-server-name'] ?? (env.DIABETES_TLS_SERVER_NAME || undefined),
+  });
   try {
     let result;
     if (command === 'predict') {

@@ -3,6 +3,7 @@
 // time from protos/ (with the google/api imports from third_party/googleapis), so there
 // is no generated code to keep in step with it.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -41,27 +42,82 @@ function loadService({
   return grpc.loadPackageDefinition(definition).diabetes.v1.PredictionService;
 }
 
-class CallError extends Error {
-  // A failed call: `code` is the gRPC status (a number), `codeName` its name, `details`
-  // the server's message.
-  constructor(error) {
-    const codeName = Object.keys(grpc.status).find((key) => grpc.status[key] === error.code);
-    super(`${codeName}: ${error.details}`);
-    this.name = 'CallError';
-    this.code = error.code;
-    this.codeName = codeName;
-    this.details = error.details;
+// RESOURCE_EXHAUSTED means "too large" only when the message says so (gRPC's "Received
+// message larger than max (N vs. M)", Envoy's "Payload Too Large"); otherwise it is a limit
+// on load, like Envoy's local rate limiter ("local_rate_limited", also seen as UNAVAILABLE
+// where HTTP 429 is mapped to it). The same rules as the Python client's errors.py.
+const SIZE_MESSAGE = /larger than max|too large/i;
+const RATE_LIMIT_MESSAGE = /rate[ _-]?limit/i;
+
+function reasonOf(code, details) {
+  if (code === grpc.status.RESOURCE_EXHAUSTED) {
+    return SIZE_MESSAGE.test(details) ? 'MESSAGE_TOO_LARGE' : 'RATE_LIMITED';
+  }
+  if (code === grpc.status.UNAVAILABLE && RATE_LIMIT_MESSAGE.test(details)) return 'RATE_LIMITED';
+  return undefined;
+}
+
+// Envoy's own replies (a missing token, a rate limit) can reach gRPC callers with its JSON
+// error body as the message, {"code":16,"details":[],"message":"Jwt is missing"}: the
+// words are its `message`.
+function statusMessage(details) {
+  if (!details.startsWith('{')) return details;
+  try {
+    const body = JSON.parse(details);
+    return typeof body?.message === 'string' ? body.message : details;
+  } catch {
+    return details;
   }
 }
 
+class CallError extends Error {
+  // A failed call: `code` is the gRPC status (a number), `codeName` its name, `details`
+  // the server's message; `reason` is 'RATE_LIMITED' (wait and retry) or
+  // 'MESSAGE_TOO_LARGE' (send fewer records per call) when the status says so.
+  constructor(error) {
+    const codeName = Object.keys(grpc.status).find((key) => grpc.status[key] === error.code);
+    const details = statusMessage(error.details ?? '');
+    super(`${codeName}: ${details}`);
+    this.name = 'CallError';
+    this.code = error.code;
+    this.codeName = codeName;
+    this.details = details;
+    this.reason = reasonOf(error.code, details);
+  }
+}
+
+// The channel's credentials: TLS when `tls` is set or `tlsCa` names a PEM file of the CAs
+// to trust (else the system's); plaintext otherwise.
+function channelCredentials({ tls = false, tlsCa } = {}) {
+  if (!tls && !tlsCa) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(tlsCa ? fs.readFileSync(tlsCa) : null);
+}
+
+// `token`: sent as `authorization: Bearer <token>` metadata on every call (send it over
+// TLS). `tls`, `tlsCa`, `tlsServerName` (the name the server's certificate must carry when
+// it is not the target's host): see channelCredentials.
 function createClient(target = process.env.DIABETES_TARGET || DEFAULT_TARGET, options = {}) {
   const Service = loadService(options);
-  const client = new Service(target, grpc.credentials.createInsecure(), {
+  const channelOptions = {
     'grpc.service_config': JSON.stringify(SERVICE_CONFIG),
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  });
+  };
+  if (options.tlsServerName) channelOptions['grpc.ssl_target_name_override'] = options.tlsServerName;
+  const client = new Service(target, channelCredentials(options), channelOptions);
   client.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  client.metadata = bearerMetadata(options.token);
   return client;
+}
+
+function bearerMetadata(token) {
+  const metadata = new grpc.Metadata();
+  if (token === undefined || token === null) return metadata;
+  const word = String(token).trim();
+  if (!word || /\s/.test(word)) {
+    throw new Error("the token must be one non-empty word (the JWT itself, no 'Bearer ')");
+  }
+  metadata.set('authorization', `Bearer ${word}`);
+  return metadata;
 }
 
 function deadline(client) {
@@ -70,7 +126,7 @@ function deadline(client) {
 
 function unary(client, method, request) {
   return new Promise((resolve, reject) => {
-    client[method](request, deadline(client), (error, reply) =>
+    client[method](request, client.metadata.clone(), deadline(client), (error, reply) =>
       error ? reject(new CallError(error)) : resolve(reply),
     );
   });
@@ -90,7 +146,7 @@ function predictBatch(client, { records, columns, includeIntervals = false }) {
   else request.records = records;
   return new Promise((resolve, reject) => {
     const result = { predictions: [], lower: [], upper: [], modelVersion: '', outOfRangeIndices: [] };
-    const call = client.PredictBatch(request, deadline(client));
+    const call = client.PredictBatch(request, client.metadata.clone(), deadline(client));
     call.on('data', (reply) => {
       reply.predictions.forEach((value, i) => {
         result.predictions[reply.offset + i] = value;
@@ -117,4 +173,11 @@ function getModelInfo(client) {
   return unary(client, 'GetModelInfo', {});
 }
 
-module.exports = { createClient, predict, predictBatch, getModelInfo, CallError, loadService };
+module.exports = {
+  createClient,
+  predict,
+  predictBatch,
+  getModelInfo,
+  CallError,
+  loadService,
+};

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+from array import array
 
-import numpy as np
 import pytest
 
-from client.batch_io import InputFileError, ResultWriter, input_format_for, read_chunks
-from client.results import BatchPrediction
+from diabetes_client.batch_io import InputFileError, ResultWriter, input_format_for, read_chunks
+from diabetes_client.results import BatchPrediction
 
 
 def chunks(text: str, input_format: str, size: int = 2):
@@ -65,13 +65,13 @@ def test_formats_from_names_and_content():
 
 
 def result(predictions, out_of_range=(), intervals=False) -> BatchPrediction:
-    values = np.array(predictions, dtype=np.float64)
+    values = array("d", predictions)
     return BatchPrediction(
         predictions=values,
         model_version="v1",
-        out_of_range_indices=np.array(out_of_range, dtype=np.int64),
-        lower=values - 1 if intervals else None,
-        upper=values + 1 if intervals else None,
+        out_of_range_indices=array("q", out_of_range),
+        lower=array("d", (v - 1 for v in values)) if intervals else None,
+        upper=array("d", (v + 1 for v in values)) if intervals else None,
     )
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from client.channel import RetryPolicy, channel_options, service_config
+from diabetes_client.channel import RetryPolicy, channel_options, service_config
 
 
 def test_service_config_retries_unavailable_only():

@@ -6,8 +6,9 @@ import grpc
 import numpy as np
 import pytest
 
-from client import FEATURES, PredictionError
-from client.convert import (
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes_client import FEATURES, PredictionError
+from diabetes_client.convert import (
     BatchAssembler,
     BatchCall,
     column_arrays,
@@ -15,7 +16,6 @@ from client.convert import (
     record_calls,
     record_message,
 )
-from diabetes.v1 import prediction_pb2 as pb
 
 
 def test_features_are_the_contracts():

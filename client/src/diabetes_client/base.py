@@ -9,16 +9,22 @@ from typing import Any, ClassVar
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
-from client.channel import ChannelOptions, RetryPolicy, channel_options
-from client.convert import DEFAULT_MAX_RECORDS_PER_CALL
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from diabetes_client.channel import ChannelOptions, RetryPolicy, channel_options
+from diabetes_client.convert import DEFAULT_MAX_RECORDS_PER_CALL
+from diabetes_client.security import Tls, bearer_metadata
 
 
 class ClientBase:
     """`timeout` is each call's deadline in seconds (a split batch gives it to every call).
     Calls failing with UNAVAILABLE are retried by gRPC per `retry` (None: no retries).
     `wait_for_ready` makes calls wait for the server to come up (until their deadline)
-    instead of failing at once when it cannot be reached. Pass `credentials` for TLS."""
+    instead of failing at once when it cannot be reached.
+
+    `token` is sent as `authorization: Bearer <token>` metadata on every call (the
+    production edge checks it; send it over TLS). `tls` turns TLS on (`Tls()`: the
+    system's CAs; `Tls(ca_file=..., server_name=...)`); `credentials` is the lower-level
+    alternative, any `grpc.ChannelCredentials`."""
 
     _secure_channel: ClassVar[Callable[..., Any]]
     _insecure_channel: ClassVar[Callable[..., Any]]
@@ -33,13 +39,21 @@ class ClientBase:
         wait_for_ready: bool = False,
         credentials: grpc.ChannelCredentials | None = None,
         options: ChannelOptions = (),
+        token: str | None = None,
+        tls: Tls | None = None,
     ) -> None:
         if max_records_per_call < 1:
             raise ValueError(f"max_records_per_call must be at least 1, got {max_records_per_call}")
+        if tls is not None and credentials is not None:
+            raise ValueError("give tls or credentials, not both")
         self.target = target
         self.timeout = timeout
         self.max_records_per_call = max_records_per_call
         self.wait_for_ready = wait_for_ready
+        self._metadata = bearer_metadata(token)
+        if tls is not None:
+            credentials = tls.credentials()
+            options = [*tls.options(), *options]
         all_options = channel_options(retry, options)
         self._channel = (
             type(self)._secure_channel(target, credentials, all_options)
@@ -53,4 +67,5 @@ class ClientBase:
         return {
             "timeout": self.timeout if timeout is None else timeout,
             "wait_for_ready": self.wait_for_ready,
+            "metadata": self._metadata,
         }

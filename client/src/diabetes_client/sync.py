@@ -8,9 +8,10 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2
 
-from client.base import ClientBase
-from client.channel import SERVICE
-from client.convert import (
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes_client.base import ClientBase
+from diabetes_client.channel import SERVICE
+from diabetes_client.convert import (
     BatchAssembler,
     BatchCall,
     ColumnValues,
@@ -21,9 +22,8 @@ from client.convert import (
     prediction_from_reply,
     record_calls,
 )
-from client.errors import error_from_rpc
-from client.results import BatchPrediction, ModelInfo, Prediction
-from diabetes.v1 import prediction_pb2 as pb
+from diabetes_client.errors import error_from_rpc
+from diabetes_client.results import BatchPrediction, ModelInfo, Prediction
 
 
 class PredictionClient(ClientBase):
@@ -63,7 +63,8 @@ class PredictionClient(ClientBase):
         timeout: float | None = None,
     ) -> BatchPrediction:
         """Predict many records given as one array per feature, e.g.
-        `{"bmi": np.array([...])}`: far cheaper to send than records."""
+        `{"bmi": [0.06, -0.05]}` (lists, `array.array`s or numpy arrays): far cheaper to
+        send than records."""
         arrays, count = column_arrays(columns)
         calls = column_calls(arrays, count, self.max_records_per_call, include_intervals)
         return self._run_batch(calls, include_intervals, timeout)

@@ -1,24 +1,34 @@
 """Python client of the diabetes progression prediction service (gRPC).
 
-from client import PredictionClient
+from diabetes_client import PredictionClient
 
 with PredictionClient("127.0.0.1:50051") as client:
     client.predict({"bmi": 0.06}).prediction
     client.predict_columns({"bmi": bmi_array}).predictions
 """
 
-from client.aio import AsyncPredictionClient
-from client.channel import RetryPolicy
-from client.convert import FEATURES
-from client.errors import (
+from diabetes_client.aio import AsyncPredictionClient
+from diabetes_client.channel import RetryPolicy
+from diabetes_client.convert import FEATURES
+from diabetes_client.errors import (
     DeadlineExceededError,
     InvalidInputError,
     MessageTooLargeError,
+    PermissionDeniedError,
     PredictionError,
+    RateLimitedError,
+    UnauthenticatedError,
     UnavailableError,
 )
-from client.results import BatchPrediction, FeatureInfo, ModelInfo, Prediction, ServiceLimits
-from client.sync import PredictionClient
+from diabetes_client.results import (
+    BatchPrediction,
+    FeatureInfo,
+    ModelInfo,
+    Prediction,
+    ServiceLimits,
+)
+from diabetes_client.security import Tls
+from diabetes_client.sync import PredictionClient
 
 __all__ = [
     "FEATURES",
@@ -29,10 +39,14 @@ __all__ = [
     "InvalidInputError",
     "MessageTooLargeError",
     "ModelInfo",
+    "PermissionDeniedError",
     "Prediction",
     "PredictionClient",
     "PredictionError",
+    "RateLimitedError",
     "RetryPolicy",
     "ServiceLimits",
+    "Tls",
+    "UnauthenticatedError",
     "UnavailableError",
 ]

@@ -4,32 +4,32 @@ protobuf requests, splitting a large input into calls, and replies back to resul
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
 import grpc
-import numpy as np
 
-from client.errors import PredictionError
-from client.results import (
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes_client.errors import PredictionError
+from diabetes_client.results import (
     BatchPrediction,
     FeatureInfo,
     FloatArray,
-    IndexArray,
     ModelInfo,
     Prediction,
     ServiceLimits,
 )
-from diabetes.v1 import prediction_pb2 as pb
 
 # The features the contract can carry (a model reads some of them).
 FEATURES: tuple[str, ...] = tuple(field.name for field in pb.Record.DESCRIPTOR.fields)
 # The server's default limit of records per PredictBatch call.
 DEFAULT_MAX_RECORDS_PER_CALL = 100_000
 
-ColumnValues = Sequence[float] | FloatArray
+# A sequence of numbers, an `array.array("d")`, or a one-dimensional numpy array.
+ColumnValues = Iterable[float]
 
 
 def record_message(record: Mapping[str, float], where: str = "record") -> pb.Record:
@@ -123,13 +123,7 @@ def column_arrays(columns: Mapping[str, ColumnValues]) -> tuple[dict[str, FloatA
     for name, values in columns.items():
         if name not in FEATURES:
             raise ValueError(f"unknown feature {name!r}; the features are {', '.join(FEATURES)}")
-        try:
-            array = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"columns.{name} must hold numbers: {exc}") from None
-        if array.ndim != 1:
-            raise ValueError(f"columns.{name} must be one-dimensional, got shape {array.shape}")
-        arrays[name] = array
+        arrays[name] = _float_column(name, values)
     lengths = {name: len(array) for name, array in arrays.items()}
     count = max(lengths.values(), default=0)
     if count == 0:
@@ -142,6 +136,24 @@ def column_arrays(columns: Mapping[str, ColumnValues]) -> tuple[dict[str, FloatA
                 "every column needs one value per record"
             )
     return arrays, count
+
+
+def _float_column(name: str, values: ColumnValues) -> FloatArray:
+    """One column as float64: a sequence of numbers, an `array.array` or a numpy array."""
+    shape = getattr(values, "shape", None)
+    if shape is not None and len(shape) != 1:
+        raise ValueError(f"columns.{name} must be one-dimensional, got shape {tuple(shape)}")
+    try:
+        # A numpy array converts itself in one call, far faster than element by element.
+        items = values.tolist() if hasattr(values, "tolist") else list(values)
+    except TypeError as exc:
+        raise ValueError(f"columns.{name} must hold numbers: {exc}") from None
+    try:
+        return array("d", items)
+    except (TypeError, ValueError) as exc:
+        if any(isinstance(v, Iterable) and not isinstance(v, str) for v in items):
+            raise ValueError(f"columns.{name} must be one-dimensional") from None
+        raise ValueError(f"columns.{name} must hold numbers: {exc}") from None
 
 
 def column_calls(
@@ -178,7 +190,7 @@ class BatchAssembler:
     def __init__(self, include_intervals: bool) -> None:
         self._include_intervals = include_intervals
         self._pieces: list[_Piece] = []
-        self._out_of_range: list[IndexArray] = []
+        self._out_of_range: list[int] = []
         self._versions: dict[str, int] = {}
         self._expected = 0
 
@@ -187,19 +199,19 @@ class BatchAssembler:
 
     def add(self, call: BatchCall, reply: pb.PredictBatchResponse) -> None:
         start = call.start + reply.offset
-        predictions = np.array(reply.predictions, dtype=np.float64)
+        predictions = array("d", reply.predictions)
         n = len(predictions)
         if reply.offset < 0 or reply.offset + n > call.count:
             raise _protocol_error(
                 f"a reply holds records {reply.offset}..{reply.offset + n - 1} "
                 f"of a call of {call.count} records"
             )
-        lower = np.array(reply.lower, dtype=np.float64)
-        upper = np.array(reply.upper, dtype=np.float64)
+        lower = array("d", reply.lower)
+        upper = array("d", reply.upper)
         if self._include_intervals and not (len(lower) == len(upper) == n):
             raise _protocol_error("a reply lacks the prediction intervals that were asked for")
         self._pieces.append(_Piece(start, predictions, lower, upper))
-        self._out_of_range.append(np.array(reply.out_of_range_indices, dtype=np.int64) + call.start)
+        self._out_of_range.extend(call.start + i for i in reply.out_of_range_indices)
         self._versions.setdefault(reply.model_version, start)
 
     def result(self) -> BatchPrediction:
@@ -218,18 +230,19 @@ class BatchAssembler:
                 f"the served model changed while the input was being predicted ({changes}); "
                 "predict the input again",
             )
-        out_of_range = np.concatenate([np.empty(0, np.int64), *self._out_of_range])
-        out_of_range.sort()
 
-        def joined(arrays: list[FloatArray]) -> FloatArray:
-            return np.concatenate(arrays) if arrays else np.empty(0, np.float64)
+        def joined(arrays: Iterable[FloatArray]) -> FloatArray:
+            whole = array("d")
+            for part in arrays:
+                whole.extend(part)
+            return whole
 
         return BatchPrediction(
-            predictions=joined([p.predictions for p in pieces]),
+            predictions=joined(p.predictions for p in pieces),
             model_version=next(iter(self._versions), ""),
-            out_of_range_indices=out_of_range,
-            lower=joined([p.lower for p in pieces]) if self._include_intervals else None,
-            upper=joined([p.upper for p in pieces]) if self._include_intervals else None,
+            out_of_range_indices=array("q", sorted(self._out_of_range)),
+            lower=joined(p.lower for p in pieces) if self._include_intervals else None,
+            upper=joined(p.upper for p in pieces) if self._include_intervals else None,
         )
 
 

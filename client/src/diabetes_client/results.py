@@ -1,15 +1,18 @@
-"""What the client returns: plain frozen dataclasses and numpy arrays, no protobuf."""
+"""What the client returns: plain frozen dataclasses and arrays, no protobuf.
+
+Batch results are standard-library `array.array`s (float64 and int64): compact, and
+`numpy.asarray(result.predictions)` views them without a copy where numpy is installed.
+"""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
-import numpy as np
-import numpy.typing as npt
-
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.int64]
+FloatArray: TypeAlias = "array[float]"
+IndexArray: TypeAlias = "array[int]"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ diabetes-client predict --bmi 0.05 --bp 0.02
 diabetes-client batch records.csv --output predictions.csv
 diabetes-client health
 diabetes-client info
+DIABETES_TOKEN=... diabetes-client --target api.example.com:443 --tls predict --bmi 0.05
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 import grpc
 from tqdm import tqdm
 
-from client.batch_io import (
+from diabetes_client.batch_io import (
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     Chunk,
@@ -33,21 +34,23 @@ from client.batch_io import (
     output_format_for,
     read_chunks,
 )
-from client.channel import SERVICE
-from client.convert import DEFAULT_MAX_RECORDS_PER_CALL, FEATURES
-from client.errors import PredictionError
-from client.sync import PredictionClient
+from diabetes_client.channel import SERVICE
+from diabetes_client.convert import DEFAULT_MAX_RECORDS_PER_CALL, FEATURES
+from diabetes_client.errors import PredictionError
+from diabetes_client.security import Tls
+from diabetes_client.sync import PredictionClient
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 def _connection_options() -> argparse.ArgumentParser:
-    """--target and --timeout, accepted before or after the command. A new parser each
-    time: parents share their actions, so one default set on the main parser would
-    otherwise overwrite what was given before the command."""
+    """--target, --timeout, the token and TLS, accepted before or after the command. A new
+    parser each time: parents share their actions, so one default set on the main parser
+    would otherwise overwrite what was given before the command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--target",
@@ -56,6 +59,32 @@ def _connection_options() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 30)"
+    )
+    common.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="bearer token (JWT) sent with every call [DIABETES_TOKEN; prefer the variable: "
+        "a flag shows in the process list]",
+    )
+    common.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="connect over TLS (on when --tls-ca is given) [DIABETES_TLS=1]",
+    )
+    common.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="PEM file of the CAs to trust; implies --tls (default: the system's) "
+        "[DIABETES_TLS_CA]",
+    )
+    common.add_argument(
+        "--tls-server-name",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="name the server's certificate must carry, if not the target's host "
+        "[DIABETES_TLS_SERVER_NAME]",
     )
     return common
 
@@ -66,7 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call the diabetes progression prediction service over gRPC.",
         parents=[_connection_options()],
     )
-    parser.set_defaults(target=os.environ.get("DIABETES_TARGET", DEFAULT_TARGET), timeout=30.0)
+    parser.set_defaults(
+        target=os.environ.get("DIABETES_TARGET", DEFAULT_TARGET),
+        timeout=30.0,
+        token=os.environ.get("DIABETES_TOKEN") or None,
+        tls=os.environ.get("DIABETES_TLS", "") in TRUE_WORDS,
+        tls_ca=os.environ.get("DIABETES_TLS_CA") or None,
+        tls_server_name=os.environ.get("DIABETES_TLS_SERVER_NAME") or None,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     predict = commands.add_parser(
@@ -120,7 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_per_call = getattr(args, "max_records_per_call", DEFAULT_MAX_RECORDS_PER_CALL)
     try:
         with PredictionClient(
-            args.target, timeout=args.timeout, max_records_per_call=max_per_call
+            args.target,
+            timeout=args.timeout,
+            max_records_per_call=max_per_call,
+            token=args.token,
+            tls=_tls(args),
         ) as client:
             return int(_COMMANDS[args.command](client, args))
     except PredictionError as exc:
@@ -135,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _tls(args: argparse.Namespace) -> Tls | None:
+    if not (args.tls or args.tls_ca):
+        return None
+    return Tls(ca_file=args.tls_ca, server_name=args.tls_server_name)
 
 
 def _predict(client: PredictionClient, args: argparse.Namespace) -> int:

@@ -1,0 +1,256 @@
+"""Every client through the production edge: a real Envoy with JWT and TLS in front of the
+real server. The Python client (sync and asyncio), its command line and the Node client
+succeed with a token over TLS and fail clearly (UNAUTHENTICATED) without one; a rate-limited
+caller is told it was rate limited, not that its message was too large."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from diabetes_client import (
+    AsyncPredictionClient,
+    PredictionClient,
+    RateLimitedError,
+    Tls,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from tests.ops.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
+from tests.ops.support import running_envoy
+from tests.support.processes import ROOT, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+NODE_CLIENT = ROOT / "client" / "node"
+RECORD = {"bmi": 0.05}
+
+
+@dataclass(frozen=True)
+class Edge:
+    # 127.0.0.1:PORT; the certificate names localhost and 127.0.0.1.
+    target: str
+    ca_file: Path
+    token: str
+
+
+@pytest.fixture(scope="module")
+def edge(
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Edge]:
+    workdir = tmp_path_factory.mktemp("edge")
+    jwks = workdir / "jwks.json"
+    jwks.write_text(json.dumps(signing_key.jwks()))
+    cert, key = write_self_signed_certificate(workdir)
+    with running_envoy(
+        [test_artifact_server.target],
+        jwks=jwks,
+        jwt_issuer=ISSUER,
+        jwt_audiences=(AUDIENCE,),
+        tls_cert=cert,
+        tls_key=key,
+    ) as envoy:
+        yield Edge(f"127.0.0.1:{envoy.http_port}", cert, signing_key.token(ttl=3600))
+
+
+# -- the Python client ------------------------------------------------------------------
+
+
+def test_python_client_with_a_token_over_tls(edge: Edge) -> None:
+    with PredictionClient(edge.target, token=edge.token, tls=Tls(ca_file=edge.ca_file)) as client:
+        prediction = client.predict(RECORD)
+        assert prediction.model_version == "test-1"
+        assert prediction.lower < prediction.prediction < prediction.upper
+        batch = client.predict_columns({"bmi": [0.05, -0.02, 0.01]}, include_intervals=True)
+        assert len(batch) == 3
+        assert batch.predictions[0] == prediction.prediction
+        assert client.info().version == "test-1"
+
+
+def test_python_client_checks_the_certificate_against_the_server_name(edge: Edge) -> None:
+    port = edge.target.rpartition(":")[2]
+    tls = Tls(ca_file=edge.ca_file, server_name="localhost")
+    with PredictionClient(f"127.0.0.1:{port}", token=edge.token, tls=tls) as client:
+        assert client.predict(RECORD).model_version == "test-1"
+    # A name the certificate does not carry: the handshake fails (no retries to wait for).
+    wrong = Tls(ca_file=edge.ca_file, server_name="elsewhere.test")
+    with (
+        PredictionClient(edge.target, token=edge.token, tls=wrong, retry=None) as client,
+        pytest.raises(UnavailableError),
+    ):
+        client.predict(RECORD)
+
+
+def test_python_client_without_a_token_is_unauthenticated(edge: Edge) -> None:
+    with (
+        PredictionClient(edge.target, tls=Tls(ca_file=edge.ca_file)) as client,
+        pytest.raises(UnauthenticatedError) as caught,
+    ):
+        client.predict(RECORD)
+    assert str(caught.value) == "UNAUTHENTICATED: Jwt is missing"
+
+
+def test_python_client_with_an_expired_token_is_unauthenticated(
+    edge: Edge, signing_key: SigningKey
+) -> None:
+    expired = signing_key.token(ttl=-600)
+    with (
+        PredictionClient(edge.target, token=expired, tls=Tls(ca_file=edge.ca_file)) as client,
+        pytest.raises(UnauthenticatedError, match="Jwt is expired"),
+    ):
+        client.predict_batch([RECORD])
+
+
+def test_python_client_without_tls_cannot_reach_a_tls_edge(edge: Edge) -> None:
+    with (
+        PredictionClient(edge.target, token=edge.token, retry=None) as client,
+        pytest.raises(UnavailableError),
+    ):
+        client.predict(RECORD)
+
+
+def test_async_client_with_and_without_a_token(edge: Edge) -> None:
+    async def calls() -> None:
+        tls = Tls(ca_file=edge.ca_file)
+        async with AsyncPredictionClient(edge.target, token=edge.token, tls=tls) as client:
+            assert (await client.predict(RECORD)).model_version == "test-1"
+            batch = await client.predict_batch([RECORD, RECORD])
+            assert list(batch.predictions) == [batch.predictions[0]] * 2
+        async with AsyncPredictionClient(edge.target, tls=tls) as client:
+            with pytest.raises(UnauthenticatedError, match="Jwt is missing"):
+                await client.info()
+
+    asyncio.run(calls())
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIABETES_")}
+    return subprocess.run(
+        [sys.executable, "-m", "diabetes_client", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_with_a_token_over_tls_from_the_environment(edge: Edge) -> None:
+    done = run_cli(
+        "predict", "--bmi", "0.05",
+        DIABETES_TARGET=edge.target, DIABETES_TOKEN=edge.token,
+        DIABETES_TLS_CA=str(edge.ca_file),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model_version"] == "test-1"
+
+
+def test_cli_with_a_token_over_tls_from_flags(edge: Edge) -> None:
+    port = edge.target.rpartition(":")[2]
+    done = run_cli(
+        "--target", f"127.0.0.1:{port}", "--tls-ca", str(edge.ca_file),
+        "--tls-server-name", "localhost", "info", "--token", edge.token,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["version"] == "test-1"
+
+
+def test_cli_without_a_token_says_unauthenticated(edge: Edge) -> None:
+    done = run_cli(
+        "predict", "--bmi", "0.05", "--target", edge.target, "--tls-ca", str(edge.ca_file)
+    )
+    assert done.returncode == 1
+    assert f"UNAUTHENTICATED: Jwt is missing [server {edge.target}]" in done.stderr
+
+
+# -- the Node client --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed (Node.js 20 or newer is needed)")
+    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        pytest.fail("the Node client's packages are missing: run `make test-deps`")
+    return node
+
+
+def run_node(
+    node: str, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIABETES_")}
+    return subprocess.run(
+        [node, "bin/diabetes-client.js", *args],
+        cwd=NODE_CLIENT,
+        env={**clean, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_node_client_with_a_token_over_tls_from_the_environment(node: str, edge: Edge) -> None:
+    done = run_node(
+        node, "predict", "--bmi", "0.05",
+        DIABETES_TARGET=edge.target, DIABETES_TOKEN=edge.token,
+        DIABETES_TLS_CA=str(edge.ca_file),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model_version"] == "test-1"
+
+
+def test_node_client_with_a_token_over_tls_from_flags(node: str, edge: Edge) -> None:
+    port = edge.target.rpartition(":")[2]
+    done = run_node(
+        node, "batch", "-", "--target", f"127.0.0.1:{port}", "--token", edge.token,
+        "--tls-ca", str(edge.ca_file), "--tls-server-name", "localhost",
+        stdin='[{"bmi": 0.05}, {"bmi": -0.02}]',
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    batch = json.loads(done.stdout)
+    assert batch["modelVersion"] == "test-1"
+    assert len(batch["predictions"]) == 2
+
+
+def test_node_client_without_a_token_says_unauthenticated(node: str, edge: Edge) -> None:
+    done = run_node(node, "info", "--target", edge.target, DIABETES_TLS_CA=str(edge.ca_file))
+    assert done.returncode == 1
+    assert "UNAUTHENTICATED: Jwt is missing" in done.stderr
+
+
+# -- rate limiting ------------------------------------------------------------------------
+
+
+def test_a_rate_limited_caller_is_told_so(test_artifact_server: ServerProcess) -> None:
+    """Envoy's local rate limiter (1 call/s, a burst of 2): the client raises
+    RateLimitedError, not MessageTooLargeError, with Envoy's words."""
+
+    def predict_until_refused(client: PredictionClient) -> None:
+        for _ in range(20):
+            client.predict(RECORD)
+
+    with (
+        running_envoy([test_artifact_server.target], rate_limit_rps=1, rate_limit_burst=2) as envoy,
+        PredictionClient(f"127.0.0.1:{envoy.http_port}") as client,
+        pytest.raises(RateLimitedError) as caught,
+    ):
+        predict_until_refused(client)
+    print(f"[rate limit] {caught.value}")
+    assert "rate limited" in caught.value.message
