@@ -18,6 +18,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.config import ServerConfig
+from server.json_lane.registration import add_json_prediction_service
+from server.json_lane.schema import JsonSchema
+from server.json_lane.servicer import SERVICE_NAME as JSON_SERVICE_NAME
+from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.registration import add_prediction_service
@@ -75,11 +79,14 @@ class RunningServer:
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
         add_prediction_service(PredictionServicer(store, limits, observer), observer, self.server)
+        json_servicer = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
+        add_json_prediction_service(json_servicer, observer, self.server)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,
+                JSON_SERVICE_NAME,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),
