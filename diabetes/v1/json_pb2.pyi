@@ -7,7 +7,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class JsonBatchRequest(_message.Message):
+class PredictJsonRecordsRequest(_message.Message):
+    __slots__ = ("body", "include_intervals")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    body: _httpbody_pb2.HttpBody
+    include_intervals: bool
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ...) -> None: ...
+
+class PredictJsonColumnsRequest(_message.Message):
     __slots__ = ("body", "include_intervals")
     BODY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INTERVALS_FIELD_NUMBER: _ClassVar[int]

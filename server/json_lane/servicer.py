@@ -34,7 +34,7 @@ class JsonPredictionServicer:
         self._schema = schema
 
     def PredictJsonRecords(  # noqa: N802 (the contract's method name)
-        self, request: json_pb2.JsonBatchRequest, context: grpc.ServicerContext
+        self, request: json_pb2.PredictJsonRecordsRequest, context: grpc.ServicerContext
     ) -> Iterator[httpbody_pb2.HttpBody]:
         def columns(features: Sequence[str]) -> list[FloatArray]:
             limit = self._limits.max_batch_records
@@ -44,7 +44,7 @@ class JsonPredictionServicer:
         yield from self._predict("PredictJsonRecords", request, context, columns, "records")
 
     def PredictJsonColumns(  # noqa: N802
-        self, request: json_pb2.JsonBatchRequest, context: grpc.ServicerContext
+        self, request: json_pb2.PredictJsonColumnsRequest, context: grpc.ServicerContext
     ) -> Iterator[httpbody_pb2.HttpBody]:
         def columns(features: Sequence[str]) -> list[FloatArray]:
             limit = self._limits.max_batch_records
@@ -56,7 +56,7 @@ class JsonPredictionServicer:
     def _predict(
         self,
         method: str,
-        request: json_pb2.JsonBatchRequest,
+        request: json_pb2.PredictJsonRecordsRequest | json_pb2.PredictJsonColumnsRequest,
         context: grpc.ServicerContext,
         columns_of: Callable[[Sequence[str]], list[FloatArray]],
         root: str,

@@ -52,7 +52,7 @@ def _valid_messages() -> list[bytes]:
             columns=pb.FeatureColumns(age=[0.0, 0.1], bmi=[0.0, 0.2], bp=[0.1, 0.1])
         ).SerializeToString(),
         pb.GetModelInfoRequest().SerializeToString(),
-        json_pb.JsonBatchRequest(
+        json_pb.PredictJsonRecordsRequest(
             body=httpbody_pb2.HttpBody(data=b'[{"age": 0.01, "bmi": 0.05, "bp": -0.02}]'),
             include_intervals=True,
         ).SerializeToString(),
