@@ -157,12 +157,20 @@ class JsonSchema:
             hint = "; for one record use POST /stream" if shape is RECORDS else ""
             return f"the body of {shape.route} must be {shape.example}; got {got}{hint}"
         wanted = _JSON_KINDS.get(expected["expected"], f"`{expected['expected']}`")
-        return f"{where}: expected {wanted}, got {self._value_at(body, path)}"
+        got = self._value_at(body, path) or _JSON_KINDS.get(expected["got"], expected["got"])
+        return f"{where}: expected {wanted}, got {got}"
 
-    def _value_at(self, body: bytes, path: str) -> str:
-        """The JSON text of the value at a msgspec path such as `[12].bmi` (errors only)."""
-        value: Any = self._untyped.decode(body)
-        for index, name in _PATH_STEP.findall(path):
-            value = value[int(index)] if index else value[name]
+    def _value_at(self, body: bytes, path: str) -> str | None:
+        """The JSON text of the value at a msgspec path such as `[12].bmi` (errors only);
+        None when the body is also malformed further on."""
+        try:
+            value: Any = self._untyped.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
+        try:
+            for index, name in _PATH_STEP.findall(path):
+                value = value[int(index)] if index else value[name]
+        except (LookupError, TypeError):  # e.g. a duplicate key: the typed decoder saw another
+            return None
         text = msgspec.json.encode(value).decode()
         return text if len(text) <= 40 else text[:37] + "..."

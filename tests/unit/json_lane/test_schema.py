@@ -53,6 +53,8 @@ def test_records_and_columns_give_the_same_arrays() -> None:
         ('[{"bmi": 0.1}]', "records[0].bp is missing; this model needs bmi, bp"),
         ('[{"bmi": 0.1, "bp": 0}, {"bmi": null, "bp": 0}]', "records[1].bmi is null"),
         ('[{"bmi": 1e999, "bp": 0}]', "records[0].bmi: expected a finite number"),
+        # A wrong type before a syntax error: the type is named, the value cannot be.
+        ('[{"bmi": [0.0}]', "records[0].bmi: expected a number, got an array"),
         ('{"bmi": 0.1}', "must be a JSON array of records"),
         ("", "got an empty body"),
         ("[]", "records is empty"),
