@@ -48,6 +48,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-peer", action="store_true", help="skip MLServer")
     parser.add_argument("--no-scaling", action="store_true", help="skip the worker scaling")
     parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="measure only the side-by-side cases whose path starts with PREFIX (repeatable; "
+        "e.g. --only json- --only rest-: the JSON rows and MLServer REST)",
+    )
+    parser.add_argument(
         "--report", type=Path, metavar="JSON", help="print the table of a saved run and exit"
     )
     parser.add_argument(
@@ -138,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work_dir=work_dir,
         with_peer=not args.no_peer,
         with_scaling=not args.no_scaling,
+        only=tuple(args.only),
     )
     results: dict[str, Any] = {
         "environment": environment(),

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from diabetes.v1 import prediction_pb2 as pb
+from model.features import FEATURE_NAMES
 
 BATCH_SIZES = (1, 100, 1_000, 10_000, 100_000)
+ALL_FEATURES_RECORDS = 10_000
 SINGLE_BMI = 0.0617
 
 
@@ -48,6 +50,14 @@ def json_record() -> bytes:
 
 def json_records(n: int) -> bytes:
     return json.dumps([{"bmi": v} for v in bmi_values(n)], separators=(",", ":")).encode()
+
+
+def json_records_all_features(n: int) -> bytes:
+    """n records of all ten features (the values of a model trained on all of them)."""
+    rng = np.random.default_rng(20_260_102)
+    rows = np.round(rng.uniform(-0.05, 0.05, (n, len(FEATURE_NAMES))), 6).tolist()
+    records = [dict(zip(FEATURE_NAMES, row, strict=True)) for row in rows]
+    return json.dumps(records, separators=(",", ":")).encode()
 
 
 def json_columns(n: int) -> bytes:

@@ -187,8 +187,9 @@ REQUEST_ROWS = (
 BATCH_ROWS = (
     ("service", "grpc-batch-records", "gRPC PredictBatch, records", "grpc", "protobuf_records"),
     ("service", "grpc-batch-columns", "gRPC PredictBatch, columns", "grpc", "protobuf_columns"),
-    ("service", "json-batch", "JSON POST /batch", "json", "protobuf_records"),
-    ("service", "json-batch-columns", "JSON POST /batch/columns", "json", "protobuf_columns"),
+    ("service", "json-batch", "JSON POST /batch", "json", ""),
+    ("service", "json-batch-columns", "JSON POST /batch/columns", "json", ""),
+    ("service", "json-batch-all10", "JSON POST /batch, all 10 features", "json", ""),
     ("mlserver", "grpc-infer", "MLServer gRPC ModelInfer", "grpc", ""),
     ("mlserver", "rest-infer", "MLServer REST /infer", "json", ""),
 )

@@ -55,6 +55,8 @@ class Settings:
     startup_trials: int = 3
     with_peer: bool = True
     with_scaling: bool = True
+    # Case paths to measure (prefixes, e.g. "json-", "rest-"); empty: every case.
+    only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +132,10 @@ class Bodies:
         self.json_columns = {
             n: write(f"batch-columns-{n}.json", payloads.json_columns(n)) for n in sizes
         }
+        all_n = payloads.ALL_FEATURES_RECORDS
+        self.json_records_all = write(
+            f"batch-all-{all_n}.json", payloads.json_records_all_features(all_n)
+        )
 
 
 def h2load_load(
@@ -212,7 +218,11 @@ class Bench:
                 memory.update(pids)
                 for label, group in pids.items():
                     self._remember_rss(f"{label}_idle", group)
-            ordered = _interleave(cases)
+            ordered = [
+                case
+                for case in _interleave(cases)
+                if not self.settings.only or case.path.startswith(self.settings.only)
+            ]
             best: dict[str, Point] = {}
             for round_index in range(self.settings.rounds):
                 print(f"round {round_index + 1} of {self.settings.rounds}", flush=True)
@@ -281,6 +291,12 @@ class Bench:
             ),
             "stack": System(
                 start=lambda: start_stack(model, logs, cpus=cpus), cases=self._stack_cases
+            ),
+            "stack-all": System(
+                start=lambda: start_stack(
+                    self._all_features_model(), logs, cpus=cpus, name="stack-all"
+                ),
+                cases=self._all_features_cases,
             ),
         }
         files = self.peer_files
@@ -419,6 +435,34 @@ class Bench:
                 )
         return cases, {"stack_server": servers, "envoy": envoys}
 
+    def _all_features_model(self) -> Path:
+        """A model of all ten features, trained for this run (the bundled one reads BMI)."""
+        out = self.settings.work_dir / "model-all"
+        artifact = out / "diabetes-all.json"
+        argv = [sys.executable, "-m", "model.train", "--features", "all"]
+        argv += ["--output-dir", str(out), "--artifact", str(artifact)]
+        subprocess.run(argv, check=True, capture_output=True)
+        return artifact
+
+    def _all_features_cases(self, system: RunningService) -> Cases:
+        assert system.http_port is not None
+        n, body = payloads.ALL_FEATURES_RECORDS, self.bodies.json_records_all
+        problem = self._verify_json_batch(system.http_port, "/batch", body, n)
+        if problem:
+            raise AssertionError(problem)
+        load = wrk_load(system.http_port, "/batch", body, BATCH_CONCURRENCY)
+        servers, envoys = system.server_pids(), system.envoy_pids()
+        case = Case(
+            system="service",
+            path="json-batch-all10",
+            concurrency=BATCH_CONCURRENCY,
+            records=n,
+            load=load,
+            server_pids=servers,
+            envoy_pids=envoys,
+        )
+        return [case], {}
+
     def _peer_cases(self, system: RunningService) -> Cases:
         files = self.peer_files
         assert files is not None
@@ -538,7 +582,7 @@ class Bench:
         status, reply = probes.http_request(port, "POST", route, body.read_bytes())
         if status != 200:
             return f"POST {route} with {n} records answered {status}: {reply[:200]!r}"
-        count = sum(len(chunk.get("predictions", [])) for chunk in json.loads(reply))
+        count = len(json.loads(reply)["predictions"])
         if count != n:
             return f"POST {route} answered {count} predictions for {n} records"
         return None

@@ -18,6 +18,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.config import ServerConfig
+from server.json_lane.schema import JsonSchema
+from server.json_lane.servicer import SERVICE as JSON_SERVICE
+from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.registration import add_service
@@ -74,12 +77,17 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        add_service(self.server, PredictionServicer(store, limits, observer), SERVICE, observer)
+        typed = PredictionServicer(store, limits, observer)
+        json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
+        served = (
+            add_service(self.server, typed, SERVICE, observer),
+            add_service(self.server, json_lane, JSON_SERVICE, observer),
+        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (
-                SERVICE_NAME,
+                *served,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

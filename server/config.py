@@ -23,7 +23,9 @@ class ServerConfig:
     threads: int = 16
     max_batch_records: int = 100_000
     batch_chunk_records: int = 10_000
-    max_receive_message_bytes: int = 16 * MIB
+    # A JSON batch reaches the server as one message holding the raw body (google.api.HttpBody):
+    # Envoy's 32 MiB body cap plus room for the message around it.
+    max_receive_message_bytes: int = 33 * MIB
     max_send_message_bytes: int = 16 * MIB
     metrics_port: int = 0
     metrics_host: str = ""

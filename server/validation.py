@@ -8,7 +8,7 @@ yields a clean error and never a partial answer.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 
 import numpy as np
@@ -23,7 +23,7 @@ def record_values(record: pb.Record, features: Sequence[str]) -> list[float]:
     values = []
     for name in features:
         if not record.HasField(name):
-            raise InvalidInputError(f"record.{name} is missing; {_needs(features)}")
+            raise InvalidInputError(f"record.{name} is missing; {needs(features)}")
         value = getattr(record, name)
         if not math.isfinite(value):
             raise InvalidInputError(f"record.{name} must be a finite number, got {value}")
@@ -46,7 +46,7 @@ def _from_records(
     records: Sequence[pb.Record], features: Sequence[str], max_records: int
 ) -> list[FloatArray]:
     count = len(records)
-    _check_size(count, max_records, "records")
+    check_size(count, max_records, "records")
     columns = []
     for name in features:
         column = np.fromiter(map(attrgetter(name), records), dtype=np.float64, count=count)
@@ -57,9 +57,9 @@ def _from_records(
         if absent:
             more = f" (and {len(absent) - 1} more records)" if len(absent) > 1 else ""
             raise InvalidInputError(
-                f"records[{absent[0]}].{name} is missing{more}; {_needs(features)}"
+                f"records[{absent[0]}].{name} is missing{more}; {needs(features)}"
             )
-        _check_finite(column, f"records[{{}}].{name}")
+        check_finite(column, f"records[{{}}].{name}")
         columns.append(column)
     return columns
 
@@ -67,25 +67,40 @@ def _from_records(
 def _from_columns(
     columns: pb.FeatureColumns, features: Sequence[str], max_records: int
 ) -> list[FloatArray]:
-    arrays = [np.array(getattr(columns, name), dtype=np.float64) for name in features]
+    return feature_columns(
+        lambda name: getattr(columns, name), features, max_records, bool(columns.ListFields())
+    )
+
+
+def feature_columns(
+    column_of: Callable[[str], Sequence[float]],
+    features: Sequence[str],
+    max_records: int,
+    anything_sent: bool,
+) -> list[FloatArray]:
+    """The model's features from one sequence per feature (`column_of(name)`, empty when
+    not sent), checked: every needed column present, all of one length, finite, within
+    the limit. `anything_sent` tells "no columns at all" from "not the needed ones"."""
+    arrays = [np.array(column_of(name), dtype=np.float64) for name in features]
     count = max(len(array) for array in arrays)
-    if count == 0 and columns.ListFields():  # values sent, none for this model's features
-        raise InvalidInputError(f"columns.{features[0]} is missing; {_needs(features)}")
-    _check_size(count, max_records, "columns")
+    if count == 0 and anything_sent:  # values sent, none for this model's features
+        raise InvalidInputError(f"columns.{features[0]} is missing; {needs(features)}")
+    check_size(count, max_records, "columns")
     for name, array in zip(features, arrays, strict=True):
         if len(array) == 0:
-            raise InvalidInputError(f"columns.{name} is missing; {_needs(features)}")
+            raise InvalidInputError(f"columns.{name} is missing; {needs(features)}")
         if len(array) != count:
             longest = features[[len(a) for a in arrays].index(count)]
             raise InvalidInputError(
                 f"columns.{name} has {len(array)} values but columns.{longest} has {count}; "
                 "every column needs one value per record"
             )
-        _check_finite(array, f"columns.{name}[{{}}]")
+        check_finite(array, f"columns.{name}[{{}}]")
     return arrays
 
 
-def _check_size(count: int, max_records: int, field: str) -> None:
+def check_size(count: int, max_records: int, field: str) -> None:
+    """A batch holds at least one record and at most `max_records`."""
     if count == 0:
         raise InvalidInputError(f"{field} is empty: send at least one record")
     if count > max_records:
@@ -95,7 +110,7 @@ def _check_size(count: int, max_records: int, field: str) -> None:
         )
 
 
-def _check_finite(column: FloatArray, where: str) -> None:
+def check_finite(column: FloatArray, where: str) -> None:
     """`where` is the field path with `{}` for the record index."""
     bad = np.flatnonzero(~np.isfinite(column))
     if bad.size:
@@ -105,5 +120,6 @@ def _check_finite(column: FloatArray, where: str) -> None:
         )
 
 
-def _needs(features: Sequence[str]) -> str:
+def needs(features: Sequence[str]) -> str:
+    """The end of a "missing feature" message: which features the model reads."""
     return f"this model needs {', '.join(features)}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -25,11 +24,6 @@ def post(http: requests.Session, stack: Stack, path: str, body: str | bytes) -> 
         headers={"content-type": "application/json"},
         timeout=60,
     )
-
-
-def batch_predictions(chunks: list[dict[str, Any]], field: str = "predictions") -> np.ndarray:
-    assert [chunk["offset"] for chunk in chunks] == sorted(chunk["offset"] for chunk in chunks)
-    return np.concatenate([np.array(chunk[field], dtype=float) for chunk in chunks])
 
 
 def test_stream_answers_like_the_model(
@@ -56,17 +50,22 @@ def test_zero_values_are_printed(
     assert body["contributions"] == {"bmi": 0.0}
 
 
-def test_batch_of_100k_records(
+def test_batch_of_100k_records_is_one_document_streamed_in_pieces(
     http: requests.Session, stack: Stack, bundled_model: LinearModel
 ) -> None:
     values = np.random.default_rng(7).uniform(-0.09, 0.17, 100_000)
     body = json.dumps([{"bmi": value} for value in values.tolist()])
-    reply = post(http, stack, "/batch", body)
-    assert reply.status_code == 200, reply.text[:300]
-    chunks = reply.json()
-    assert len(chunks) == 10
-    assert {chunk["model_version"] for chunk in chunks} == {bundled_model.version}
-    np.testing.assert_array_equal(batch_predictions(chunks), bundled_model.predict(values[:, None]))
+    reply = http.post(f"{stack.http_url}/batch", data=body, timeout=60, stream=True)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["transfer-encoding"] == "chunked"
+    answer = json.loads(reply.content)
+    assert list(answer) == ["model_version", "predictions", "out_of_range_indices"]
+    assert answer["model_version"] == bundled_model.version
+    # Parsed floats equal the model's float64 values exactly (shortest round-trip repr).
+    assert answer["predictions"] == bundled_model.predict(values[:, None]).tolist()
+    expected = bundled_model.out_of_range([values]).any(axis=0)
+    assert answer["out_of_range_indices"] == np.flatnonzero(expected).tolist()
 
 
 def test_batch_intervals_and_columns(
@@ -80,13 +79,27 @@ def test_batch_intervals_and_columns(
         http, stack, "/batch/columns?include_intervals=true", json.dumps({"bmi": values})
     ).json()
     assert by_records == by_columns
-    [chunk] = by_records
+    assert list(by_records) == [
+        "model_version",
+        "predictions",
+        "lower",
+        "upper",
+        "out_of_range_indices",
+    ]
     expected = bundled_model.predict(np.array(values)[:, None])
-    np.testing.assert_array_equal(chunk["predictions"], expected)
+    assert by_records["predictions"] == expected.tolist()
     half = bundled_model.interval_half_width([np.array(values)])
-    np.testing.assert_allclose(chunk["lower"], expected - half, rtol=1e-12)
-    np.testing.assert_allclose(chunk["upper"], expected + half, rtol=1e-12)
-    assert chunk["out_of_range_indices"] == [2]
+    assert by_records["lower"] == (expected - half).tolist()
+    assert by_records["upper"] == (expected + half).tolist()
+    assert by_records["out_of_range_indices"] == [2]
+
+
+def test_columns_of_10k_records_equal_the_model(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    values = np.random.default_rng(8).uniform(-0.09, 0.17, 10_000)
+    reply = post(http, stack, "/batch/columns", json.dumps({"bmi": values.tolist()}))
+    assert reply.json()["predictions"] == bundled_model.predict(values[:, None]).tolist()
 
 
 def test_model_route(http: requests.Session, stack: Stack, bundled_model: LinearModel) -> None:
@@ -129,20 +142,58 @@ LIMIT = 100_000
 BAD_INPUTS = [
     # (case, path, body, status, words the message must contain)
     ("malformed JSON", "/stream", '{"bmi": ', 400, "Unexpected end of string"),
-    ("malformed JSON in batch", "/batch", '[{"bmi": 0.1}', 400, "Expected , or ]"),
+    ("malformed JSON in batch", "/batch", '[{"bmi": 0.1}', 400, "is not valid JSON"),
+    ("trailing garbage in batch", "/batch", '[{"bmi": 0.1}]]', 400, "trailing characters"),
+    ("NaN literal in batch", "/batch", '[{"bmi": NaN}]', 400, "is not valid JSON"),
+    ("invalid UTF-8 in batch", "/batch", b'[{"bmi\xff": 0.1}]', 400, "not valid UTF-8"),
     ("wrong type", "/stream", '{"bmi": "abc"}', 400, "record.bmi: invalid value"),
-    ("wrong type in batch", "/batch", '[{"bmi": 0.1}, {"bmi": true}]', 400, "bmi"),
+    (
+        "wrong type in batch",
+        "/batch",
+        '[{"bmi": 0.1}, {"bmi": true}]',
+        400,
+        "records[1].bmi: expected a number, got true",
+    ),
+    (
+        "string in batch",
+        "/batch",
+        '[{"bmi": 0.1}, {"bmi": "abc"}]',
+        400,
+        'records[1].bmi: expected a number, got "abc"',
+    ),
+    (
+        "number as string in batch",
+        "/batch",
+        '[{"bmi": "0.05"}]',
+        400,
+        'records[0].bmi: expected a number, got "0.05"',
+    ),
     ("null", "/stream", '{"bmi": null}', 400, "record.bmi is missing"),
+    ("null in batch", "/batch", '[{"bmi": 0.1}, {"bmi": null}]', 400, "records[1].bmi is null"),
     ("missing feature", "/stream", "{}", 400, "record.bmi is missing; this model needs bmi"),
     ("missing feature in batch", "/batch", '[{"bmi": 0.1}, {}]', 400, "records[1].bmi is missing"),
     ("typo in feature name", "/stream", '{"bmii": 0.05}', 400, "record.bmi is missing"),
+    (
+        "typo in feature name in batch",
+        "/batch",
+        '[{"bmi": 0.1}, {"bmii": 0.05}]',
+        400,
+        'records[1]: unknown field "bmii"',
+    ),
     ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, "record.bmi must be a finite number"),
     (
-        "infinity as string",
+        "number out of range in batch",
         "/batch",
-        '[{"bmi": 0}, {"bmi": "-Infinity"}]',
+        '[{"bmi": 0}, {"bmi": 1e400}]',
         400,
-        "records[1].bmi must be a finite number, got -inf",
+        "records[1].bmi: expected a finite number",
+    ),
+    (
+        "prediction not finite",
+        "/batch",
+        '[{"bmi": 0}, {"bmi": 1.7e308}]',
+        400,
+        "records[1].bmi: 1.7e+308 is too large",
     ),
     (
         "object where an array is expected",
@@ -151,10 +202,12 @@ BAD_INPUTS = [
         400,
         "must be a JSON array of records",
     ),
+    ("record not an object", "/batch", "[0.05]", 400, "records[0]: expected an object, got 0.05"),
     ("array where an object is expected", "/stream", '[{"bmi": 0.05}]', 400, "list"),
     ("empty array", "/batch", "[]", 400, "records is empty"),
     ("empty body", "/batch", "", 400, "must be a JSON array of records"),
     ("unknown query parameter", "/stream?bmx=1", '{"bmi": 0.05}', 400, "bmx"),
+    ("unknown query parameter on batch", "/batch?intervals=1", '[{"bmi": 0.05}]', 400, "intervals"),
     (
         "over-limit batch",
         "/batch",
@@ -162,7 +215,30 @@ BAD_INPUTS = [
         400,
         f"over the limit of {LIMIT} records",
     ),
+    (
+        "over-limit empty records",
+        "/batch",
+        "[" + ",".join(["{}"] * (LIMIT + 1)) + "]",
+        400,
+        f"over the limit of {LIMIT} records",
+    ),
     ("column missing", "/batch/columns", '{"bp": [0.1]}', 400, "columns.bmi is missing"),
+    ("empty columns", "/batch/columns", "{}", 400, "columns is empty"),
+    ("array where columns belong", "/batch/columns", "[0.1]", 400, "must be a JSON object"),
+    (
+        "null in a column",
+        "/batch/columns",
+        '{"bmi": [0.1, null]}',
+        400,
+        "columns.bmi[1]: expected a number, got null",
+    ),
+    (
+        "unknown column",
+        "/batch/columns",
+        '{"bmi": [0.1], "BMI": [0.1]}',
+        400,
+        'columns: unknown field "BMI"',
+    ),
 ]
 
 

@@ -119,8 +119,8 @@ def test_server_still_serves_after_bad_input(stub: pb_grpc.PredictionServiceStub
 
 
 def test_oversized_message_is_refused_cleanly(two_feature_server: ServerProcess) -> None:
-    # 17 MiB of packed doubles: over the server's 16 MiB receive limit.
-    values = [0.1] * (17 * 1024 * 1024 // 8)
+    # 34 MiB of packed doubles: over the server's 33 MiB receive limit.
+    values = [0.1] * (34 * 1024 * 1024 // 8)
     with grpc.insecure_channel(
         two_feature_server.target, options=[("grpc.max_send_message_length", 64 << 20)]
     ) as channel:

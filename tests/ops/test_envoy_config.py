@@ -24,7 +24,7 @@ def _filters(config: dict[str, Any]) -> list[str]:
 
 def test_defaults_add_nothing_for_public_exposure() -> None:
     config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
-    assert _filters(config) == ["buffer", "lua", "grpc_json_transcoder", "router"]
+    assert _filters(config) == ["buffer", "grpc_json_transcoder", "router"]
     assert [x["name"] for x in config["static_resources"]["listeners"]] == ["public"]
     assert [c["name"] for c in config["static_resources"]["clusters"]] == ["diabetes_grpc"]
     assert "transport_socket" not in config["static_resources"]["listeners"][0]["filter_chains"][0]

@@ -11,16 +11,25 @@ from collections.abc import Iterator
 import grpc
 import pytest
 import requests
+from google.api import httpbody_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diabetes.v1 import json_pb2 as json_pb
 from diabetes.v1 import prediction_pb2 as pb
 from launcher.stack import Stack
 from server.healthcheck import check
 from tests.support.artifacts import write_test_artifact
 from tests.support.stack import log_text, running_stack
 
-METHODS = ("Predict", "PredictBatch", "GetModelInfo")
+METHODS = (
+    "PredictionService/Predict",
+    "PredictionService/PredictBatch",
+    "PredictionService/GetModelInfo",
+    "JsonPredictionService/PredictJsonRecords",
+    "JsonPredictionService/PredictJsonColumns",
+)
+STREAMING = {"PredictBatch", "PredictJsonRecords", "PredictJsonColumns"}
 # Codes a caller may get for nonsense; INTERNAL or UNKNOWN would be a server bug.
 ACCEPTABLE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
 
@@ -43,6 +52,10 @@ def _valid_messages() -> list[bytes]:
             columns=pb.FeatureColumns(age=[0.0, 0.1], bmi=[0.0, 0.2], bp=[0.1, 0.1])
         ).SerializeToString(),
         pb.GetModelInfoRequest().SerializeToString(),
+        json_pb.PredictJsonRecordsRequest(
+            body=httpbody_pb2.HttpBody(data=b'[{"age": 0.01, "bmi": 0.05, "bp": -0.02}]'),
+            include_intervals=True,
+        ).SerializeToString(),
     ]
 
 
@@ -61,9 +74,9 @@ def _garbled(rng: random.Random, message: bytes) -> bytes:
 
 
 def _call(channel: grpc.Channel, method: str, body: bytes) -> grpc.StatusCode:
-    path = f"/diabetes.v1.PredictionService/{method}"
+    path = f"/diabetes.v1.{method}"
     try:
-        if method == "PredictBatch":
+        if method.rsplit("/", 1)[1] in STREAMING:
             for _ in channel.unary_stream(path)(body, timeout=10):
                 pass
         else:
@@ -101,7 +114,7 @@ JSON_VALUES = st.recursive(
     lambda children: (
         st.lists(children, max_size=5)
         | st.dictionaries(
-            st.sampled_from(["age", "bmi", "bp", "sex", "s1", "columns", "records", "x"])
+            st.sampled_from(["age", "bmi", "bp", "sex", "s1", "columns", "records", "x", "bmi\x00"])
             | st.text(max_size=8),
             children,
             max_size=5,
@@ -115,6 +128,8 @@ ROUTES = st.sampled_from(
         ("POST", "/stream"),
         ("POST", "/batch"),
         ("POST", "/batch/columns"),
+        ("POST", "/batch?include_intervals=true"),
+        ("POST", "/batch/columns?include_intervals=true"),
         ("GET", "/model"),
         ("POST", "/model"),
         ("POST", "/stream?bmi=abc"),

@@ -66,7 +66,7 @@ ERRORS = (
         "Malformed JSON in a batch",
         400,
         3,
-        "Unexpected end of string. Expected , or ] after array value...",
+        "the body of POST /batch is not valid JSON: Input data was truncated",
         _post("/batch", '[{"bmi": 0.1}'),
     ),
     Error(
@@ -80,8 +80,15 @@ ERRORS = (
         "Not a number in a batch",
         400,
         3,
-        "records[1].bmi: invalid value true for type TYPE_DOUBLE",
+        "records[1].bmi: expected a number, got true",
         _post("/batch", '[{"bmi": 0.1}, {"bmi": true}]'),
+    ),
+    Error(
+        "Number as a string in a batch",
+        400,
+        3,
+        'records[0].bmi: expected a number, got "0.05"',
+        _post("/batch", '[{"bmi": "0.05"}]'),
     ),
     Error(
         "Feature missing",
@@ -112,11 +119,18 @@ ERRORS = (
         _post("/batch", '[{"bmi": 0.1}, {}]'),
     ),
     Error(
-        "Feature missing in several records",
+        "Feature `null` in a batch",
         400,
         3,
-        "records[0].bmi is missing (and 1 more records); this model needs bmi",
-        _post("/batch", '[{"bp": 0.1}, {"bmi": 0.1}, {"bp": 0.2}]'),
+        "records[1].bmi is null; this model needs bmi",
+        _post("/batch", '[{"bmi": 0.1}, {"bmi": null}]'),
+    ),
+    Error(
+        "Unknown field in a batch",
+        400,
+        3,
+        'records[1]: unknown field "BMI"; the fields are age, sex, bmi, bp, s1, s2, s3, s4, s5, s6',
+        _post("/batch", '[{"bmi": 0.1}, {"BMI": 0.1}]'),
     ),
     Error(
         "Not finite",
@@ -126,18 +140,20 @@ ERRORS = (
         _post("/stream", '{"bmi": "NaN"}'),
     ),
     Error(
-        "Not finite in a batch",
+        "Out of range in a batch",
         400,
         3,
-        "records[1].bmi must be a finite number, got -inf",
-        _post("/batch", '[{"bmi": 0}, {"bmi": "-Infinity"}]'),
+        "records[1].bmi: expected a finite number, got one out of range "
+        "(the largest is about 1.8e308)",
+        _post("/batch", '[{"bmi": 0}, {"bmi": 1e999}]'),
     ),
     Error(
-        "Not finite in a column",
+        "Prediction not finite in a batch",
         400,
         3,
-        "columns.bmi[1] must be a finite number, got inf",
-        _post("/batch/columns", '{"bmi": [0.1, "Infinity"]}'),
+        "records[0].bmi: 1.7e+308 is too large; "
+        "the prediction of this record is not a finite number",
+        _post("/batch", '[{"bmi": 1.7e308}]'),
     ),
     Error(
         "Array sent to `/stream`",
@@ -150,8 +166,15 @@ ERRORS = (
         "Object sent to `/batch`",
         400,
         3,
-        BATCH_ARRAY.replace("{got}", "a JSON value starting with {"),
+        BATCH_ARRAY.replace("{got}", "an object"),
         _post("/batch", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "Record not an object",
+        400,
+        3,
+        "records[0]: expected an object, got 0.05",
+        _post("/batch", "[0.05]"),
     ),
     Error(
         "Empty body to `/batch`",
@@ -178,6 +201,20 @@ ERRORS = (
         _post("/batch/columns", '{"bp": [0.1]}'),
     ),
     Error(
+        "`null` in a column",
+        400,
+        3,
+        "columns.bmi[1]: expected a number, got null",
+        _post("/batch/columns", '{"bmi": [0.1, null]}'),
+    ),
+    Error(
+        "Unknown query parameter on a batch",
+        400,
+        3,
+        'Could not find field "intervals" in the type "diabetes.v1.PredictJsonRecordsRequest".',
+        _post("/batch?intervals=true", '[{"bmi": 0.05}]'),
+    ),
+    Error(
         "Unknown query parameter",
         400,
         3,
@@ -189,12 +226,20 @@ ERRORS = (
         "Wrong method", 404, 5, f"no such route: GET /stream {ROUTES}", Request("GET", "/stream")
     ),
     Error(
-        "More than 100,000 records",
+        "More than 100,000 records on `/batch` (objects counted before decoding)",
+        400,
+        3,
+        "the body holds more than 100000 records: over the limit of 100000 records per call; "
+        "split it into several calls",
+        checked_by="tests/e2e/test_json_api.py::test_bad_input_gets_a_clear_json_error",
+    ),
+    Error(
+        "More than 100,000 records in columns or over gRPC",
         400,
         3,
         "batch of 100001 records is over the limit of 100000 records per call; "
         "split it into several calls",
-        checked_by="tests/e2e/test_json_api.py::test_bad_input_gets_a_clear_json_error",
+        checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
     ),
     Error(
         "Columns of different lengths (gRPC; JSON only with a multi-feature model)",
@@ -202,6 +247,27 @@ ERRORS = (
         3,
         "columns.bp has 1 values but columns.bmi has 2; every column needs one value per record",
         checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
+    ),
+    Error(
+        "Feature missing in several records (gRPC; JSON names the first)",
+        0,
+        3,
+        "records[1].bmi is missing (and 2 more records); this model needs bmi",
+        checked_by="tests/unit/server/test_validation.py::test_several_records_missing_a_feature_are_counted",
+    ),
+    Error(
+        "Not finite in a batch (gRPC; JSON has no such numbers)",
+        0,
+        3,
+        "records[1].bp must be a finite number, got nan",
+        checked_by="tests/unit/server/test_validation.py::test_a_non_finite_value_in_a_record_names_its_index",
+    ),
+    Error(
+        "Not finite in a column (gRPC)",
+        0,
+        3,
+        "columns.bp[2] must be a finite number, got -inf",
+        checked_by="tests/unit/server/test_validation.py::test_a_non_finite_value_in_a_column_names_its_index",
     ),
     Error(
         "Records and columns both set (gRPC only)",
@@ -218,10 +284,10 @@ ERRORS = (
         checked_by="tests/e2e/test_json_api.py::test_body_over_the_size_limit_is_413_json",
     ),
     Error(
-        "gRPC message over 16 MiB",
+        "gRPC message over 33 MiB",
         429,
         8,
-        "SERVER: Received message larger than max (17600010 vs. 16777216)",
+        "SERVER: Received message larger than max (35651594 vs. 34603008)",
         checked_by="tests/integration/test_validation.py::test_oversized_message_is_refused_cleanly",
     ),
     Error(

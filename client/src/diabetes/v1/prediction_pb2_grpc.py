@@ -68,12 +68,11 @@ class PredictionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PredictBatch(self, request, context):
-        """Predicts many records. The whole batch is validated before the first
-        reply; replies stream in chunks, each holding the predictions for a
-        contiguous slice of the input, in input order. JSON: `POST /batch` with a
-        bare array of records as the body, e.g. `[{"bmi": 0.06}, {"bmi": -0.05}]`;
-        or `POST /batch/columns` with one array per feature, e.g.
-        `{"bmi": [0.06, -0.05]}`, the cheaper form for bulk callers.
+        """Predicts many records (gRPC only). The whole batch is validated before the
+        first reply; replies stream in chunks, each holding the predictions for a
+        contiguous slice of the input, in input order. JSON callers use
+        `POST /batch` and `POST /batch/columns` (JsonPredictionService), which
+        answer one flat JSON document.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

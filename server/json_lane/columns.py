@@ -1,0 +1,58 @@
+"""Decoded JSON bodies to the model's feature columns, checked with the same rules as the
+typed gRPC path (`server.validation`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from model.linear import FloatArray
+from server.errors import InvalidInputError
+from server.validation import check_finite, check_size, feature_columns, needs
+
+
+def record_columns(
+    records: Sequence[Any], features: Sequence[str], max_records: int
+) -> list[FloatArray]:
+    """One array per model feature from decoded records; an absent or null feature the
+    model reads is an error naming the first such record."""
+    count = len(records)
+    check_size(count, max_records, "records")
+    columns = []
+    for name in features:
+        try:
+            column = np.fromiter(map(attrgetter(name), records), np.float64, count=count)
+        except TypeError:  # an UNSET among the values: find the first absent or null
+            raise _absent_or_null(records, name, features) from None
+        if np.isnan(column).any():  # a null (JSON has no NaN; overflow is refused)
+            raise _absent_or_null(records, name, features)
+        check_finite(column, f"records[{{}}].{name}")
+        columns.append(column)
+    return columns
+
+
+def given_columns(columns: Any, features: Sequence[str], max_records: int) -> list[FloatArray]:
+    """One array per model feature from a decoded columns object."""
+    sent = [getattr(columns, name) for name in columns.__struct_fields__]
+    return feature_columns(
+        lambda name: getattr(columns, name) or (),
+        features,
+        max_records,
+        any(value is not msgspec.UNSET for value in sent),
+    )
+
+
+def _absent_or_null(
+    records: Sequence[Any], name: str, features: Sequence[str]
+) -> InvalidInputError:
+    for index, record in enumerate(records):
+        value = getattr(record, name)
+        if value is msgspec.UNSET:
+            return InvalidInputError(f"records[{index}].{name} is missing; {needs(features)}")
+        if value is None:
+            return InvalidInputError(f"records[{index}].{name} is null; {needs(features)}")
+    raise AssertionError(f"no record lacks {name}")
