@@ -232,7 +232,7 @@ class Bench:
                 self.results.points.append(self._measure(case, pinned=False))
             finally:
                 server.process.stop()
-            stack = start_stack(model, logs, cpus=None, workers=workers, name=f"stack-w{workers}")
+            stack = start_stack(model, logs, cpus=None, servers=workers, name=f"stack-w{workers}")
             try:
                 assert stack.http_port is not None
                 case = Case(

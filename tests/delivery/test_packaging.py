@@ -4,7 +4,6 @@ with the bundled model and the generated code inside, and working console script
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -14,11 +13,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
+from server.processes import child_environment, free_port, start
 from tests.delivery.tools import run_tool
-from tests.support.processes import ROOT, wait_until
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +30,8 @@ REQUIRED_IN_WHEEL = {
     "server/__main__.py",
     "server/healthcheck.py",
     "client/__init__.py",
-    "launcher/envoy.yaml",
-    "launcher/static/index.html",
+    "server/stack/envoy.yaml",
+    "server/stack/static/index.html",
 }
 CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-client", "diabetes-train", "diabetes-service"}
 
@@ -87,7 +86,7 @@ def test_wheel_holds_the_model_generated_code_and_console_scripts(wheel: Path) -
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     assert names >= REQUIRED_IN_WHEEL, sorted(REQUIRED_IN_WHEEL - names)
-    assert not [n for n in names if n.startswith(("tests/", "tools/", "bench/"))]
+    assert not [n for n in names if n.startswith(("tests/", "tools/", "bench/", "launcher/"))]
     for script in CONSOLE_SCRIPTS:
         assert f"{script} =" in scripts
 
@@ -114,31 +113,19 @@ def test_installed_package_bundles_model_and_descriptor(venv: Path, tmp_path: Pa
 @pytest.fixture
 def installed_server(venv: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [venv / "bin" / "diabetes-server", "--port", str(port)],
+    process = start(
+        "installed server",
+        [str(venv / "bin" / "diabetes-server"), "--port", str(port)],
+        log_path=tmp_path / "server.log",
+        env=child_environment(),
         cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     target = f"127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: check(target, timeout=0.5),
-            60,
-            "the installed server",
-            lambda: process.poll() is None,
-        )
+        process.wait_ready(lambda: check(target, timeout=0.5), 60)
         yield target
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        process.stop()
 
 
 def test_installed_server_answers_predict(installed_server: str) -> None:

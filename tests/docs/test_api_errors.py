@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from launcher.stack import Stack
+from server.stack.stack import Stack
 from tests.docs.markdown import ROOT
 
 API = ROOT / "docs" / "api.md"
