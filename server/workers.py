@@ -90,7 +90,7 @@ class Supervisor:
             if worker.is_alive() or self._stopping.is_set():
                 continue
             if worker.exitcode == STARTUP_FAILED:
-                log.error("a worker could not start; stopping", extra={"pid": worker.pid})
+                log.error("a worker could not start; stopping", extra={"worker": worker.pid})
                 self._failed = True
                 self._request(signal.SIGTERM, None)
                 return
@@ -108,10 +108,10 @@ class Supervisor:
         log.info("workers started", extra={"pids": [w.pid for w in self._workers]})
         while True:
             self._forward_pending()
-            if not any(worker.is_alive() for worker in self._workers):
-                break
             self._replace_dead()
             self._forward_pending()
+            if not any(worker.is_alive() for worker in self._workers):
+                break
             self._stopping.wait(0.2)
         if self._failed:
             return STARTUP_FAILED
