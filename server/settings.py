@@ -16,9 +16,12 @@ import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "DIABETES_"
+# Where the installed top-level packages (model, server, ...) live.
+PACKAGES_ROOT = Path(__file__).resolve().parents[1]
 
 
 def env_var_for(flag: str) -> str:
@@ -99,9 +102,19 @@ def describe(parser: argparse.ArgumentParser) -> list[OptionDoc]:
             continue
         env = env_vars.get(action.dest)
         text = (action.help or "").removesuffix(f" [{env}]") if env else action.help or ""
-        default = "" if action.default in (None, argparse.SUPPRESS) else str(action.default)
-        docs.append(OptionDoc(max(action.option_strings, key=len), env, default, text))
+        docs.append(OptionDoc(max(action.option_strings, key=len), env, _shown(action), text))
     return docs
+
+
+def _shown(action: argparse.Action) -> str:
+    """A default as the docs show it: a file inside the installed packages by its path
+    relative to them (`model/artifacts/...`), never this machine's absolute path."""
+    default = action.default
+    if default is None or default is argparse.SUPPRESS:
+        return ""
+    if isinstance(default, Path) and default.is_relative_to(PACKAGES_ROOT):
+        return str(default.relative_to(PACKAGES_ROOT))
+    return str(default)
 
 
 def command_parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:

@@ -37,6 +37,8 @@ def test_server_settings_show_their_variable_and_default() -> None:
     assert docs["--workers"].env_var == "DIABETES_WORKERS"
     assert docs["--workers"].default == str(ServerConfig.workers)
     assert docs["--port"].default == str(ServerConfig.port)
+    # No machine path in what the docs render.
+    assert docs["--model"].default == "model/artifacts/diabetes-bmi.json"
     help_text = server_parser(environ={}).format_help()
     assert "[DIABETES_GRACE_PERIOD]" in help_text
     assert f"(default: {ServerConfig.grace_period})" in help_text
