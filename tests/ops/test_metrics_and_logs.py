@@ -204,7 +204,13 @@ def test_envoy_and_server_access_logs_share_the_request_id(tmp_path: Path) -> No
 
         wait_until(lambda: len(access_lines()) == 2, 20, "Envoy's access log lines")
         envoy_given, envoy_made = access_lines()
-        server_given, server_made = [e for e in server.json_logs() if e.get("message") == "call"]
+
+        def call_lines() -> list[dict[str, object]]:
+            return [e for e in server.json_logs() if e.get("message") == "call"]
+
+        # The server writes its access log every 0.2 s, not per call.
+        wait_until(lambda: len(call_lines()) == 2, 20, "the server's access log lines")
+        server_given, server_made = call_lines()
     assert envoy_given["request_id"] == server_given["request_id"] == "ops-given-id"
     assert envoy_given["traceparent"] == traceparent
     assert envoy_given["status"] == 200
