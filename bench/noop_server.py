@@ -20,8 +20,9 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from server.config import ServerConfig
+from server.contract import SERVICE_NAME
 
-SERVICE = "diabetes.v1.PredictionService"
+SERVICE = SERVICE_NAME
 METHODS = ("Predict", "GetModelInfo")
 
 

@@ -13,8 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from launcher.envoy_config import EnvoyOptions, write
-from launcher.stack import envoy_command
+from server.stack.envoy_config import EnvoyOptions, write
+from server.stack.stack import envoy_command
 
 
 def main(argv: list[str]) -> int:

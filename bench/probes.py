@@ -6,7 +6,8 @@ import http.client
 import socket
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.healthcheck import check
 
 
 def tcp_open(port: int) -> bool:
@@ -18,16 +19,8 @@ def tcp_open(port: int) -> bool:
 
 
 def grpc_serving(port: int, service: str = "") -> bool:
-    """The server's gRPC health service answers SERVING (a fresh channel: no backoff)."""
-    if not tcp_open(port):
-        return False
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    """The server's gRPC health service answers SERVING (the service's own probe)."""
+    return tcp_open(port) and check(f"127.0.0.1:{port}", service)
 
 
 def grpc_reachable(port: int, path: str) -> bool:

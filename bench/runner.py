@@ -255,7 +255,7 @@ class Bench:
                 self.results.points.append(self._measure(case, pinned=False))
             finally:
                 server.process.stop()
-            stack = start_stack(model, logs, cpus=None, workers=workers, name=f"stack-w{workers}")
+            stack = start_stack(model, logs, cpus=None, servers=workers, name=f"stack-w{workers}")
             try:
                 assert stack.http_port is not None
                 case = Case(
@@ -382,7 +382,7 @@ class Bench:
         http = system.http_port
         servers, envoys = system.server_pids(), system.envoy_pids()
         if not envoys:
-            self.results.note("no Envoy process found under the launcher")
+            self.results.note("no Envoy process found under the stack command")
         predict_bytes = self._verify_predict(http)
         self._verify_json_stream(http)
         cases = []

@@ -1,5 +1,5 @@
 """Start the service under test: the gRPC server alone, or the whole stack (server + Envoy)
-through its launcher, exactly as a user starts them."""
+through its stack command, exactly as a user starts them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from pathlib import Path
 
 from bench import probes
 from bench.procs import Process, command_name, free_port, free_ports, process_tree, start
+from server.contract import SERVICE_NAME, method_path
 
-SERVICE_NAME = "diabetes.v1.PredictionService"
+__all__ = [
+    "SERVICE_NAME",
+    "RunningService",
+    "start_noop",
+    "start_noop_stack",
+    "start_server",
+    "start_stack",
+]
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class RunningService:
         return [pid for pid in process_tree(self.process.pid) if command_name(pid) == "envoy"]
 
     def server_pids(self) -> list[int]:
-        """The server process(es): everything in the tree but Envoy and an idle launcher."""
+        """The server process(es): everything in the tree but Envoy and the idle stack command."""
         tree = process_tree(self.process.pid)
         envoy = set(self.envoy_pids())
         if self.http_port is None:
@@ -57,21 +65,22 @@ def start_server(
 
 
 def start_stack(
-    model: Path, log_dir: Path, *, cpus: str | None, workers: int = 1, name: str = "stack"
+    model: Path, log_dir: Path, *, cpus: str | None, servers: int = 1, name: str = "stack"
 ) -> RunningService:
-    grpc_port, http_port, admin_port = free_ports(workers), free_port(), free_port()
+    """The stack command with `servers` servers (one port and one Envoy endpoint each)."""
+    grpc_port, http_port, admin_port = free_ports(servers), free_port(), free_port()
     argv = [
         sys.executable,
         "-m",
-        "launcher",
+        "server.stack",
         "--http-port",
         str(http_port),
         "--grpc-port",
         str(grpc_port),
         "--admin-port",
         str(admin_port),
-        "--workers",
-        str(workers),
+        "--servers",
+        str(servers),
         "--model",
         str(model),
     ]
@@ -88,7 +97,7 @@ def start_noop(log_dir: Path, *, cpus: str | None, aio: bool = False) -> Running
         cpus=cpus,
         log_dir=log_dir,
     )
-    ready = process.wait_ready(lambda: probes.grpc_reachable(port, f"/{SERVICE_NAME}/Predict"))
+    ready = process.wait_ready(lambda: probes.grpc_reachable(port, method_path("Predict")))
     return RunningService(process, port, None, ready)
 
 

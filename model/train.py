@@ -102,26 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="seed for mini-batch shuffles and CV folds (default: %(default)s)",
     )
+    # The estimator's hyperparameters: defaults from the estimator itself, never re-typed.
+    defaults = SimpleLinearRegression().get_params()
     parser.add_argument(
         "--learning-rate",
         type=_learning_rate,
-        default="auto",
+        default=defaults["learning_rate"],
         help="'auto' (1/L) or a step size on standardised data (default: %(default)s)",
     )
     parser.add_argument(
         "--l2",
         type=float,
-        default=0.0,
+        default=defaults["l2"],
         help="L2 penalty on standardised coefficients (default: %(default)s)",
     )
     parser.add_argument(
-        "--tol", type=float, default=1e-8, help="gradient-norm tolerance (default: %(default)s)"
+        "--tol",
+        type=float,
+        default=defaults["tol"],
+        help="gradient-norm tolerance (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-iter", type=int, default=100_000, help="iteration cap (default: %(default)s)"
+        "--max-iter",
+        type=int,
+        default=defaults["max_iter"],
+        help="iteration cap (default: %(default)s)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=None, help="mini-batch size (default: full batch)"
+        "--batch-size",
+        type=int,
+        default=defaults["batch_size"],
+        help="mini-batch size (default: %(default)s = full batch)",
     )
     return parser
 

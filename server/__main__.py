@@ -11,11 +11,10 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from model.artifact import ArtifactError
 from server.app import serve
 from server.config import ServerConfig, parse_config
 from server.logs import configure_logging
-from server.workers import run_workers
+from server.workers import STARTUP_ERRORS, STARTUP_FAILED, run_workers
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -61,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve_process_metrics(config.metrics_address, config.metrics_port)
         return serve_one(config)
-    except (ArtifactError, OSError, ValueError) as exc:
+    except STARTUP_ERRORS as exc:
         logging.getLogger("server").error("cannot start: %s", exc)
-        return 2
+        return STARTUP_FAILED
 
 
 if __name__ == "__main__":

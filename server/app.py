@@ -93,7 +93,10 @@ class RunningServer:
             ),
             self.server,
         )
-        self.port = self.server.add_insecure_port(config.address)
+        try:
+            self.port = self.server.add_insecure_port(config.address)
+        except RuntimeError as exc:  # grpcio's way of saying the bind failed
+            raise OSError(f"cannot listen on {config.address}: in use, or not local") from exc
         if self.port == 0:
             raise OSError(f"cannot listen on {config.address}")
 

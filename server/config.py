@@ -1,15 +1,15 @@
-"""Server configuration: command-line flags, each defaulting to an environment variable."""
+"""Server configuration: ServerConfig and the flags that fill it, each defaulting to an
+environment variable (declared once, in SETTINGS, with server.settings)."""
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from model.artifact import BUNDLED_ARTIFACT
+from server.settings import Setting, SettingsParser, boolean, port_number, positive_int
 
 MIB = 1024 * 1024
 
@@ -47,73 +47,62 @@ class ServerConfig:
         return f"{host}:{self.port}"
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _setting(flag: str, help: str, *, dest: str | None = None, **kwargs: Any) -> Setting:
+    """A server setting whose default is ServerConfig's field of the same name."""
+    name = dest or flag.removeprefix("--").replace("-", "_")
+    default = getattr(ServerConfig, name)
+    return Setting(flag, help, default=default, dest=dest, **kwargs)
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {value}")
-    return value
-
-
-def _flag(text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    d = ServerConfig()
-    parser = argparse.ArgumentParser(
-        prog="diabetes-server",
-        description="Serve the diabetes progression model over gRPC. Every flag can also be set "
-        "with the environment variable shown in brackets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-
-    def add(flag: str, description: str, *, dest: str | None = None, **kwargs: Any) -> None:
-        """A flag whose default comes from DIABETES_<FLAG>, else from ServerConfig."""
-        name = flag.removeprefix("--").replace("-", "_")
-        dest = dest or name
-        env = f"DIABETES_{name.upper()}"
-        default = os.environ.get(env, str(getattr(d, dest)))
-        parser.add_argument(
-            flag, dest=dest, default=default, help=f"{description} [{env}]", **kwargs
-        )
-
-    add("--host", "address to bind")
-    add("--port", "gRPC port", type=_port)
-    add("--model", "model artifact (JSON)", dest="model_path", type=Path)
-    add("--workers", "server processes sharing the port (SO_REUSEPORT)", type=_positive_int)
-    add("--threads", "handler threads per process", type=_positive_int)
-    add("--max-batch-records", "most records in one PredictBatch call", type=_positive_int)
-    add("--batch-chunk-records", "records per PredictBatch reply message", type=_positive_int)
-    add("--max-receive-message-bytes", "largest request message", type=_positive_int)
-    add("--max-send-message-bytes", "largest reply message", type=_positive_int)
-    add("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=_port)
-    add("--metrics-host", "address the metrics endpoint binds, empty = --host")
-    add(
-        "--log-level",
-        "log level",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-    )
-    add("--access-log", "one JSON log line per call", type=_flag)
-    add("--grace-period", "seconds in-flight calls get to finish on shutdown", type=float)
-    add(
+SETTINGS: tuple[Setting, ...] = (
+    _setting("--host", "address to bind"),
+    _setting("--port", "gRPC port", type=port_number),
+    _setting("--model", "model artifact (JSON)", dest="model_path", type=Path),
+    _setting(
+        "--workers",
+        "processes of this server sharing its one port (SO_REUSEPORT), under a supervisor",
+        type=positive_int,
+    ),
+    _setting("--threads", "handler threads per process", type=positive_int),
+    _setting("--max-batch-records", "most records in one PredictBatch call", type=positive_int),
+    _setting("--batch-chunk-records", "records per PredictBatch reply message", type=positive_int),
+    _setting("--max-receive-message-bytes", "largest request message", type=positive_int),
+    _setting("--max-send-message-bytes", "largest reply message", type=positive_int),
+    _setting("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=port_number),
+    _setting("--metrics-host", "address the metrics endpoint binds, empty = --host"),
+    _setting(
+        "--log-level", "log level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
+    ),
+    _setting("--access-log", "one JSON log line per call", type=boolean),
+    _setting("--grace-period", "seconds in-flight calls get to finish on shutdown", type=float),
+    _setting(
         "--shutdown-delay",
         "seconds to report NOT_SERVING before refusing new calls, so load balancers "
         "move traffic first",
         type=float,
-    )
-    add("--watch-model", "reload the model when its file changes", type=_flag)
-    add(
+    ),
+    _setting("--watch-model", "reload the model when its file changes", type=boolean),
+    _setting(
         "--otlp-endpoint",
         "OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off",
+    ),
+)
+
+
+def setting(name: str) -> Setting:
+    """A server setting by its ServerConfig field name (for commands that pass it on)."""
+    return next(s for s in SETTINGS if s.name == name)
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
+    parser = SettingsParser(
+        prog="diabetes-server",
+        description="Serve the diabetes progression model over gRPC. Every flag can also be set "
+        "with the environment variable shown in brackets.",
+        environ=environ,
     )
+    for each in SETTINGS:
+        parser.add_setting(each)
     return parser
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import Stack
-from tests.ops.credentials import SigningKey
+from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
+from tests.support.credentials import SigningKey
 from tests.support.processes import ServerProcess, running_server
 from tests.support.stack import running_stack
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 
-from launcher.stack import Stack
 from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
+from server.stack.stack import Stack
 from tests.browser.browser import DESKTOP, chromium_paths, console_errors, headless_chromium
 from tests.browser.page import TryItPage
 

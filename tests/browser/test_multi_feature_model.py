@@ -10,8 +10,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from launcher.stack import Stack
 from model.artifact import LinearModel, load_artifact
+from server.stack.stack import Stack
 from tests.browser.browser import DESKTOP
 from tests.browser.page import TryItPage
 from tests.support.artifacts import write_test_artifact

@@ -13,8 +13,8 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from launcher.stack import Stack
 from model.artifact import LinearModel
+from server.stack.stack import Stack
 from tests.browser.browser import DESKTOP, PHONE, console_errors
 from tests.browser.page import TryItPage
 

@@ -21,13 +21,13 @@ import grpc
 import pytest
 import requests
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
+from server.processes import Process, free_port
 from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
 from tests.delivery.envoy_files import COMPOSE_PRODUCTION_TLS, jwt_claims, load
 from tests.delivery.tools import venv_tool
-from tests.ops.credentials import SigningKey, write_self_signed_certificate
-from tests.support.processes import ROOT, ManagedProcess, spawn, wait_until
+from tests.support.credentials import SigningKey, write_self_signed_certificate
+from tests.support.processes import ROOT, spawn, wait_until
 
 IMAGE = os.environ.get("DIABETES_IMAGE", "")
 ENVOY = Path(sys.executable).parent / "envoy"
@@ -144,12 +144,12 @@ def envoy_url(grpc_target: str) -> Iterator[str]:
     http_port, admin_port = free_port(), free_port()
     config = Path(tempfile.mkdtemp(prefix="envoy-container-")) / "envoy.yaml"
     render = [
-        sys.executable, "-m", "launcher.envoy_config",
+        sys.executable, "-m", "server.stack.envoy_config",
         "--upstream", grpc_target, "--listen-address", "127.0.0.1",
         "--http-port", str(http_port), "--admin-port", str(admin_port), "-o", str(config),
     ]  # fmt: skip
     subprocess.run(render, check=True, cwd=ROOT, timeout=60)
-    envoy: ManagedProcess = spawn(
+    envoy: Process = spawn(
         [str(ENVOY), "-c", str(config), "--concurrency", "1", "--disable-hot-restart"]
     )
     url = f"http://127.0.0.1:{http_port}"

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from launcher.stack import envoy_binary
+from server.contract import SERVICE_NAME
+from server.stack.stack import envoy_binary
 from tests.delivery.envoy_files import (
     BASE,
     COMPOSE_PRODUCTION,
@@ -28,7 +29,7 @@ from tests.delivery.envoy_files import (
     relocate,
 )
 from tests.delivery.tools import run_tool, venv_tool
-from tests.ops.credentials import write_self_signed_certificate
+from tests.support.credentials import write_self_signed_certificate
 from tests.support.processes import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -86,7 +87,7 @@ def test_server_has_grpc_probes_resources_and_a_locked_down_container(base: list
     assert container["livenessProbe"]["grpc"] == {"port": 50051}
     assert container["readinessProbe"]["grpc"] == {
         "port": 50051,
-        "service": "diabetes.v1.PredictionService",
+        "service": SERVICE_NAME,
     }
     assert container["startupProbe"]["grpc"]["port"] == 50051
     for kind in ("requests", "limits"):

@@ -5,7 +5,6 @@ model and the generated code inside, and working console scripts."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -15,11 +14,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
+from server.processes import child_environment, free_port, start
 from tests.delivery.tools import run_tool
-from tests.support.processes import ROOT, wait_until
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +27,8 @@ REQUIRED_IN_WHEEL = {
     "model/artifacts/diabetes-bmi.json",
     "server/__main__.py",
     "server/healthcheck.py",
-    "launcher/envoy.yaml",
-    "launcher/static/index.html",
+    "server/stack/envoy.yaml",
+    "server/stack/static/index.html",
 }
 REQUIRED_IN_CLIENT_WHEEL = {
     "diabetes/v1/prediction_descriptor.pb",
@@ -40,7 +39,7 @@ REQUIRED_IN_CLIENT_WHEEL = {
     "diabetes_client/py.typed",
 }
 # The top-level packages each wheel installs: the generated code only in the client's.
-TOP_LEVEL = {"model", "server", "launcher"}
+TOP_LEVEL = {"model", "server"}
 CLIENT_TOP_LEVEL = {"diabetes", "diabetes_client"}
 CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-train", "diabetes-service"}
 CLIENT_CONSOLE_SCRIPTS = {"diabetes-client"}
@@ -164,31 +163,19 @@ def test_installed_package_bundles_model_and_descriptor(venv: Path, tmp_path: Pa
 @pytest.fixture
 def installed_server(venv: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [venv / "bin" / "diabetes-server", "--port", str(port)],
+    process = start(
+        "installed server",
+        [str(venv / "bin" / "diabetes-server"), "--port", str(port)],
+        log_path=tmp_path / "server.log",
+        env=child_environment(),
         cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     target = f"127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: check(target, timeout=0.5),
-            60,
-            "the installed server",
-            lambda: process.poll() is None,
-        )
+        process.wait_ready(lambda: check(target, timeout=0.5), 60)
         yield target
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        process.stop()
 
 
 def test_installed_server_answers_predict(installed_server: str) -> None:

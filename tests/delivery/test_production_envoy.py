@@ -14,11 +14,11 @@ import pytest
 import requests
 import yaml
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.stack import envoy_command, healthy_upstreams
 from server.healthcheck import check
+from server.processes import free_port
+from server.stack.stack import envoy_command, healthy_upstreams
 from tests.delivery.envoy_files import (
     BASE,
     COMPOSE_PRODUCTION,
@@ -30,8 +30,8 @@ from tests.delivery.envoy_files import (
     on_loopback,
     relocate,
 )
-from tests.ops.credentials import SigningKey
-from tests.ops.support import Envoy
+from tests.support.credentials import SigningKey
+from tests.support.ops import Envoy
 from tests.support.processes import ServerProcess, spawn, wait_until
 
 RECORD = {"bmi": 0.05}

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from launcher.stack import Stack
+from server.stack.stack import Stack
 from tests.docs.markdown import ROOT, Block
 
 RELATIVE_TOLERANCE = 1e-9

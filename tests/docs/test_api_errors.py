@@ -17,9 +17,9 @@ import pytest
 import requests
 import yaml
 
-from bench.procs import free_port
-from launcher.envoy_config import EnvoyOptions, write
-from launcher.stack import Stack, envoy_command
+from server.processes import free_port
+from server.stack.envoy_config import EnvoyOptions, write
+from server.stack.stack import Stack, envoy_command
 from tests.docs.docgen_tools import errors
 from tests.docs.markdown import ROOT
 from tests.support.processes import wait_until

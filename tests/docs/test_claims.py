@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from launcher.stack import Stack
+from server.stack.stack import Stack
 from tests.docs.docgen_tools import gen_docs, limits
 from tests.docs.markdown import ROOT
 

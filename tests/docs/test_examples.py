@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import Stack
+from server.stack.stack import Stack
 from tests.docs import runner
 from tests.docs.markdown import ROOT, Block, anchors, blocks, documents, examples, links
 

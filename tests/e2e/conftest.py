@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from launcher.stack import Stack
 from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
+from server.stack.stack import Stack
 
 
 @pytest.fixture(scope="session")

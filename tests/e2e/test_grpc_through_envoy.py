@@ -17,9 +17,10 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.stack import Stack
 from model.artifact import LinearModel, load_artifact
 from model.features import FEATURE_NAMES
+from server.contract import SERVICE_NAME
+from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
 from tests.support.stack import running_stack
 
@@ -45,7 +46,7 @@ def test_native_grpc_passes_through_envoy(stack: Stack, bundled_model: LinearMod
         )
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         services = ProtoReflectionDescriptorDatabase(channel).get_services()
-        assert "diabetes.v1.PredictionService" in services
+        assert SERVICE_NAME in services
         assert "diabetes.v1.JsonPredictionService" in services
         with pytest.raises(grpc.RpcError) as error:
             stub.Predict(pb.PredictRequest(record=pb.Record(bp=0.03)), timeout=10)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import requests
 
-from launcher.stack import Stack
 from model.artifact import LinearModel
+from server.stack.stack import Stack
 from tests.support.processes import wait_until
 from tests.support.stack import log_text
 

@@ -10,7 +10,6 @@ import grpc
 import numpy as np
 import pytest
 
-from bench.procs import free_port
 from diabetes_client import (
     InvalidInputError,
     PredictionClient,
@@ -18,6 +17,7 @@ from diabetes_client import (
     UnavailableError,
 )
 from model.artifact import LinearModel, load_artifact
+from server.processes import free_port
 from tests.integration.conftest import BATCH_LIMIT, CHUNK
 from tests.support.processes import ServerProcess
 

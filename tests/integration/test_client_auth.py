@@ -25,8 +25,8 @@ from diabetes_client import (
     UnauthenticatedError,
     UnavailableError,
 )
-from tests.ops.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
-from tests.ops.support import running_envoy
+from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
+from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,6 @@ import grpc
 import numpy as np
 import pytest
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from diabetes_client import (
     DeadlineExceededError,
@@ -27,6 +26,7 @@ from diabetes_client import (
 )
 from model.artifact import LinearModel
 from server.model_store import ModelStore
+from server.processes import free_port
 from server.servicer import Limits, PredictionServicer
 from server.telemetry import CallObserver
 from tests.support.processes import wait_until

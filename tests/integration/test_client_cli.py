@@ -170,7 +170,7 @@ def test_health_and_info(two_feature_server: ServerProcess, two_feature_model: L
 
 
 def test_unreachable_server(tmp_path: Path):
-    from bench.procs import free_port
+    from server.processes import free_port
 
     done = run_cli("health", "--target", f"127.0.0.1:{free_port()}", "--timeout", "5")
     assert done.returncode == 1

@@ -15,12 +15,13 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from server.contract import SERVICE_NAME
+from server.processes import free_port
 from tests.support.processes import ServerProcess, running_server, wait_until
 
-SERVICE = "diabetes.v1.PredictionService"
+SERVICE = SERVICE_NAME
 
 
 def health_status(target: str, service: str = "") -> int:
@@ -92,7 +93,7 @@ def test_sigterm_drains_in_flight_batch_and_refuses_new_calls(two_feature_artifa
         rest = list(stream)
         assert first.offset == 0
         assert sum(len(reply.predictions) for reply in [first, *rest]) == count
-        assert server.process.wait(30) == 0
+        assert server.wait(30) == 0
         with pytest.raises(grpc.RpcError) as error:
             stub.Predict(pb.PredictRequest(record=pb.Record(bmi=0.0, bp=0.0)), timeout=2)
         assert error.value.code() in {
@@ -121,7 +122,7 @@ def test_workers_share_one_port(two_feature_artifact: Path) -> None:
         pids = {e.get("pid") for e in server.json_logs() if e.get("message") == "serving"}
         assert len(pids) == 2
         server.signal(signal.SIGTERM)
-        assert server.process.wait(30) == 0
+        assert server.wait(30) == 0
         assert sum(e.get("message") == "stopped" for e in server.json_logs()) == 2
 
 

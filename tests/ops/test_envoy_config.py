@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from launcher.envoy_config import EnvoyOptions, main, render
-from launcher.stack import envoy_binary
-from tests.ops.credentials import SigningKey, write_self_signed_certificate
+from server.stack.envoy_config import EnvoyOptions, main, render
+from server.stack.stack import envoy_binary
+from tests.support.credentials import SigningKey, write_self_signed_certificate
 
 
 def _filters(config: dict[str, Any]) -> list[str]:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from diabetes.v1 import json_pb2 as json_pb
 from diabetes.v1 import prediction_pb2 as pb
-from launcher.stack import Stack
 from server.healthcheck import check
+from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
 from tests.support.stack import log_text, running_stack
 
@@ -39,7 +39,7 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     model = write_test_artifact(
         tmp_path_factory.mktemp("fuzz") / "model.json", features=("age", "bmi", "bp")
     )
-    with running_stack(workers=1, model=model) as stack:
+    with running_stack(servers=1, model=model) as stack:
         yield stack
 
 
@@ -87,7 +87,7 @@ def _call(channel: grpc.Channel, method: str, body: bytes) -> grpc.StatusCode:
 
 
 def _assert_clean(stack: Stack) -> None:
-    assert all(server.poll() is None for server in stack.servers)
+    assert all(server.alive() for server in stack.servers)
     assert check(stack.server_target)
     log = log_text(stack, f"server-{stack.options.server_ports[0]}")
     for marker in ("Traceback", "unhandled", '"level": "CRITICAL"', "Exception deserializing"):

@@ -14,11 +14,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from tests.ops.support import replace_artifact, running_envoy
+from server.processes import free_port
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import replace_artifact, running_envoy
 from tests.support.processes import running_server, wait_until
 from tests.support.stack import running_stack
 
@@ -165,7 +165,7 @@ def test_worker_processes_share_one_metrics_endpoint(models: dict[str, Path]) ->
 
 def test_envoy_stats_in_prometheus_format_on_loopback_admin(tmp_path: Path) -> None:
     model = write_test_artifact(tmp_path / "model.json")
-    with running_stack(workers=1, model=model) as stack:
+    with running_stack(servers=1, model=model) as stack:
         requests.post(f"{stack.http_url}/stream", json={"bmi": 0.05}, timeout=10)
         text = requests.get(f"{stack.admin_url}/stats/prometheus", timeout=10).text
     families = {family.name for family in text_string_to_metric_families(text)}
@@ -204,7 +204,13 @@ def test_envoy_and_server_access_logs_share_the_request_id(tmp_path: Path) -> No
 
         wait_until(lambda: len(access_lines()) == 2, 20, "Envoy's access log lines")
         envoy_given, envoy_made = access_lines()
-        server_given, server_made = [e for e in server.json_logs() if e.get("message") == "call"]
+
+        def call_lines() -> list[dict[str, object]]:
+            return [e for e in server.json_logs() if e.get("message") == "call"]
+
+        # The server writes its access log every 0.2 s, not per call.
+        wait_until(lambda: len(call_lines()) == 2, 20, "the server's access log lines")
+        server_given, server_made = call_lines()
     assert envoy_given["request_id"] == server_given["request_id"] == "ops-given-id"
     assert envoy_given["traceparent"] == traceparent
     assert envoy_given["status"] == 200

@@ -14,10 +14,10 @@ import pytest
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.stack import Stack
 from server.healthcheck import check
-from tests.ops.support import proc_status
+from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import proc_status
 from tests.support.stack import log_text, running_stack
 
 RECORDS = 50_000
@@ -81,7 +81,7 @@ def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: P
     model = write_test_artifact(tmp_path / "model.json")
     # Small reply messages: a 50,000-record reply is 50 messages, so there is a "mid-stream".
     args = ("--batch-chunk-records", "1000", "--threads", str(HANDLER_THREADS))
-    with running_stack(workers=1, model=model, server_args=args) as stack:
+    with running_stack(servers=1, model=model, server_args=args) as stack:
         pid = stack.servers[0].pid
         with grpc.insecure_channel(stack.server_target) as channel:
             stub = pb_grpc.PredictionServiceStub(channel)
@@ -113,7 +113,7 @@ def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: P
 def test_server_answers_health_while_a_client_stalls(tmp_path: Path) -> None:
     """A reader that never reads does not block other callers."""
     model = write_test_artifact(tmp_path / "model.json")
-    with running_stack(workers=1, model=model) as stack:
+    with running_stack(servers=1, model=model) as stack:
         body = SLOW_READER_BODY
         with socket.create_connection(("127.0.0.1", stack.options.http_port)) as stalled:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -14,11 +14,11 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from tests.ops.support import running_envoy
+from server.processes import free_port
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, running_server, wait_until
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"

@@ -1,5 +1,5 @@
 """Exposing the service publicly: JWT authentication, TLS termination, a per-client rate
-limit and request size caps at Envoy, all rendered by `launcher.envoy_config` and proven
+limit and request size caps at Envoy, all rendered by `server.stack.envoy_config` and proven
 against a real Envoy; admin interfaces only on loopback; no pickle anywhere."""
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ import pytest
 import requests
 import yaml
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.envoy_config import EnvoyOptions, render
-from tests.ops.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
-from tests.ops.support import running_envoy
+from server.processes import free_port
+from server.stack.envoy_config import EnvoyOptions, render
+from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
+from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, ServerProcess, running_server
 
 RECORD = {"bmi": 0.05}
 # What the wheel and the image hold, and the tools that build artifacts.
-SHIPPED_PACKAGES = ("model", "server", "client/src", "launcher", "tools")
+SHIPPED_PACKAGES = ("model", "server", "client/src", "tools")
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_admin_interfaces_listen_on_loopback_only(test_artifact_server: ServerPr
 
 
 def server_model(server: ServerProcess) -> Path:
-    args = server.process.args
+    args = server.popen.args
     assert isinstance(args, list)
     return Path(args[args.index("--model") + 1])
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.support import Load, replace_artifact
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import Load, replace_artifact
 from tests.support.processes import wait_until
 from tests.support.stack import log_text, running_stack
 
@@ -34,17 +34,17 @@ def test_sighup_reload_under_load_loses_nothing_and_refuses_a_bad_artifact(
     serving = artifacts["serving"]
     serving.parent.mkdir()
     replace_artifact(serving, artifacts["v1"])
-    with running_stack(workers=1, model=serving) as stack:
+    with running_stack(servers=1, model=serving) as stack:
         server = stack.servers[0]
         with Load(stack.grpc_target, threads=4) as load:
             load.wait_for_calls(200)
             replace_artifact(serving, artifacts["v2"])
-            server.send_signal(signal.SIGHUP)
+            server.signal(signal.SIGHUP)
             wait_until(lambda: _latest_versions(load) == {"reload-v2"}, 20, "v2 everywhere")
             load.wait_for_calls(200)
 
             serving.write_text('{"version": "broken", "coefficients": [')
-            server.send_signal(signal.SIGHUP)
+            server.signal(signal.SIGHUP)
             name = f"server-{stack.options.server_ports[0]}"
             wait_until(lambda: "model reload refused" in log_text(stack, name), 20, "refusal")
             load.wait_for_calls(200)
@@ -54,7 +54,7 @@ def test_sighup_reload_under_load_loses_nothing_and_refuses_a_bad_artifact(
         # Every client saw v1 then v2, never back: the swap is atomic and final.
         for versions in report.versions:
             assert versions == ["reload-v1", "reload-v2"]
-        assert server.poll() is None
+        assert server.alive()
         refusal = [
             line for line in log_text(stack, name).splitlines() if "model reload refused" in line
         ]
@@ -67,7 +67,7 @@ def test_file_watch_reloads_under_load(artifacts: dict[str, Path]) -> None:
     serving.parent.mkdir()
     replace_artifact(serving, artifacts["v1"])
     with (
-        running_stack(workers=1, model=serving, server_args=("--watch-model", "true")) as stack,
+        running_stack(servers=1, model=serving, server_args=("--watch-model", "true")) as stack,
         Load(stack.grpc_target, threads=2) as load,
     ):
         load.wait_for_calls(100)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from launcher.stack import Stack
-from tests.ops.support import Load, healthy_upstreams
+from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import Load, healthy_upstreams
 from tests.support.processes import ServerProcess, running_server, wait_until
 from tests.support.stack import running_stack
 
@@ -48,15 +48,15 @@ def _replacement(stack: Stack, index: int, model: Path) -> Iterator[ServerProces
 
 
 def test_sigterm_of_one_server_under_load_loses_no_call(model: Path) -> None:
-    with running_stack(workers=2, model=model, server_args=SERVER_ARGS) as stack:
+    with running_stack(servers=2, model=model, server_args=SERVER_ARGS) as stack:
         with Load(stack.grpc_target, threads=4) as load:
             load.wait_for_calls(300)
             stopped = time.monotonic()
-            stack.servers[0].send_signal(signal.SIGTERM)
+            stack.servers[0].signal(signal.SIGTERM)
             # Health goes NOT_SERVING first: Envoy stops routing to the process while it
             # still answers, so no call meets a closed port.
             wait_until(lambda: healthy_upstreams(stack.admin_url) == 1, 30, "NOT_SERVING seen")
-            assert stack.servers[0].poll() is None
+            assert stack.servers[0].alive()
             assert stack.servers[0].wait(timeout=30) == 0
             drained = time.monotonic() - stopped
             load.wait_for_calls(300)
@@ -71,11 +71,11 @@ def test_sigterm_of_one_server_under_load_loses_no_call(model: Path) -> None:
 
 
 def test_sigkill_of_one_server_under_load_fails_boundedly_and_recovers(model: Path) -> None:
-    with running_stack(workers=2, model=model, server_args=SERVER_ARGS) as stack:
+    with running_stack(servers=2, model=model, server_args=SERVER_ARGS) as stack:
         with Load(stack.grpc_target, threads=4) as load:
             load.wait_for_calls(300)
             killed = time.monotonic()
-            stack.servers[0].send_signal(signal.SIGKILL)
+            stack.servers[0].signal(signal.SIGKILL)
             stack.servers[0].wait(timeout=10)
             wait_until(lambda: healthy_upstreams(stack.admin_url) == 1, 30, "the host ejected")
             ejected_after = time.monotonic() - killed

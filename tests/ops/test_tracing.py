@@ -14,9 +14,10 @@ import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
-from bench.procs import free_port
-from tests.ops.support import running_envoy
+from server.contract import method_path
+from server.processes import free_port
 from tests.support.artifacts import write_test_artifact
+from tests.support.ops import running_envoy
 from tests.support.processes import running_server, wait_until
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -97,4 +98,4 @@ def test_traceparent_continues_through_envoy_to_the_server(
     print(f"[tracing] trace {TRACE_ID}: caller -> Envoy span -> server span")
     assert envoy_span.parent_span_id.hex() == CALLER_SPAN_ID  # type: ignore[attr-defined]
     assert server_span.parent_span_id == envoy_span.span_id  # type: ignore[attr-defined]
-    assert server_span.name == "/diabetes.v1.PredictionService/Predict"  # type: ignore[attr-defined]
+    assert server_span.name == method_path("Predict")  # type: ignore[attr-defined]

@@ -1,22 +1,20 @@
-"""Start and stop the real server (and the whole stack) as subprocesses on free ports."""
+"""Start and stop the real server as a subprocess on free ports, with the service's own
+process module (`server.processes`): own session, output in a log file, group stop."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.procs import free_port
 from server.healthcheck import check
+from server.processes import Process, StartError, child_environment, free_port, start
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,70 +35,40 @@ def wait_until(
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
-@dataclass
-class ManagedProcess:
-    """A subprocess whose combined output goes to a log file we can read."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    ports: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def json_logs(self) -> list[dict[str, Any]]:
-        entries = []
-        for line in self.log_text().splitlines():
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if isinstance(entry, dict):
-                    entries.append(entry)
-        return entries
-
-    def signal(self, signum: int) -> None:
-        if self.alive():
-            self.process.send_signal(signum)
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
-        self.signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among a log's lines."""
+    entries = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
 
 
-def spawn(args: Sequence[str], env: dict[str, str] | None = None) -> ManagedProcess:
+def spawn(args: Sequence[str], env: dict[str, str] | None = None) -> Process:
+    """A process in its own session, run from the repository root, its output in a fresh
+    log file; it inherits no DIABETES_* settings, only `env`'s."""
     log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            list(args),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            start_new_session=True,
-        )
-    return ManagedProcess(process, log)
+    return start(
+        Path(args[0]).name,
+        args,
+        log_path=log,
+        env=child_environment({"PYTHONUNBUFFERED": "1", **(env or {})}),
+        cwd=ROOT,
+    )
 
 
 @dataclass
-class ServerProcess(ManagedProcess):
-    @property
-    def port(self) -> int:
-        return self.ports["grpc"]
+class ServerProcess(Process):
+    port: int = 0
 
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def json_logs(self) -> list[dict[str, Any]]:
+        return json_lines(self.log_text())
 
 
 def start_server(
@@ -115,17 +83,13 @@ def start_server(
     args = [sys.executable, "-m", "server", "--port", str(port), *extra_args]
     if model is not None:
         args += ["--model", str(model)]
-    managed = spawn(args, env)
-    server = ServerProcess(managed.process, managed.log_path, {"grpc": port})
+    started = spawn(args, env)
+    server = ServerProcess(started.name, started.popen, started.log_path, port=port)
     try:
-        wait_until(
-            lambda: check(server.target, timeout=0.5),
-            ready_timeout,
-            "the server to report SERVING",
-            server.alive,
+        server.wait_ready(
+            lambda: check(server.target, timeout=0.5), ready_timeout, "the server (SERVING)"
         )
-    except (RuntimeError, TimeoutError) as exc:
-        server.stop(5)
+    except StartError as exc:
         raise RuntimeError(f"{exc}; server log:\n{server.log_text()}") from exc
     return server
 

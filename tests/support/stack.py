@@ -1,4 +1,4 @@
-"""The whole stack (server processes + a real Envoy) on free loopback ports."""
+"""The whole stack (servers + a real Envoy) on free loopback ports."""
 
 from __future__ import annotations
 
@@ -8,22 +8,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.procs import free_port
-from launcher.stack import Stack, StackOptions
+from server.processes import free_port, free_ports
+from server.stack.stack import Stack, StackOptions
 
 
 @contextlib.contextmanager
-def running_stack(workers: int = 1, **options: Any) -> Iterator[Stack]:
+def running_stack(servers: int = 1, **options: Any) -> Iterator[Stack]:
     """Start servers and Envoy (children's logs in a temporary folder); stop them after."""
     with tempfile.TemporaryDirectory(prefix="stack-logs-") as log_dir:
-        ports = tuple(free_port() for _ in range(workers))
         stack = Stack(
             StackOptions(
                 http_port=free_port(),
-                grpc_port=ports[0],
+                grpc_port=free_ports(servers),
                 admin_port=free_port(),
-                workers=workers,
-                explicit_server_ports=ports,
+                servers=servers,
                 log_dir=Path(log_dir),
                 **options,
             )

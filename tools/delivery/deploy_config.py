@@ -4,7 +4,7 @@
     python tools/delivery/deploy_config.py --check  # exit 1 if any is stale
     python tools/delivery/deploy_config.py --output-dir DIR  # write them under DIR instead
 
-Every config is rendered from the repository's `envoy.yaml` by `launcher.envoy_config`; the
+Every config is rendered from the repository's `envoy.yaml` by `server.stack.envoy_config`; the
 files are generated, never edited by hand, and `--check` keeps them in step with their sources:
 
 - deploy/base/envoy/: the open config (no auth) for Kubernetes, plus the descriptor set and
@@ -28,8 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from launcher import envoy_config  # noqa: E402
-from launcher.envoy_config import EnvoyOptions  # noqa: E402
+from server.stack import envoy_config  # noqa: E402
+from server.stack.envoy_config import EnvoyOptions  # noqa: E402
 
 # Where Envoy sees its files, in Kubernetes (ConfigMaps) and in compose (bind mounts) alike.
 MOUNT_DIR = Path("/etc/envoy")

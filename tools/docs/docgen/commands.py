@@ -30,11 +30,11 @@ class Command:
 
 
 COMMANDS = (
-    Command("diabetes-service", "launcher.__main__:parse_options"),
+    Command("diabetes-service", "server.stack.__main__:parse_options"),
     Command("diabetes-server", "server.config:build_parser"),
     Command("diabetes-train", "model.train:build_parser"),
     Command("diabetes-client", "diabetes_client.cli:build_parser"),
-    Command("envoy-config", "launcher.envoy_config:main"),
+    Command("envoy-config", "server.stack.envoy_config:main"),
 )
 
 

@@ -40,7 +40,7 @@ def server_config() -> Any:
 
 def envoy_config() -> dict[str, Any]:
     """The config the local stack renders (the same routes and limits as envoy.yaml)."""
-    from launcher.envoy_config import EnvoyOptions, render
+    from server.stack.envoy_config import EnvoyOptions, render
 
     return render(EnvoyOptions())
 

@@ -1,47 +1,67 @@
-"""The local stack: N server processes (one port each) behind one Envoy, as children."""
+"""The local stack: `servers` gRPC servers (one port each, each of `workers` processes)
+behind one Envoy, as children of the stack command."""
 
 from __future__ import annotations
 
-import logging
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from launcher.envoy_config import CLUSTER, EnvoyOptions, write
+from server.config import ServerConfig
 from server.healthcheck import check
+from server.processes import Process, child_environment, start
+from server.stack.envoy_config import CLUSTER, EnvoyOptions, write
 
-log = logging.getLogger("launcher")
+# Servers listen on loopback only; Envoy is their one public face.
+SERVER_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
 class StackOptions:
-    http_port: int = 8080
-    grpc_port: int = 50051
-    admin_port: int = 9901
-    workers: int = 1
+    http_port: int = EnvoyOptions.http_port
+    admin_port: int = EnvoyOptions.admin_port
+    # Envoy's public listener; loopback unless the user exposes it.
     public_host: str = "127.0.0.1"
-    model: Path | None = None
+    # Server i listens on grpc_port + i, on loopback.
+    grpc_port: int = ServerConfig.port
+    servers: int = 1
+    # Each server's --workers: processes sharing that server's one port.
+    workers: int = ServerConfig.workers
+    model: Path = ServerConfig.model_path
     envoy_concurrency: int = 1
+    # More flags for every server (after `--` on the command line).
     server_args: Sequence[str] = ()
     ready_timeout: float = 30.0
     # Where the children's output goes: the terminal when None, else files in this folder.
     log_dir: Path | None = None
-    # Server ports, when consecutive ports from grpc_port will not do (tests pick free ones).
-    explicit_server_ports: tuple[int, ...] = ()
 
     @property
     def server_ports(self) -> list[int]:
-        if self.explicit_server_ports:
-            return list(self.explicit_server_ports)
-        return [self.grpc_port + index for index in range(self.workers)]
+        return [self.grpc_port + index for index in range(self.servers)]
+
+    def server_argv(self, port: int) -> list[str]:
+        """One server's command line: every setting the stack decides, as explicit flags."""
+        return [
+            sys.executable,
+            "-m",
+            "server",
+            "--host",
+            SERVER_HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+            "--model",
+            str(self.model),
+            *self.server_args,
+        ]
 
 
 def envoy_binary() -> str:
@@ -87,8 +107,8 @@ def healthy_upstreams(admin_url: str) -> int:
 @dataclass
 class Stack:
     options: StackOptions
-    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    envoy: subprocess.Popen[bytes] | None = None
+    servers: list[Process] = field(default_factory=list)
+    envoy: Process | None = None
     _workdir: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> None:
@@ -103,34 +123,37 @@ class Stack:
     def _start(self) -> None:
         opts = self.options
         for port in opts.server_ports:
-            args = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
-            if opts.model is not None:
-                args += ["--model", str(opts.model)]
-            self.servers.append(self._spawn([*args, *opts.server_args], f"server-{port}"))
-        for port, process in zip(opts.server_ports, self.servers, strict=True):
-            self._wait(
-                partial(check, f"127.0.0.1:{port}", timeout=0.5),
-                process,
+            self.servers.append(self._spawn(f"server-{port}", opts.server_argv(port)))
+        for port, server in zip(opts.server_ports, self.servers, strict=True):
+            server.wait_ready(
+                partial(check, f"{SERVER_HOST}:{port}", timeout=0.5),
+                opts.ready_timeout,
                 f"the server on port {port}",
             )
         self._workdir = tempfile.TemporaryDirectory(prefix="diabetes-envoy-")
         config = write(
             EnvoyOptions(
-                upstreams=tuple(("127.0.0.1", port) for port in opts.server_ports),
+                upstreams=tuple((SERVER_HOST, port) for port in opts.server_ports),
                 listen_address=opts.public_host,
                 http_port=opts.http_port,
                 admin_port=opts.admin_port,
             ),
             Path(self._workdir.name) / "envoy.yaml",
         )
-        self.envoy = self._spawn(envoy_command(config, opts.envoy_concurrency), "envoy")
-        self._wait(self._envoy_ready, self.envoy, "Envoy and its upstreams")
+        self.envoy = self._spawn("envoy", envoy_command(config, opts.envoy_concurrency))
+        self.envoy.wait_ready(self._envoy_ready, opts.ready_timeout, "Envoy and its upstreams")
 
-    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
-        if self.options.log_dir is None:
-            return subprocess.Popen(args)
-        with (self.options.log_dir / f"{name}.log").open("ab") as log_file:
-            return subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+    def _spawn(self, name: str, argv: list[str]) -> Process:
+        """A child in the stack's own process group (a Ctrl-C at the terminal reaches it
+        too), configured by its flags alone: no DIABETES_* settings are inherited."""
+        log_dir = self.options.log_dir
+        return start(
+            name,
+            argv,
+            log_path=log_dir / f"{name}.log" if log_dir is not None else None,
+            env=child_environment({"PYTHONUNBUFFERED": "1"}),
+            new_session=False,
+        )
 
     @property
     def http_url(self) -> str:
@@ -143,26 +166,17 @@ class Stack:
 
     @property
     def server_targets(self) -> list[str]:
-        """Each server process directly."""
-        return [f"127.0.0.1:{port}" for port in self.options.server_ports]
+        """Each server directly."""
+        return [f"{SERVER_HOST}:{port}" for port in self.options.server_ports]
 
     @property
     def server_target(self) -> str:
-        """The first server process directly."""
+        """The first server directly."""
         return self.server_targets[0]
 
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.options.admin_port}"
-
-    def _wait(self, ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
-        deadline = time.monotonic() + self.options.ready_timeout
-        while not ready():
-            if process.poll() is not None:
-                raise RuntimeError(f"{what} exited with code {process.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} not ready after {self.options.ready_timeout} s")
-            time.sleep(0.05)
 
     def _envoy_ready(self) -> bool:
         try:
@@ -171,32 +185,29 @@ class Stack:
                     return False
         except (urllib.error.URLError, OSError):
             return False
-        return healthy_upstreams(self.admin_url) == len(self.options.server_ports)
+        return healthy_upstreams(self.admin_url) == self.options.servers
 
-    def children(self) -> list[subprocess.Popen[bytes]]:
+    def children(self) -> list[Process]:
         return [*self.servers, *([self.envoy] if self.envoy else [])]
 
     def wait(self) -> int:
         """Block until a child exits; returns its exit code."""
         while True:
             for child in self.children():
-                if child.poll() is not None:
-                    return child.returncode
+                code = child.returncode
+                if code is not None:
+                    return code
             time.sleep(0.2)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM every child (servers drain in-flight calls), SIGKILL after `timeout`."""
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM every child at once (servers drain in-flight calls), SIGKILL any still
+        running after `grace` seconds."""
         children = self.children()
         for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + timeout
+            child.terminate()
+        deadline = time.monotonic() + grace
         for child in children:
-            try:
-                child.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            child.reap(max(0.0, deadline - time.monotonic()))
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None

@@ -3,7 +3,7 @@
 `envoy.yaml` is the deployable default (upstream `server:50051`, public port 8080); this
 module adapts it to other addresses and upstreams without a second copy of the config:
 
-    python -m launcher.envoy_config --upstream 127.0.0.1:50051 --http-port 8080 -o out.yaml
+    python -m server.stack.envoy_config --upstream 127.0.0.1:50051 --http-port 8080 -o out.yaml
 
 It also switches on what a public deployment needs and a local run does not (all off by
 default): JWT authentication against a local JWKS file (`--jwks`), TLS termination
@@ -25,6 +25,9 @@ from typing import Any
 
 import yaml
 
+from server.config import ServerConfig
+from server.settings import Setting, SettingsParser, non_negative_int, port_number, positive_int
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_CONFIG = PACKAGE_DIR / "envoy.yaml"
 PAGE = PACKAGE_DIR / "static" / "index.html"
@@ -37,7 +40,8 @@ def descriptor_path() -> Path:
 
 @dataclass(frozen=True)
 class EnvoyOptions:
-    upstreams: tuple[tuple[str, int], ...] = (("server", 50051),)
+    # The server as compose and Kubernetes name it, on the server's default port.
+    upstreams: tuple[tuple[str, int], ...] = (("server", ServerConfig.port),)
     listen_address: str = "0.0.0.0"
     http_port: int = 8080
     admin_port: int = 9901
@@ -315,17 +319,28 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render Envoy's config for the service.")
+def _local(flag: str, help: str, **kwargs: Any) -> Setting:
+    """A renderer flag without an environment variable: `make deploy-config` must render the
+    same files whatever the shell exports. Its default is EnvoyOptions' field."""
+    name = flag.removeprefix("--").replace("-", "_")
+    return Setting(flag, help, default=getattr(EnvoyOptions, name), env=None, **kwargs)
+
+
+def build_parser() -> SettingsParser:
+    parser = SettingsParser(
+        prog="python -m server.stack.envoy_config",
+        description="Render Envoy's config for the service.",
+    )
+    upstream = EnvoyOptions.upstreams[0]
     parser.add_argument(
         "--upstream",
         action="append",
         type=parse_host_port,
-        help="server HOST:PORT (repeat for several; default server:50051)",
+        help=f"server HOST:PORT (repeat for several; default {upstream[0]}:{upstream[1]})",
     )
-    parser.add_argument("--listen-address", default="0.0.0.0")
-    parser.add_argument("--http-port", type=int, default=8080)
-    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_setting(_local("--listen-address", "address of the public listener"))
+    parser.add_setting(_local("--http-port", "public port: JSON and gRPC", type=port_number))
+    parser.add_setting(_local("--admin-port", "admin port (loopback only)", type=port_number))
     parser.add_argument("--descriptor", type=Path, help="descriptor set path as Envoy sees it")
     parser.add_argument("--page", type=Path, help="try-it page path as Envoy sees it")
     parser.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -337,30 +352,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     security.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
     security.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
-    security.add_argument(
-        "--rate-limit-rps", type=int, default=0, help="requests/s per client address, 0 = off"
-    )
-    security.add_argument(
-        "--rate-limit-burst", type=int, default=0, help="bucket size (default 2 x rps)"
-    )
-    security.add_argument(
-        "--max-request-bytes", type=int, help="request body cap (default: envoy.yaml's 32 MiB)"
-    )
-    security.add_argument(
-        "--trusted-proxy-hops",
-        type=int,
-        default=0,
-        help="proxies in front of Envoy whose X-Forwarded-For entries are trusted",
-    )
-    security.add_argument(
-        "--otlp-endpoint", type=parse_host_port, help="OpenTelemetry collector HOST:PORT"
-    )
-    security.add_argument(
-        "--stats-port",
-        type=int,
-        default=0,
-        help="port of a listener serving only GET /stats/prometheus (admin stays on loopback)",
-    )
+    for each in (
+        _local("--rate-limit-rps", "requests/s per client address, 0 = off", type=int),
+        _local("--rate-limit-burst", "bucket size (0 = 2 x rps)", type=int),
+        _local(
+            "--max-request-bytes",
+            "request body cap (none = envoy.yaml's 32 MiB)",
+            type=positive_int,
+        ),
+        _local(
+            "--trusted-proxy-hops",
+            "proxies in front of Envoy whose X-Forwarded-For entries are trusted",
+            type=non_negative_int,
+        ),
+        _local(
+            "--otlp-endpoint", "OpenTelemetry collector HOST:PORT, none = off", type=parse_host_port
+        ),
+        _local(
+            "--stats-port",
+            "port of a listener serving only GET /stats/prometheus (admin stays on loopback), "
+            "0 = none",
+            type=port_number,
+        ),
+    ):
+        parser.add_setting(each, security)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         options = _options(args)
@@ -375,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _options(args: argparse.Namespace) -> EnvoyOptions:
     return EnvoyOptions(
-        upstreams=tuple(args.upstream or [("server", 50051)]),
+        upstreams=tuple(args.upstream or EnvoyOptions.upstreams),
         listen_address=args.listen_address,
         http_port=args.http_port,
         admin_port=args.admin_port,

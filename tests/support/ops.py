@@ -1,4 +1,4 @@
-"""What the operations tests share: Envoy with chosen options in front of servers, a
+"""What several suites share: a real Envoy with chosen options in front of servers, a
 bounded load generator through Envoy, and a look at a server process's threads and memory."""
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Any
 
 import grpc
 
-from bench.procs import free_port
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from launcher.envoy_config import EnvoyOptions, write
-from launcher.stack import envoy_command, healthy_upstreams
-from tests.support.processes import ManagedProcess, spawn, wait_until
+from server.processes import Process, free_port
+from server.stack.envoy_config import EnvoyOptions, write
+from server.stack.stack import envoy_command, healthy_upstreams
+from tests.support.processes import spawn, wait_until
 
 
 @dataclass
 class Envoy:
-    process: ManagedProcess
+    process: Process
     http_port: int
     admin_port: int
     scheme: str = "http"
@@ -41,7 +41,7 @@ class Envoy:
 @contextlib.contextmanager
 def running_envoy(upstreams: list[str], **options: Any) -> Iterator[Envoy]:
     """A real Envoy on free loopback ports in front of `upstreams` (HOST:PORT), rendered by
-    `launcher.envoy_config` with `options` (jwks, tls_cert, rate_limit_rps, ...)."""
+    `server.stack.envoy_config` with `options` (jwks, tls_cert, rate_limit_rps, ...)."""
     http_port, admin_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="ops-envoy-") as workdir:
         config = write(
