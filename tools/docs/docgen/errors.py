@@ -180,7 +180,8 @@ ERRORS = (
         "Empty body to `/batch`",
         400,
         3,
-        BATCH_ARRAY.replace("{got}", "an empty body"),
+        "the body of POST /batch must be a JSON array of records, "
+        'e.g. [{"bmi": 0.05}]; got an empty body',
         _post("/batch"),
     ),
     Error(
