@@ -1,21 +1,18 @@
 """Every command's flags, environment variables and defaults, read from its own parser.
 
-Each command is named by an importable callable: a parser factory (returns an
-`argparse.ArgumentParser`) or an entry point that builds its parser and parses argv (the
-parser is caught when it starts parsing). Re-point an entry when a command moves.
+The parsers come from the commands' own parser factories (`command_parsers`), built with no
+`DIABETES_*` variable of this shell set, so the defaults shown are the code's.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
 
 from docgen.tables import code, table
 
@@ -23,25 +20,16 @@ ROOT = Path(__file__).resolve().parents[3]
 ENV_IN_HELP = re.compile(r"\s*\[(?P<env>[A-Z][A-Z0-9_]+)(?:, default (?P<default>[^\]]+))?\]")
 
 
-@dataclass(frozen=True)
-class Command:
-    name: str  # as a user types it
-    factory: str  # "module:callable"
+def command_parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
+    """The service's commands (declared once, in `server.settings.command_parsers`) and the
+    client distribution's, by the name a doc's `flags:NAME` marker uses."""
+    from diabetes_client.cli import build_parser as client_parser
+    from server.settings import command_parsers as service_parsers
 
-
-COMMANDS = (
-    Command("diabetes-service", "server.stack.__main__:parse_options"),
-    Command("diabetes-server", "server.config:build_parser"),
-    Command("diabetes-train", "model.train:build_parser"),
-    Command("diabetes-client", "diabetes_client.cli:build_parser"),
-    Command("envoy-config", "server.stack.envoy_config:main"),
-)
-
-
-class _ParserCaughtError(Exception):
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        super().__init__(parser.prog)
-        self.parser = parser
+    parsers = service_parsers()
+    parsers["envoy-config"] = parsers.pop("python -m server.stack.envoy_config")
+    parsers["diabetes-client"] = client_parser
+    return parsers
 
 
 @contextlib.contextmanager
@@ -56,28 +44,12 @@ def _clean_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def parser_of(command: Command) -> argparse.ArgumentParser:
-    module, _, attribute = command.factory.partition(":")
-    factory: Callable[..., Any] = getattr(importlib.import_module(module), attribute)
-    original = argparse.ArgumentParser.parse_known_args
-
-    def catch(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
-        raise _ParserCaughtError(self)
-
-    argparse.ArgumentParser.parse_known_args = catch  # type: ignore[method-assign]
-    try:
-        with _clean_environment():
-            try:
-                result = factory()
-            except TypeError:
-                result = factory([])
-    except _ParserCaughtError as caught:
-        return caught.parser
-    finally:
-        argparse.ArgumentParser.parse_known_args = original  # type: ignore[method-assign]
-    if not isinstance(result, argparse.ArgumentParser):
-        raise TypeError(f"{command.factory} returned {type(result).__name__}, not a parser")
-    return result
+def parser_of(name: str) -> argparse.ArgumentParser:
+    parsers = command_parsers()
+    if name not in parsers:
+        raise KeyError(f"no command {name!r}; the commands are {', '.join(sorted(parsers))}")
+    with _clean_environment():
+        return parsers[name]()
 
 
 @dataclass(frozen=True)
@@ -153,10 +125,7 @@ def _rows(
 
 def render(name: str) -> str:
     """The flags table of the command called `name`."""
-    command = next((c for c in COMMANDS if c.name == name), None)
-    if command is None:
-        raise KeyError(f"no command {name!r} in docgen.commands.COMMANDS")
-    parser = parser_of(command)
+    parser = parser_of(name)
     rows = _rows(parser, "")
     for sub, sub_parser in subcommands(parser).items():
         rows += _rows(sub_parser, f"{sub} ", parser)
