@@ -44,7 +44,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     ) -> pb.PredictResponse:
         with self._observer.call("Predict", context) as call:
             model = self._store.current
-            values = record_values(request.record, model.features)
+            values = record_values(request.record, model)
             result = model.explain_one(values)
             call.records = 1
             self._observer.record_seen(model, values)
@@ -64,7 +64,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     ) -> Iterator[pb.PredictBatchResponse]:
         with self._observer.call("PredictBatch", context) as call:
             model = self._store.current
-            columns = batch_columns(request, model.features, self._limits.max_batch_records)
+            columns = batch_columns(request, model, self._limits.max_batch_records)
             count = len(columns[0])
             call.records = count
             self._observer.inputs_seen(model, columns)

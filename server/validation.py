@@ -3,6 +3,11 @@
 Every problem is an `InvalidInputError` whose message names the field and, in a batch, the
 record index. A whole batch is checked before any prediction is sent, so a bad record
 yields a clean error and never a partial answer.
+
+A value must lie within the model's `input_limit` (`model.limits`): NaN, infinities and
+values so large that the prediction, its interval or a contribution would not be finite are
+refused here, before the model or the drift metrics see them. The check is one comparison
+per value, the cost of the plain finiteness check it replaces.
 """
 
 from __future__ import annotations
@@ -14,37 +19,41 @@ from operator import attrgetter
 import numpy as np
 
 from diabetes.v1 import prediction_pb2 as pb
+from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError
 
 
-def record_values(record: pb.Record, features: Sequence[str]) -> list[float]:
+def record_values(record: pb.Record, model: LinearModel) -> list[float]:
     """The model's features from one record, in the model's order."""
     values = []
-    for name in features:
+    high = model.input_limit
+    low = -high
+    for name in model.features:
         if not record.HasField(name):
-            raise InvalidInputError(f"record.{name} is missing; {_needs(features)}")
+            raise InvalidInputError(f"record.{name} is missing; {_needs(model.features)}")
         value = getattr(record, name)
-        if not math.isfinite(value):
-            raise InvalidInputError(f"record.{name} must be a finite number, got {value}")
+        if not low <= value <= high:
+            raise InvalidInputError(_out_of_limit(f"record.{name}", value, high))
         values.append(value)
     return values
 
 
 def batch_columns(
-    request: pb.PredictBatchRequest, features: Sequence[str], max_records: int
+    request: pb.PredictBatchRequest, model: LinearModel, max_records: int
 ) -> list[FloatArray]:
     """The model's features from a batch (records or columns), one array per feature."""
     if request.HasField("columns"):
         if len(request.records):
             raise InvalidInputError("set either records or columns, not both")
-        return _from_columns(request.columns, features, max_records)
-    return _from_records(request.records, features, max_records)
+        return _from_columns(request.columns, model, max_records)
+    return _from_records(request.records, model, max_records)
 
 
 def _from_records(
-    records: Sequence[pb.Record], features: Sequence[str], max_records: int
+    records: Sequence[pb.Record], model: LinearModel, max_records: int
 ) -> list[FloatArray]:
+    features = model.features
     count = len(records)
     _check_size(count, max_records, "records")
     columns = []
@@ -59,14 +68,15 @@ def _from_records(
             raise InvalidInputError(
                 f"records[{absent[0]}].{name} is missing{more}; {_needs(features)}"
             )
-        _check_finite(column, f"records[{{}}].{name}")
+        _check_limit(column, model.input_limit, f"records[{{}}].{name}")
         columns.append(column)
     return columns
 
 
 def _from_columns(
-    columns: pb.FeatureColumns, features: Sequence[str], max_records: int
+    columns: pb.FeatureColumns, model: LinearModel, max_records: int
 ) -> list[FloatArray]:
+    features = model.features
     arrays = [np.array(getattr(columns, name), dtype=np.float64) for name in features]
     count = max(len(array) for array in arrays)
     if count == 0 and columns.ListFields():  # values sent, none for this model's features
@@ -81,7 +91,7 @@ def _from_columns(
                 f"columns.{name} has {len(array)} values but columns.{longest} has {count}; "
                 "every column needs one value per record"
             )
-        _check_finite(array, f"columns.{name}[{{}}]")
+        _check_limit(array, model.input_limit, f"columns.{name}[{{}}]")
     return arrays
 
 
@@ -95,14 +105,22 @@ def _check_size(count: int, max_records: int, field: str) -> None:
         )
 
 
-def _check_finite(column: FloatArray, where: str) -> None:
+def _check_limit(column: FloatArray, limit: float, where: str) -> None:
     """`where` is the field path with `{}` for the record index."""
-    bad = np.flatnonzero(~np.isfinite(column))
-    if bad.size:
-        index = int(bad[0])
-        raise InvalidInputError(
-            f"{where.format(index)} must be a finite number, got {column[index]}"
-        )
+    # min and max propagate NaN, which fails both comparisons.
+    if -limit <= column.min() and column.max() <= limit:
+        return
+    index = int(np.flatnonzero(~(np.abs(column) <= limit))[0])
+    raise InvalidInputError(_out_of_limit(where.format(index), float(column[index]), limit))
+
+
+def _out_of_limit(where: str, value: float, limit: float) -> str:
+    if not math.isfinite(value):
+        return f"{where} must be a finite number, got {value}"
+    return (
+        f"{where}: {value:g} is too large for a finite prediction and interval "
+        f"(this model takes values between -{limit:.3g} and {limit:.3g})"
+    )
 
 
 def _needs(features: Sequence[str]) -> str:

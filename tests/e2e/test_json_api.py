@@ -137,6 +137,7 @@ BAD_INPUTS = [
     ("missing feature in batch", "/batch", '[{"bmi": 0.1}, {}]', 400, "records[1].bmi is missing"),
     ("typo in feature name", "/stream", '{"bmii": 0.05}', 400, "record.bmi is missing"),
     ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, "record.bmi must be a finite number"),
+    ("overflowing number", "/stream", '{"bmi": 1e308}', 400, "record.bmi: 1e+308 is too large"),
     (
         "infinity as string",
         "/batch",
