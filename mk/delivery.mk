@@ -32,11 +32,13 @@ dist: $(STAMP)
 	rm -rf dist/diabetes_serving-*
 	$(PY) -m build --outdir dist .
 
-## Every wheel the serving image installs (the project's and its dependencies'), for `docker build`.
+## Every wheel the serving image installs, for `docker build`: the dependencies exactly as
+## hash-locked in requirements/serving.lock (`python tools/delivery/lock.py`), the lock, the project.
 wheelhouse: dist
 	rm -rf $(WHEELHOUSE)
-	$(PY) -m pip wheel --quiet --only-binary=:all: --wheel-dir $(WHEELHOUSE) \
-		dist/diabetes_serving-*.whl
+	$(PY) -m pip download --quiet --only-binary=:all: --no-deps --require-hashes \
+		--dest $(WHEELHOUSE) -r requirements/serving.lock
+	cp requirements/serving.lock dist/diabetes_serving-*.whl $(WHEELHOUSE)/
 
 ## The serving image.
 image: wheelhouse
