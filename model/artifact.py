@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +23,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from model.features import FEATURE_NAMES
+from model.limits import input_limit
 from model.linear import FloatArray, predict_columns, predict_scalar
 
 ARTIFACT_FORMAT = "diabetes-linear-model"
 FORMAT_VERSION = 1
 BUNDLED_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "diabetes-bmi.json"
+# A model of ten features is a few kilobytes; anything this large is not an artifact.
+MAX_ARTIFACT_BYTES = 16 << 20
 
 
 class ArtifactError(ValueError):
@@ -103,6 +107,8 @@ class LinearModel:
         for d_i, row in zip(deviations, self.interval.xtx_inv_centered, strict=True):
             for m_ij, d_j in zip(row, deviations, strict=True):
                 leverage += d_i * m_ij * d_j
+        if leverage < 0.0:  # noqa: PLR1730 (no call on the hot path); rounding: the matrix is PSD
+            leverage = 0.0
         half_width = self._interval_scale * math.sqrt(self._interval_offset + leverage)
         return SinglePrediction(
             prediction,
@@ -119,6 +125,19 @@ class LinearModel:
                 )
                 if not low <= value <= high
             ],
+        )
+
+    @cached_property
+    def input_limit(self) -> float:
+        """With every input value in [-input_limit, input_limit], every output (prediction,
+        interval, contributions) is finite; see `model.limits`."""
+        return input_limit(
+            self._coefficient_floats,
+            self.intercept,
+            self._mean_floats,
+            self.interval.xtx_inv_centered,
+            self._interval_scale,
+            self._interval_offset,
         )
 
     @cached_property
@@ -158,6 +177,7 @@ class LinearModel:
             [c - s.mean for c, s in zip(columns, self.feature_stats, strict=True)], axis=1
         )
         leverage = np.einsum("ij,jk,ik->i", deviations, self._xtx_inv, deviations)
+        np.maximum(leverage, 0.0, out=leverage)  # rounding: the matrix is positive semi-definite
         return np.asarray(self._interval_scale * np.sqrt(self._interval_offset + leverage))
 
     def out_of_range(self, columns: Sequence[FloatArray]) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -199,20 +219,52 @@ def save_artifact(document: Mapping[str, Any], path: Path) -> Path:
 
 
 def load_artifact(path: Path | str = BUNDLED_ARTIFACT) -> LinearModel:
-    """Read, validate and checksum-verify an artifact file."""
+    """Read, validate and checksum-verify an artifact file.
+
+    Whatever the file holds (or if it cannot be read), the only error is an `ArtifactError`
+    naming the file and what is wrong with it.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ArtifactError(f"cannot read model artifact {path}: {exc.strerror or exc}") from exc
+    text = _read_text(path)
     try:
         document = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except RecursionError as exc:
+        raise ArtifactError(
+            f"model artifact {path} is nested too deeply to be an artifact"
+        ) from exc
+    except ValueError as exc:  # JSONDecodeError, and integers of more than 4300 digits
         raise ArtifactError(f"model artifact {path} is not valid JSON: {exc}") from exc
     try:
         return model_from_document(document)
     except ArtifactError as exc:
         raise ArtifactError(f"model artifact {path}: {exc}") from exc
+    except (ArithmeticError, RecursionError, TypeError, ValueError) as exc:
+        # What the schema checks did not foresee is still a bad file, not a crash.
+        raise ArtifactError(f"model artifact {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_text(path: Path) -> str:
+    try:
+        # Non-blocking, so that a FIFO put in the artifact's place cannot hang the reader.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise ArtifactError(f"model artifact {path} is not a regular file")
+            data = file.read(MAX_ARTIFACT_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read model artifact {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_ARTIFACT_BYTES:
+        raise ArtifactError(
+            f"model artifact {path} is over {MAX_ARTIFACT_BYTES >> 20} MiB: not an artifact"
+        )
+    if not data.strip():
+        raise ArtifactError(f"model artifact {path} is empty")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(
+            f"model artifact {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
 
 
 def _reject_constant(name: str) -> float:
@@ -264,6 +316,11 @@ def model_from_document(document: Any) -> LinearModel:
     )
     if not 0 < interval.confidence < 1 or interval.n_train < 1 or interval.residual_std_error < 0:
         raise ArtifactError("interval holds impossible values")
+    if not _positive_semidefinite(np.array(matrix, dtype=np.float64)):
+        raise ArtifactError(
+            "interval.xtx_inv_centered must be symmetric positive semi-definite "
+            "(an inverse of X'X); otherwise intervals have negative variances"
+        )
     metrics_doc = doc.read_child("metrics")
     metrics = {key: metrics_doc.read_float(key) for key in metrics_doc.names()}
     for key in ("training_data", "hyperparameters", "library_versions"):
@@ -274,7 +331,7 @@ def model_from_document(document: Any) -> LinearModel:
             "checksum does not match the content: the file was edited or corrupted "
             "(retrain, or restore the original file)"
         )
-    return LinearModel(
+    model = LinearModel(
         name=doc.read_str("name"),
         version=doc.read_str("version"),
         created_at=doc.read_str("created_at"),
@@ -287,6 +344,21 @@ def model_from_document(document: Any) -> LinearModel:
         checksum=checksum,
         document=document,
     )
+    limit = model.input_limit
+    for name, feature in zip(features, stats, strict=True):
+        if not -limit <= feature.min <= feature.max <= limit:
+            raise ArtifactError(
+                f"the numbers are too large: predictions over {name}'s training range "
+                "would not be finite"
+            )
+    return model
+
+
+def _positive_semidefinite(matrix: FloatArray) -> bool:
+    scale = float(np.abs(matrix).max())
+    if not np.allclose(matrix, matrix.T, rtol=1e-9, atol=1e-12 * scale):
+        return False
+    return bool(np.linalg.eigvalsh(matrix).min() >= -1e-9 * scale)
 
 
 class _Reader:
@@ -351,6 +423,12 @@ class _Reader:
 
 
 def _finite(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ArtifactError(f"{where} must be a finite number")
-    return float(value)
+    try:
+        number = float(value)  # an integer too large for a float overflows here
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ArtifactError(f"{where} must be a finite number")
+    return number

@@ -2,7 +2,8 @@
 
 A call reads `store.current` once and uses that model to the end, so in-flight calls
 finish on the model they started with. A bad artifact is refused and the old model
-keeps serving.
+keeps serving: whatever a reload raises is logged and counted as refused (never a dead
+watcher thread or a crashed server).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class ModelStore:
             try:
                 candidate = load_artifact(self.path)
             except ArtifactError as exc:
-                log.error(
-                    "model reload refused; still serving %s",
-                    self.current.version,
-                    extra={"error": str(exc), "model_version": self.current.version},
-                )
+                self._refused(str(exc))
+                return False
+            except Exception as exc:  # a loader bug must not take the server down
+                log.exception("model reload failed unexpectedly")
+                self._refused(f"{type(exc).__name__}: {exc}")
                 return False
             previous = self.current
             self.current = candidate
@@ -41,6 +42,13 @@ class ModelStore:
                 extra={"model_version": candidate.version, "previous_version": previous.version},
             )
             return True
+
+    def _refused(self, error: str) -> None:
+        log.error(
+            "model reload refused; still serving %s",
+            self.current.version,
+            extra={"error": error, "model_version": self.current.version},
+        )
 
 
 class ArtifactWatcher(threading.Thread):
@@ -62,10 +70,16 @@ class ArtifactWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self._stopped.wait(self._interval):
-            signature = self._signature()
-            if signature is not None and signature != self._seen:
-                self._seen = signature
-                self._store.reload()
+            try:
+                self._check()
+            except Exception:  # keep watching: the next good file must still be picked up
+                log.exception("model file watch: reload raised; still watching")
+
+    def _check(self) -> None:
+        signature = self._signature()
+        if signature is not None and signature != self._seen:
+            self._seen = signature
+            self._store.reload()
 
     def stop(self) -> None:
         self._stopped.set()

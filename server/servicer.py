@@ -44,7 +44,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         self, request: pb.PredictRequest, context: grpc.ServicerContext
     ) -> pb.PredictResponse:
         model = self._store.current
-        values = record_values(request.record, model.features)
+        values = record_values(request.record, model)
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
@@ -63,7 +63,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.PredictBatchResponse]:
         model = self._store.current
-        columns = batch_columns(request, model.features, self._limits.max_batch_records)
+        columns = batch_columns(request, model, self._limits.max_batch_records)
         count = len(columns[0])
         count_records(count)
         self._inputs.inputs_seen(model, columns)

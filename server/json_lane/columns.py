@@ -10,16 +10,18 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError
-from server.validation import check_finite, check_size, feature_columns, needs
+from server.validation import check_size, check_within_limit, feature_columns, needs
 
 
 def record_columns(
-    records: Sequence[Any], features: Sequence[str], max_records: int
+    records: Sequence[Any], model: LinearModel, max_records: int
 ) -> list[FloatArray]:
     """One array per model feature from decoded records; an absent or null feature the
     model reads is an error naming the first such record."""
+    features = model.features
     count = len(records)
     check_size(count, max_records, "records")
     columns = []
@@ -30,17 +32,17 @@ def record_columns(
             raise _absent_or_null(records, name, features) from None
         if np.isnan(column).any():  # a null (JSON has no NaN; overflow is refused)
             raise _absent_or_null(records, name, features)
-        check_finite(column, f"records[{{}}].{name}")
+        check_within_limit(column, model.input_limit, f"records[{{}}].{name}")
         columns.append(column)
     return columns
 
 
-def given_columns(columns: Any, features: Sequence[str], max_records: int) -> list[FloatArray]:
+def given_columns(columns: Any, model: LinearModel, max_records: int) -> list[FloatArray]:
     """One array per model feature from a decoded columns object."""
     sent = [getattr(columns, name) for name in columns.__struct_fields__]
     return feature_columns(
         lambda name: getattr(columns, name) or (),
-        features,
+        model,
         max_records,
         any(value is not msgspec.UNSET for value in sent),
     )

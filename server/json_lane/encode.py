@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import msgspec
-import numpy as np
 
 from model.linear import FloatArray
 
@@ -46,8 +45,3 @@ def _array_pieces(values: FloatArray, chunk: int) -> Iterator[bytes]:
     for start in range(0, len(values), chunk):
         text = _ENCODER.encode(values[start : start + chunk].tolist())[1:-1]
         yield (b"," + text) if start else text
-
-
-def first_not_finite(values: FloatArray) -> int | None:
-    bad = np.flatnonzero(~np.isfinite(values))
-    return int(bad[0]) if bad.size else None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import grpc
 import numpy as np
@@ -12,9 +12,8 @@ from google.api import httpbody_pb2
 from diabetes.v1 import json_pb2
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import InvalidInputError
 from server.json_lane.columns import given_columns, record_columns
-from server.json_lane.encode import answer_pieces, first_not_finite
+from server.json_lane.encode import answer_pieces
 from server.json_lane.schema import JsonSchema
 from server.model_store import ModelStore
 from server.servicer import Limits
@@ -37,66 +36,43 @@ class JsonPredictionServicer:
     def PredictJsonRecords(  # noqa: N802 (the contract's method name)
         self, request: json_pb2.PredictJsonRecordsRequest, context: grpc.ServicerContext
     ) -> Iterator[httpbody_pb2.HttpBody]:
-        def columns(features: Sequence[str]) -> list[FloatArray]:
+        def columns(model: LinearModel) -> list[FloatArray]:
             limit = self._limits.max_batch_records
             records = self._schema.decode_records(request.body.data, limit)
-            return record_columns(records, features, limit)
+            return record_columns(records, model, limit)
 
-        yield from self._predict(request, columns, "records")
+        yield from self._predict(request, columns)
 
     def PredictJsonColumns(  # noqa: N802
         self, request: json_pb2.PredictJsonColumnsRequest, context: grpc.ServicerContext
     ) -> Iterator[httpbody_pb2.HttpBody]:
-        def columns(features: Sequence[str]) -> list[FloatArray]:
+        def columns(model: LinearModel) -> list[FloatArray]:
             limit = self._limits.max_batch_records
             decoded = self._schema.decode_columns(request.body.data, limit)
-            return given_columns(decoded, features, limit)
+            return given_columns(decoded, model, limit)
 
-        yield from self._predict(request, columns, "columns")
+        yield from self._predict(request, columns)
 
     def _predict(
         self,
         request: json_pb2.PredictJsonRecordsRequest | json_pb2.PredictJsonColumnsRequest,
-        columns_of: Callable[[Sequence[str]], list[FloatArray]],
-        root: str,
+        columns_of: Callable[[LinearModel], list[FloatArray]],
     ) -> Iterator[httpbody_pb2.HttpBody]:
         model = self._store.current
-        columns = columns_of(model.features)
+        # Checked in full (within the model's input limit, so every output is finite)
+        # before any byte of the answer is sent.
+        columns = columns_of(model)
         count_records(len(columns[0]))
+        self._inputs.inputs_seen(model, columns)
         arrays = {"predictions": model.predict_columns(columns)}
         if request.include_intervals:
             half_width = model.interval_half_width(columns)
             arrays["lower"] = arrays["predictions"] - half_width
             arrays["upper"] = arrays["predictions"] + half_width
-        for name, values in arrays.items():
-            _require_finite(model, columns, values, name, root)
-        # Only inputs that passed every check reach the drift statistics.
-        self._inputs.inputs_seen(model, columns)
         out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0)).tolist()
-        # Everything is checked: from here on the answer is sent.
         pieces = answer_pieces(
             model.version, arrays, out_of_range, self._limits.batch_chunk_records
         )
         yield httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=next(pieces))
         for piece in pieces:
             yield httpbody_pb2.HttpBody(data=piece)
-
-
-def _require_finite(
-    model: LinearModel, columns: Sequence[FloatArray], values: FloatArray, what: str, root: str
-) -> None:
-    """Finite inputs can still overflow (e.g. `1e306`): name the record and its largest
-    term, before any byte of the answer is sent."""
-    index = first_not_finite(values)
-    if index is None:
-        return
-    terms = [
-        abs(float(c) * column[index]) for c, column in zip(model.coefficients, columns, strict=True)
-    ]
-    name = model.features[int(np.argmax(terms))]
-    place = f"records[{index}].{name}" if root == "records" else f"columns.{name}[{index}]"
-    singular = what.rstrip("s") if what == "predictions" else f"{what} bound"
-    raise InvalidInputError(
-        f"{place}: {float(columns[model.features.index(name)][index])!r} is too large; the "
-        f"{singular} of this record is not a finite number"
-    )

@@ -181,6 +181,7 @@ BAD_INPUTS = [
         'records[1]: unknown field "bmii"',
     ),
     ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, "record.bmi must be a finite number"),
+    ("overflowing number", "/stream", '{"bmi": 1e308}', 400, "record.bmi: 1e+308 is too large"),
     (
         "number out of range in batch",
         "/batch",

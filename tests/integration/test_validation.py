@@ -3,21 +3,32 @@ the server keeps serving afterwards."""
 
 from __future__ import annotations
 
+import math
+import sys
+
 import grpc
 import pytest
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from model.artifact import LinearModel
 from tests.integration.conftest import BATCH_LIMIT
 from tests.support.processes import ServerProcess
 
-NAN, INF = float("nan"), float("inf")
+NAN, INF, MAX = float("nan"), float("inf"), sys.float_info.max
 
 PREDICT_CASES = [
     ("missing feature", pb.Record(bmi=0.05), "record.bp is missing; this model needs bmi, bp"),
     ("no record", None, "record.bmi is missing"),
     ("NaN", pb.Record(bmi=NAN, bp=0.0), "record.bmi must be a finite number, got nan"),
     ("infinity", pb.Record(bmi=0.0, bp=-INF), "record.bp must be a finite number, got -inf"),
+    (
+        "prediction overflows",
+        pb.Record(bmi=1e308, bp=0.0),
+        "record.bmi: 1e+308 is too large for a finite prediction and interval",
+    ),
+    ("interval overflows", pb.Record(bmi=0.0, bp=-1e200), "record.bp: -1e+200 is too large"),
+    ("largest double", pb.Record(bmi=0.0, bp=MAX), "record.bp: 1.79769e+308 is too large"),
 ]
 
 
@@ -71,6 +82,16 @@ BATCH_CASES = [
         "columns.bp[1] must be a finite number, got inf",
     ),
     (
+        "overflow at index",
+        pb.PredictBatchRequest(records=[*_records(5), pb.Record(bmi=0.1, bp=-1e308)]),
+        "records[5].bp: -1e+308 is too large for a finite prediction and interval",
+    ),
+    (
+        "overflow in column, intervals not asked for",
+        pb.PredictBatchRequest(columns=pb.FeatureColumns(bmi=[0.0, 0.1, 1e300], bp=[0.0] * 3)),
+        "columns.bmi[2]: 1e+300 is too large",
+    ),
+    (
         "column missing",
         pb.PredictBatchRequest(columns=pb.FeatureColumns(bmi=[0.1, 0.2])),
         "columns.bp is missing",
@@ -116,6 +137,29 @@ def test_server_still_serves_after_bad_input(stub: pb_grpc.PredictionServiceStub
             stub.Predict(pb.PredictRequest(record=record))
     reply = stub.Predict(pb.PredictRequest(record=pb.Record(bmi=0.05, bp=0.01)))
     assert reply.prediction > 0
+
+
+def test_values_within_the_model_limit_give_finite_answers(
+    stub: pb_grpc.PredictionServiceStub, two_feature_model: LinearModel
+) -> None:
+    """The refusal is not a blanket one: the largest values the model takes are answered,
+    and every number in the answer is finite."""
+    limit = two_feature_model.input_limit
+    assert 1e100 < limit < 1e200
+    reply = stub.Predict(pb.PredictRequest(record=pb.Record(bmi=limit, bp=-limit)))
+    numbers = [reply.prediction, reply.interval.lower, reply.interval.upper]
+    assert all(math.isfinite(n) for n in [*numbers, *reply.contributions.values()]), reply
+    batch = pb.PredictBatchRequest(
+        columns=pb.FeatureColumns(bmi=[limit, -limit, 0.0], bp=[limit, limit, -limit]),
+        include_intervals=True,
+    )
+    (answer,) = stub.PredictBatch(batch)
+    numbers = [*answer.predictions, *answer.lower, *answer.upper]
+    assert len(numbers) == 9
+    assert all(math.isfinite(n) for n in numbers), answer
+    with pytest.raises(grpc.RpcError) as error:
+        stub.Predict(pb.PredictRequest(record=pb.Record(bmi=limit * 1.01, bp=0.0)))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_oversized_message_is_refused_cleanly(two_feature_server: ServerProcess) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 from sklearn.datasets import load_diabetes
 
-from model.artifact import save_artifact
+from model.artifact import LinearModel, load_artifact, save_artifact
 from model.features import FEATURE_NAMES
 
 
@@ -57,3 +58,9 @@ def write_test_artifact(
         "library_versions": {},
     }
     return save_artifact(document, path)
+
+
+def make_test_model(features: tuple[str, ...] = ("bmi",)) -> LinearModel:
+    """A loaded test model (the artifact is written to a temporary folder and removed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return load_artifact(write_test_artifact(Path(folder) / "model.json", features))

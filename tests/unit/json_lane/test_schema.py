@@ -12,19 +12,21 @@ from server.errors import InvalidInputError
 from server.json_lane.columns import given_columns, record_columns
 from server.json_lane.encode import answer_pieces
 from server.json_lane.schema import JsonSchema, record_fields
+from tests.support.artifacts import make_test_model
 
 SCHEMA = JsonSchema.from_contract()
 FEATURES = ("bmi", "bp")
+MODEL = make_test_model(FEATURES)
 LIMIT = 100
 
 
 def records(body: str | bytes) -> list[np.ndarray]:
     raw = body.encode() if isinstance(body, str) else body
-    return record_columns(SCHEMA.decode_records(raw, LIMIT), FEATURES, LIMIT)
+    return record_columns(SCHEMA.decode_records(raw, LIMIT), MODEL, LIMIT)
 
 
 def columns(body: str) -> list[np.ndarray]:
-    return given_columns(SCHEMA.decode_columns(body.encode(), LIMIT), FEATURES, LIMIT)
+    return given_columns(SCHEMA.decode_columns(body.encode(), LIMIT), MODEL, LIMIT)
 
 
 def test_the_schema_is_the_contracts_record() -> None:

@@ -13,8 +13,10 @@ import pytest
 from diabetes.v1 import prediction_pb2 as pb
 from server.errors import InvalidInputError
 from server.validation import batch_columns, record_values
+from tests.support.artifacts import make_test_model
 
 FEATURES = ("bmi", "bp")
+MODEL = make_test_model(FEATURES)
 NEEDS = "this model needs bmi, bp"
 
 
@@ -23,29 +25,29 @@ def refused(message: str) -> Any:
 
 
 def batch(max_records: int = 100, **fields: object) -> list[np.ndarray]:
-    return batch_columns(pb.PredictBatchRequest(**fields), FEATURES, max_records)  # type: ignore[arg-type]
+    return batch_columns(pb.PredictBatchRequest(**fields), MODEL, max_records)  # type: ignore[arg-type]
 
 
 # One record (Predict)
 
 
 def test_a_record_gives_its_values_in_the_models_order() -> None:
-    assert record_values(pb.Record(bp=0.2, bmi=0.1, age=9.0), FEATURES) == [0.1, 0.2]
+    assert record_values(pb.Record(bp=0.2, bmi=0.1, age=9.0), MODEL) == [0.1, 0.2]
 
 
 def test_zero_is_a_value_not_a_missing_feature() -> None:
-    assert record_values(pb.Record(bmi=0.0, bp=-0.0), FEATURES) == [0.0, 0.0]
+    assert record_values(pb.Record(bmi=0.0, bp=-0.0), MODEL) == [0.0, 0.0]
 
 
 def test_a_missing_feature_is_named_with_what_the_model_needs() -> None:
     with refused(f"record.bp is missing; {NEEDS}"):
-        record_values(pb.Record(bmi=0.1), FEATURES)
+        record_values(pb.Record(bmi=0.1), MODEL)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_a_non_finite_value_is_refused(value: float) -> None:
     with refused(f"record.bmi must be a finite number, got {value}"):
-        record_values(pb.Record(bmi=value, bp=0.0), FEATURES)
+        record_values(pb.Record(bmi=value, bp=0.0), MODEL)
 
 
 # A batch of records

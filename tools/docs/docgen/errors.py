@@ -148,12 +148,20 @@ ERRORS = (
         _post("/batch", '[{"bmi": 0}, {"bmi": 1e999}]'),
     ),
     Error(
-        "Prediction not finite in a batch",
+        "Too large for a finite answer in a batch",
         400,
         3,
-        "records[0].bmi: 1.7e+308 is too large; "
-        "the prediction of this record is not a finite number",
+        "records[0].bmi: 1.7e+308 is too large for a finite prediction and interval "
+        "(this model takes values between -3.28e+153 and 3.28e+153)",
         _post("/batch", '[{"bmi": 1.7e308}]'),
+    ),
+    Error(
+        "Too large for a finite answer",
+        400,
+        3,
+        "record.bmi: 1e+308 is too large for a finite prediction and interval "
+        "(this model takes values between -3.28e+153 and 3.28e+153)",
+        _post("/stream", '{"bmi": 1e308}'),
     ),
     Error(
         "Array sent to `/stream`",
