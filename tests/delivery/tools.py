@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,15 @@ def run_tool(
         timeout=timeout,
         check=False,
     )
+
+
+def run_isolated(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
+    """Run a command of a fresh install (a venv, a wheel) with nothing from the source tree
+    leaking in; fail with its output unless it succeeds; return its stdout."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    result = run_tool(*args, cwd=cwd, env=env, timeout=timeout)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
 
 
 MISSING = "not installed: run `make delivery-tools`"
