@@ -91,18 +91,30 @@ def _template_pattern(node: ast.JoinedStr) -> str:
 
 
 def validation_messages() -> list[str]:
-    """Regexes of every message server/validation.py raises InvalidInputError with."""
+    """Regexes of every message server/validation.py raises InvalidInputError with: an
+    f-string or constant given directly, or returned by a module function that builds it."""
+    tree = ast.parse(VALIDATION.read_text())
+    builders = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     patterns = []
-    for node in ast.walk(ast.parse(VALIDATION.read_text())):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "InvalidInputError"):
-            continue
-        (message,) = node.args
+
+    def add(message: ast.expr) -> None:
         if isinstance(message, ast.Constant):
             patterns.append(re.escape(str(message.value)))
         elif isinstance(message, ast.JoinedStr):
             patterns.append(_template_pattern(message))
-        else:  # the finite-number check builds its message from a `where` template
-            assert isinstance(message, ast.JoinedStr), ast.dump(message)
+        else:
+            assert isinstance(message, ast.Call), ast.dump(message)
+            builder = builders[getattr(message.func, "id", "")]
+            returns = [n for n in ast.walk(builder) if isinstance(n, ast.Return)]
+            assert returns, f"{builder.name} returns no message"
+            for each in returns:
+                assert each.value is not None
+                add(each.value)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "InvalidInputError":
+            (message,) = node.args
+            add(message)
     return patterns
 
 
