@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--units",
         choices=UNIT_CHOICES,
         default=None,
-        help="what the feature values are: the data set's scaled values, or raw clinical "
-        "units (years, kg/m2, mm Hg, ...); picks the bundled data set's version, or declares "
-        "what --data holds (default: scaled for the bundled data, raw for --data)",
+        help="what the feature values are: 'scaled' (the data set's scaled values) or 'raw' "
+        "(clinical units: years, kg/m2, mm Hg, ...); picks the bundled data set's version, or "
+        "declares what --data holds (default: scaled for the bundled data, raw for --data)",
     )
     parser.add_argument(
         "--scaling",
