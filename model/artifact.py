@@ -1,9 +1,12 @@
 """The model artifact: a versioned, checksummed JSON file, and the model it loads into.
 
-JSON only (never pickle): loading reads numbers and strings, validates them against
-the schema below and verifies the checksum, so a corrupt or edited file is refused
-with a clear error and nothing in a file can run code. This module needs numpy only,
-so the server can load a model without importing scikit-learn.
+JSON only (never pickle): loading reads numbers and strings, checks them as
+`artifact.schema.json` says (by hand: the server must not pay for a schema library at
+start-up; a test holds the two together) plus what the schema cannot say, and verifies
+the checksum, so a corrupt or edited file is refused with a clear error and nothing in a
+file can run code. This module needs numpy only, so the server can load a model without
+importing scikit-learn. Writing (`save_artifact`, training only) validates against the
+schema file itself with `jsonschema`. The format is described in `model/README.md`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -22,15 +26,41 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from model.features import FEATURE_NAMES
+from model.features import FEATURE_NAMES, RAW_UNITS, SCALED
 from model.limits import input_limit
 from model.linear import FloatArray, predict_columns, predict_scalar
+from model.scaling import STANDARD, FeatureScaling, Scaling
 
 ARTIFACT_FORMAT = "diabetes-linear-model"
-FORMAT_VERSION = 1
-BUNDLED_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "diabetes-bmi.json"
+FORMAT_VERSION = 2  # what save_artifact writes
+READABLE_VERSIONS = (1, 2)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+BUNDLED_ARTIFACT = ARTIFACTS / "diabetes-bmi.json"
+RAW_UNITS_ARTIFACT = ARTIFACTS / "diabetes-bmi-raw.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "artifact.schema.json"
 # A model of ten features is a few kilobytes; anything this large is not an artifact.
 MAX_ARTIFACT_BYTES = 16 << 20
+
+_COMMON_KEYS = (
+    "format",
+    "format_version",
+    "name",
+    "version",
+    "created_at",
+    "features",
+    "coefficients",
+    "intercept",
+    "feature_stats",
+    "interval",
+    "metrics",
+    "training_data",
+    "hyperparameters",
+    "library_versions",
+    "checksum",
+)
+_REQUIRED_KEYS = {1: _COMMON_KEYS, 2: (*_COMMON_KEYS, "units", "scaling")}
+_UTC_SECOND = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class ArtifactError(ValueError):
@@ -62,6 +92,19 @@ class IntervalSpec:
     xtx_inv_centered: tuple[tuple[float, ...], ...]
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """Where a format-2 model's training rows came from (`training_data` in the file)."""
+
+    source: str
+    target: str
+    fingerprint: str
+    data_fingerprint: str
+    n_rows: int
+    n_train: int
+    n_test: int
+
+
 class SinglePrediction(NamedTuple):
     """One record's prediction with its interval and explanation."""
 
@@ -85,6 +128,10 @@ class LinearModel:
     feature_stats: tuple[FeatureStats, ...]
     interval: IntervalSpec
     metrics: Mapping[str, float]
+    units: Mapping[str, str]  # per feature: a raw unit such as "kg/m2", or "scaled"
+    scaling: Scaling | None  # how raw values become the scaled inputs, when recorded
+    training: TrainingData | None  # None for format-1 files
+    format_version: int
     checksum: str
     document: Mapping[str, Any] = field(repr=False, compare=False)
 
@@ -202,9 +249,11 @@ def compute_checksum(document: Mapping[str, Any]) -> str:
 
 
 def save_artifact(document: Mapping[str, Any], path: Path) -> Path:
-    """Validate, checksum and write an artifact document atomically; returns the path."""
+    """Validate (the JSON Schema, then the loader's checks), checksum and write an artifact
+    document atomically; returns the path."""
     sealed = {**document, "format": ARTIFACT_FORMAT, "format_version": FORMAT_VERSION}
     sealed["checksum"] = compute_checksum(sealed)
+    validate_with_schema(sealed)
     model_from_document(sealed)  # never write what could not be loaded
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +265,19 @@ def save_artifact(document: Mapping[str, Any], path: Path) -> Path:
     os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; a model is not a secret
     os.replace(tmp.name, path)
     return path
+
+
+def validate_with_schema(document: Mapping[str, Any]) -> None:
+    """Check a document against `artifact.schema.json` (needs `jsonschema`, a training
+    dependency); raises ArtifactError naming the first offending place."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is not None:
+        where = ".".join(str(part) for part in ("artifact", *error.absolute_path))
+        raise ArtifactError(f"{where}: {error.message} (artifact.schema.json)")
 
 
 def load_artifact(path: Path | str = BUNDLED_ARTIFACT) -> LinearModel:
@@ -272,15 +334,23 @@ def _reject_constant(name: str) -> float:
 
 
 def model_from_document(document: Any) -> LinearModel:
-    """Validate an artifact document (schema, then checksum) and build the model."""
+    """Validate an artifact document (the checks of `artifact.schema.json` and the
+    cross-field ones it cannot express, then the checksum) and build the model."""
     doc = _Reader(document, "artifact")
     if doc.read_str("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"format must be {ARTIFACT_FORMAT!r}")
     format_version = doc.read_int("format_version")
-    if format_version != FORMAT_VERSION:
+    if format_version not in READABLE_VERSIONS:
         raise ArtifactError(
-            f"format_version {format_version} is not supported (this build reads {FORMAT_VERSION})"
+            f"format_version {format_version} is not supported "
+            f"(this build reads {', '.join(map(str, READABLE_VERSIONS))})"
         )
+    doc.expect_keys(_REQUIRED_KEYS[format_version])
+    name = doc.read_str("name")
+    version = doc.read_str("version")
+    created_at = doc.read_str("created_at")
+    if not _UTC_SECOND.fullmatch(created_at):
+        raise ArtifactError("artifact.created_at must be a UTC time like 2026-01-31T12:00:00Z")
     features = tuple(doc.read_str_list("features"))
     if not features:
         raise ArtifactError("features must name at least one feature")
@@ -293,38 +363,38 @@ def model_from_document(document: Any) -> LinearModel:
             f"coefficients has {len(coefficients)} values for {len(features)} features"
         )
     stats_doc = doc.read_child("feature_stats")
+    stats_doc.expect_keys(features)
     stats = []
-    for name in features:
-        entry = stats_doc.read_child(name)
+    for feature in features:
+        entry = stats_doc.read_child(feature)
+        entry.expect_keys(("mean", "std", "min", "max"))
         stats.append(
             FeatureStats(
                 entry.read_float("mean"),
-                entry.read_float("std"),
+                entry.read_float("std", minimum=0.0),
                 entry.read_float("min"),
                 entry.read_float("max"),
             )
         )
-    interval_doc = doc.read_child("interval")
-    matrix = interval_doc.read_matrix("xtx_inv_centered", len(features))
-    interval = IntervalSpec(
-        confidence=interval_doc.read_float("confidence"),
-        residual_std_error=interval_doc.read_float("residual_std_error"),
-        degrees_of_freedom=interval_doc.read_int("degrees_of_freedom"),
-        t_quantile=interval_doc.read_float("t_quantile"),
-        n_train=interval_doc.read_int("n_train"),
-        xtx_inv_centered=matrix,
-    )
-    if not 0 < interval.confidence < 1 or interval.n_train < 1 or interval.residual_std_error < 0:
-        raise ArtifactError("interval holds impossible values")
-    if not _positive_semidefinite(np.array(matrix, dtype=np.float64)):
-        raise ArtifactError(
-            "interval.xtx_inv_centered must be symmetric positive semi-definite "
-            "(an inverse of X'X); otherwise intervals have negative variances"
-        )
+    interval = _read_interval(doc.read_child("interval"), len(features))
     metrics_doc = doc.read_child("metrics")
     metrics = {key: metrics_doc.read_float(key) for key in metrics_doc.names()}
-    for key in ("training_data", "hyperparameters", "library_versions"):
-        doc.read_child(key)
+    doc.read_child("hyperparameters")
+    versions = doc.read_child("library_versions")
+    for key in versions.names():
+        versions.read_str(key, allow_empty=True)
+    if format_version == 1:
+        # Format 1 was only ever written for the bundled data set's scaled values.
+        doc.read_child("training_data")
+        units: dict[str, str] = dict.fromkeys(features, SCALED)
+        scaling = None
+        training = None
+    else:
+        units = _read_units(doc.read_child("units"), features)
+        scaling = _read_scaling(doc, units)
+        training = _read_training_data(doc.read_child("training_data"))
+        if training.n_train != interval.n_train:
+            raise ArtifactError("training_data.n_train differs from interval.n_train")
     checksum = doc.read_str("checksum")
     if checksum != compute_checksum(document):
         raise ArtifactError(
@@ -332,23 +402,29 @@ def model_from_document(document: Any) -> LinearModel:
             "(retrain, or restore the original file)"
         )
     model = LinearModel(
-        name=doc.read_str("name"),
-        version=doc.read_str("version"),
-        created_at=doc.read_str("created_at"),
+        name=name,
+        version=version,
+        created_at=created_at,
         features=features,
         coefficients=np.array(coefficients, dtype=np.float64),
         intercept=doc.read_float("intercept"),
         feature_stats=tuple(stats),
         interval=interval,
         metrics=metrics,
+        units=units,
+        scaling=scaling,
+        training=training,
+        format_version=format_version,
         checksum=checksum,
         document=document,
     )
     limit = model.input_limit
-    for name, feature in zip(features, stats, strict=True):
-        if not -limit <= feature.min <= feature.max <= limit:
+    for feature_name, seen in zip(features, stats, strict=True):
+        if seen.min > seen.max:
+            raise ArtifactError(f"feature_stats.{feature_name}: min is above max")
+        if not -limit <= seen.min <= seen.max <= limit:
             raise ArtifactError(
-                f"the numbers are too large: predictions over {name}'s training range "
+                f"the numbers are too large: predictions over {feature_name}'s training range "
                 "would not be finite"
             )
     return model
@@ -359,6 +435,118 @@ def _positive_semidefinite(matrix: FloatArray) -> bool:
     if not np.allclose(matrix, matrix.T, rtol=1e-9, atol=1e-12 * scale):
         return False
     return bool(np.linalg.eigvalsh(matrix).min() >= -1e-9 * scale)
+
+
+def _read_interval(doc: _Reader, size: int) -> IntervalSpec:
+    doc.expect_keys(
+        (
+            "confidence",
+            "residual_std_error",
+            "degrees_of_freedom",
+            "t_quantile",
+            "n_train",
+            "xtx_inv_centered",
+        )
+    )
+    interval = IntervalSpec(
+        confidence=doc.read_float("confidence"),
+        residual_std_error=doc.read_float("residual_std_error", minimum=0.0),
+        degrees_of_freedom=doc.read_int("degrees_of_freedom", minimum=1),
+        t_quantile=doc.read_float("t_quantile"),
+        n_train=doc.read_int("n_train", minimum=1),
+        xtx_inv_centered=doc.read_matrix("xtx_inv_centered", size),
+    )
+    if not 0 < interval.confidence < 1:
+        raise ArtifactError("artifact.interval.confidence must be between 0 and 1")
+    if not _positive_semidefinite(np.array(interval.xtx_inv_centered, dtype=np.float64)):
+        raise ArtifactError(
+            "interval.xtx_inv_centered must be symmetric positive semi-definite "
+            "(an inverse of X'X); otherwise intervals have negative variances"
+        )
+    return interval
+
+
+def _read_units(doc: _Reader, features: tuple[str, ...]) -> dict[str, str]:
+    doc.expect_keys(features)
+    units = {}
+    for feature in features:
+        unit = doc.read_str(feature)
+        if unit not in (SCALED, RAW_UNITS[feature]):
+            raise ArtifactError(
+                f"artifact.units.{feature} must be {SCALED!r} or {RAW_UNITS[feature]!r}"
+            )
+        units[feature] = unit
+    return units
+
+
+def _read_scaling(doc: _Reader, units: Mapping[str, str]) -> Scaling | None:
+    if doc.is_null("scaling"):
+        return None
+    scaling = doc.read_child("scaling")
+    scaling.expect_keys(("method", "description", "features"))
+    if scaling.read_str("method") != STANDARD:
+        raise ArtifactError(f"artifact.scaling.method must be {STANDARD!r}")
+    scaled = tuple(feature for feature, unit in units.items() if unit == SCALED)
+    if not scaled:
+        raise ArtifactError("artifact.scaling must be null: no feature is in scaled units")
+    per_feature = scaling.read_child("features")
+    per_feature.expect_keys(scaled)
+    features = {}
+    for feature in scaled:
+        entry = per_feature.read_child(feature)
+        entry.expect_keys(("raw_units", "mean", "scale"))
+        if entry.read_str("raw_units") != RAW_UNITS[feature]:
+            raise ArtifactError(
+                f"artifact.scaling.features.{feature}.raw_units must be {RAW_UNITS[feature]!r}"
+            )
+        scale = entry.read_float("scale")
+        if not scale > 0:
+            raise ArtifactError(f"artifact.scaling.features.{feature}.scale must be > 0")
+        features[feature] = FeatureScaling(RAW_UNITS[feature], entry.read_float("mean"), scale)
+    return Scaling(STANDARD, scaling.read_str("description"), features)
+
+
+def _read_training_data(doc: _Reader) -> TrainingData:
+    doc.expect_keys(
+        (
+            "source",
+            "target",
+            "fingerprint",
+            "data_fingerprint",
+            "n_rows",
+            "n_train",
+            "n_test",
+            "split",
+        )
+    )
+    source = doc.read_str("source")
+    if "/" in source or "\\" in source:
+        raise ArtifactError("artifact.training_data.source must be a file name, not a path")
+    fingerprints = [doc.read_str(key) for key in ("fingerprint", "data_fingerprint")]
+    if not all(_SHA256.fullmatch(value) for value in fingerprints):
+        raise ArtifactError("artifact.training_data fingerprints must be sha256:<64 hex digits>")
+    n_rows = doc.read_int("n_rows", minimum=2)
+    n_train = doc.read_int("n_train", minimum=1)
+    n_test = doc.read_int("n_test", minimum=1)
+    if n_train + n_test != n_rows:
+        raise ArtifactError("artifact.training_data: n_train + n_test must equal n_rows")
+    split = doc.read_child("split")
+    split.expect_keys(("method", "test_size", "random_state", "description"))
+    if split.read_str("method") not in ("tail", "shuffle"):
+        raise ArtifactError("artifact.training_data.split.method must be 'tail' or 'shuffle'")
+    split.read_int("test_size", minimum=1)
+    if not split.is_null("random_state"):
+        split.read_int("random_state")
+    split.read_str("description")
+    return TrainingData(
+        source=source,
+        target=doc.read_str("target"),
+        fingerprint=fingerprints[0],
+        data_fingerprint=fingerprints[1],
+        n_rows=n_rows,
+        n_train=n_train,
+        n_test=n_test,
+    )
 
 
 class _Reader:
@@ -373,28 +561,47 @@ class _Reader:
     def names(self) -> list[str]:
         return list(self._value)
 
+    def expect_keys(self, required: Sequence[str], optional: Sequence[str] = ()) -> None:
+        """Every required key present, and no key that is neither required nor optional."""
+        for key in required:
+            self._get(key)
+        unknown = sorted(set(self._value) - set(required) - set(optional))
+        if unknown:
+            raise ArtifactError(f"{self._where} has unknown key(s) {', '.join(unknown)}")
+
     def _get(self, key: str) -> Any:
         if key not in self._value:
             raise ArtifactError(f"{self._where}.{key} is missing")
         return self._value[key]
 
+    def is_null(self, key: str) -> bool:
+        return self._get(key) is None
+
     def read_child(self, key: str) -> _Reader:
         return _Reader(self._get(key), f"{self._where}.{key}")
 
-    def read_str(self, key: str) -> str:
+    def read_str(self, key: str, allow_empty: bool = False) -> str:
         value = self._get(key)
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not (value or allow_empty):
             raise ArtifactError(f"{self._where}.{key} must be a non-empty string")
         return value
 
-    def read_int(self, key: str) -> int:
+    def read_int(self, key: str, minimum: int | None = None) -> int:
         value = self._get(key)
+        # JSON Schema's integer: 3 or 3.0, never true/false.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise ArtifactError(f"{self._where}.{key} must be an integer")
+        if minimum is not None and value < minimum:
+            raise ArtifactError(f"{self._where}.{key} must be at least {minimum}")
         return value
 
-    def read_float(self, key: str) -> float:
-        return _finite(self._get(key), f"{self._where}.{key}")
+    def read_float(self, key: str, minimum: float | None = None) -> float:
+        value = _finite(self._get(key), f"{self._where}.{key}")
+        if minimum is not None and value < minimum:
+            raise ArtifactError(f"{self._where}.{key} must be at least {minimum}")
+        return value
 
     def read_str_list(self, key: str) -> list[str]:
         value = self._get(key)

@@ -1,9 +1,29 @@
-"""The diabetes data set's feature names, in the data set's column order."""
+"""The diabetes data set's feature names, in the data set's column order, and their units.
+
+`FEATURE_NAMES` is the contract's `Record` (protos/diabetes/v1/prediction.proto), field for
+field; `model/` imports no generated code, so a unit test holds the two together.
+"""
 
 from __future__ import annotations
 
 FEATURE_NAMES: tuple[str, ...] = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 DEFAULT_FEATURES: tuple[str, ...] = ("bmi",)
+
+# The unit of a feature scaled as scikit-learn's data set is: (raw - mean) / (std * sqrt(n)).
+SCALED = "scaled"
+# Raw clinical units, as in `load_diabetes(scaled=False)` (Efron et al. 2004).
+RAW_UNITS: dict[str, str] = {
+    "age": "years",
+    "sex": "code 1 or 2",
+    "bmi": "kg/m2",
+    "bp": "mm Hg",
+    "s1": "mg/dL",  # total serum cholesterol (tc)
+    "s2": "mg/dL",  # low-density lipoproteins (ldl)
+    "s3": "mg/dL",  # high-density lipoproteins (hdl)
+    "s4": "ratio",  # total cholesterol / HDL (tch)
+    "s5": "log mg/dL",  # natural log of serum triglycerides (ltg)
+    "s6": "mg/dL",  # blood sugar (glu)
+}
 
 
 def resolve_features(spec: str) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ def plot_fit(model: LinearModel, split: Split, path: Path) -> Path:
             alpha=0.2,
             label=f"{confidence}% prediction interval",
         )
-        axes.set_xlabel(f"{feature} (scaled)")
+        axes.set_xlabel(f"{feature} ({model.units[feature]})")
         axes.set_ylabel("disease progression")
         axes.set_title(
             f"{model.name}: y = {model.coefficients[0]:.2f}·{feature} + {model.intercept:.2f}"

@@ -2,7 +2,8 @@
 
 diabetes-train                                   # BMI only, into out/
 diabetes-train --features all --search           # 10 features, grid search
-diabetes-train --artifact model/artifacts/diabetes-bmi.json   # refresh the bundled model
+diabetes-train --units raw                       # BMI in kg/m2 (the raw data set)
+diabetes-train --data rows.csv --target y --features bmi,bp --output out/mine.json
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 
 from model.artifact import LinearModel, load_artifact, save_artifact
-from model.data import DEFAULT_TEST_SIZE, Split, load_split
-from model.document import artifact_name, build_document
+from model.csv_data import read_csv
+from model.data import (
+    DEFAULT_TEST_SIZE,
+    UNIT_CHOICES,
+    Dataset,
+    Split,
+    Units,
+    bundled_dataset,
+    split_dataset,
+)
+from model.document import build_document
 from model.estimator import SimpleLinearRegression
 from model.evaluation import regression_metrics
 from model.features import resolve_features
@@ -50,19 +60,49 @@ class Search:
     folds: int
 
 
+SCALING_CHOICES = ("none", "standard")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diabetes-train",
         description=(
-            "Fit SimpleLinearRegression (gradient descent) on scikit-learn's diabetes data, "
-            "training on all rows but the last --test-size and testing on those; print test "
-            "metrics, write a fit plot, a loss-curve plot and the JSON model artifact."
+            "Fit SimpleLinearRegression (gradient descent) on scikit-learn's diabetes data or "
+            "on the rows of a CSV file, training on all rows but the last --test-size (or a "
+            "seeded shuffle's) and testing on those; print test metrics, write a fit plot, a "
+            "loss-curve plot and the JSON model artifact."
         ),
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="CSV file of training rows: a header naming the feature columns (age, sex, bmi, "
+        "bp, s1-s6) and the target (default: scikit-learn's bundled data set)",
+    )
+    parser.add_argument(
+        "--target", default=None, help="the target column of --data (required with --data)"
     )
     parser.add_argument(
         "--features",
         default="bmi",
         help="comma-separated feature names, or 'all' for the 10 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--units",
+        choices=UNIT_CHOICES,
+        default=None,
+        help="what the feature values are: 'scaled' (the data set's scaled values) or 'raw' "
+        "(clinical units: years, kg/m2, mm Hg, ...); picks the bundled data set's version, or "
+        "declares what --data holds (default: scaled for the bundled data, raw for --data)",
+    )
+    parser.add_argument(
+        "--scaling",
+        choices=SCALING_CHOICES,
+        default="none",
+        help="'standard' scales raw columns as the data set does, (raw - mean) / (std * "
+        "sqrt(n)), and records it: the model then reads scaled values; 'none' keeps the "
+        "units as they are (default: %(default)s)",
     )
     parser.add_argument(
         "--search",
@@ -80,10 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the plots and the artifact go (default: %(default)s)",
     )
     parser.add_argument(
+        "--output",
         "--artifact",
+        dest="artifact",
         type=Path,
         default=None,
-        help="artifact path (default: OUTPUT_DIR/diabetes-<features>.json)",
+        help="artifact path (default: OUTPUT_DIR/NAME.json)",
+    )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="model name recorded in the artifact (default: diabetes-<features>, plus -raw "
+        "for raw units)",
     )
     parser.add_argument(
         "--version",
@@ -94,7 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-size",
         type=int,
         default=DEFAULT_TEST_SIZE,
-        help="rows held out at the end for testing (default: %(default)s)",
+        help="rows held out for testing (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=None,
+        help="shuffle the rows with this seed before holding out the test rows (default: no "
+        "shuffle, the last rows are the test rows)",
     )
     parser.add_argument(
         "--seed",
@@ -141,8 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        features = resolve_features(args.features)
-        split = load_split(features, args.test_size)
+        split = split_dataset(_dataset(args), args.test_size, args.random_state)
     except ValueError as exc:
         parser.error(str(exc))
     if args.search and args.cv_folds < 2:
@@ -182,8 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "grid": search_grid(args.batch_size),
         }
 
-    document = build_document(estimator, split, metrics, hyperparameters, version=args.version)
-    artifact_path = args.artifact or args.output_dir / f"{artifact_name(split.features)}.json"
+    try:
+        document = build_document(
+            estimator, split, metrics, hyperparameters, version=args.version, name=args.name
+        )
+    except ValueError as exc:
+        print(f"diabetes-train: training failed: {exc}", file=sys.stderr)
+        return 1
+    artifact_path = args.artifact or args.output_dir / f"{document['name']}.json"
     try:
         save_artifact(document, artifact_path)
         model = load_artifact(artifact_path)
@@ -195,6 +255,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _report(model, estimator, split, search, [artifact_path, fit_png, loss_png])
     return 0
+
+
+def _dataset(args: argparse.Namespace) -> Dataset:
+    """The rows to train on, in the units the model will read; ValueError names what is
+    wrong."""
+    features = resolve_features(args.features)
+    if args.data is None:
+        if args.target is not None:
+            raise ValueError("--target names a column of --data; the bundled data set has one")
+        units: Units = args.units or "scaled"
+        dataset = bundled_dataset(features, units)
+    else:
+        if not args.target:
+            raise ValueError("--data needs --target COLUMN (the column to predict)")
+        dataset = read_csv(args.data, args.target.strip(), features, args.units or "raw")
+    if args.scaling == "standard":
+        dataset = dataset.standardised()
+    return dataset
 
 
 def _grid_search(
@@ -240,15 +318,16 @@ def _report(
     terms = "  ".join(
         f"{name}={coef:.4f}" for name, coef in zip(model.features, model.coefficients, strict=True)
     )
+    units = ", ".join(f"{name} [{model.units[name]}]" for name in model.features)
     lines = [
-        f"Trained {model.name} on {', '.join(model.features)}: "
+        f"Trained {model.name} on {units} from {split.dataset.source}: "
         f"{split.n_train} training rows, {split.n_test} test rows",
         f"  gradient descent: {estimator.n_iter_} {unit}{plural}, {state} "
         f"(gradient norm {estimator.gradient_norm_curve_[-1]:.2g}, tol {estimator.tol:g}, "
         f"step {estimator.learning_rate_:.4g})",
         f"  coefficients: {terms}",
         f"  intercept: {model.intercept:.4f}",
-        f"Test split (last {split.n_test} rows): MSE {m['test_mse']:.2f}  "
+        f"Test split ({split.n_test} rows): MSE {m['test_mse']:.2f}  "
         f"MAE {m['test_mae']:.2f}  R² {m['test_r2']:.4f}",
         f"Train split: MSE {m['train_mse']:.2f}  MAE {m['train_mae']:.2f}  R² {m['train_r2']:.4f}",
     ]

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 # Files a working installation cannot do without, by wheel.
 REQUIRED_IN_WHEEL = {
     "model/artifacts/diabetes-bmi.json",
+    "model/artifacts/diabetes-bmi-raw.json",
+    "model/artifact.schema.json",
     "server/__main__.py",
     "server/healthcheck.py",
     "server/stack/envoy.yaml",

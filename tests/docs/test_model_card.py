@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
-from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact, save_artifact
+from model.artifact import (
+    BUNDLED_ARTIFACT,
+    RAW_UNITS_ARTIFACT,
+    LinearModel,
+    load_artifact,
+    save_artifact,
+)
 from model.data import Split, load_split
 from model.document import build_document
 from model.estimator import SimpleLinearRegression
@@ -112,6 +118,17 @@ def test_the_card_describes_the_served_artifact() -> None:
     assert f"model/artifacts/{BUNDLED_ARTIFACT.name}" in text
     assert model.interval.confidence == 0.95
     assert "95% prediction interval" in text
+
+
+def test_the_card_describes_the_raw_units_model() -> None:
+    text = CARD.read_text()
+    model = load_artifact(RAW_UNITS_ARTIFACT)
+    assert f"`{model.name}`" in text
+    assert f"model/artifacts/{RAW_UNITS_ARTIFACT.name}" in text
+    shown = re.search(r"intercept (−?[\d.]+) and\s+([\d.]+) per kg/m²", text)
+    assert shown, "model card: no intercept and slope of the raw-units model"
+    assert agrees(shown[1].replace("−", "-"), model.intercept)
+    assert agrees(shown[2], float(model.coefficients[0]))
 
 
 def test_the_raw_feature_statistics_are_the_data_sets() -> None:

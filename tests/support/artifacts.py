@@ -10,7 +10,8 @@ from scipy import stats
 from sklearn.datasets import load_diabetes
 
 from model.artifact import LinearModel, load_artifact, save_artifact
-from model.features import FEATURE_NAMES
+from model.data import BUNDLED_SOURCE, BUNDLED_TARGET, rows_fingerprint
+from model.features import FEATURE_NAMES, SCALED
 
 
 def write_test_artifact(
@@ -33,6 +34,8 @@ def write_test_artifact(
         "version": version,
         "created_at": "2026-01-01T00:00:00Z",
         "features": list(features),
+        "units": dict.fromkeys(features, SCALED),
+        "scaling": None,
         "coefficients": coefficients.tolist(),
         "intercept": intercept,
         "feature_stats": {
@@ -53,7 +56,21 @@ def write_test_artifact(
             "xtx_inv_centered": np.linalg.inv(centred.T @ centred).tolist(),
         },
         "metrics": {"test_r2": 0.5},
-        "training_data": {"dataset": "sklearn.datasets.load_diabetes"},
+        "training_data": {
+            "source": f"{BUNDLED_SOURCE}(scaled=True)",
+            "target": BUNDLED_TARGET,
+            "fingerprint": rows_fingerprint(features, X, y),
+            "data_fingerprint": rows_fingerprint(features, data.data[:, columns], data.target),
+            "n_rows": len(data.target),
+            "n_train": len(y),
+            "n_test": 20,
+            "split": {
+                "method": "tail",
+                "test_size": 20,
+                "random_state": None,
+                "description": "the last 20 rows test",
+            },
+        },
         "hyperparameters": {},
         "library_versions": {},
     }
