@@ -69,6 +69,7 @@ class RunningServer:
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
             interceptors=interceptors,
+            maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         limits = Limits(
             max_batch_records=config.max_batch_records,

@@ -21,6 +21,9 @@ class ServerConfig:
     model_path: Path = BUNDLED_ARTIFACT
     workers: int = 1
     threads: int = 16
+    # Calls in progress or waiting for a thread, per process; one more gets RESOURCE_EXHAUSTED
+    # at once (Envoy retries it on another server) instead of queueing until its deadline.
+    max_concurrent_rpcs: int = 64
     max_batch_records: int = 100_000
     batch_chunk_records: int = 10_000
     # A JSON batch reaches the server as one message holding the raw body (google.api.HttpBody):
@@ -64,6 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
         type=positive_int,
     ),
     _setting("--threads", "handler threads per process", type=positive_int),
+    _setting(
+        "--max-concurrent-rpcs",
+        "calls running or queued per process; more get RESOURCE_EXHAUSTED at once",
+        type=positive_int,
+    ),
     _setting("--max-batch-records", "most records in one PredictBatch call", type=positive_int),
     _setting("--batch-chunk-records", "records per PredictBatch reply message", type=positive_int),
     _setting("--max-receive-message-bytes", "largest request message", type=positive_int),

@@ -63,7 +63,9 @@ class AccessLog:
     def __init__(self, stream: TextIO | None = None, flush_interval: float = 0.2) -> None:
         self._stream = stream or sys.stderr
         self._pid = os.getpid()
-        self._queue: deque[tuple[float, str, str, float, int, str | None, str]] = deque()
+        self._queue: deque[tuple[float, str, str, float, int, str | None, str, str | None]] = (
+            deque()
+        )
         self._stopped = threading.Event()
         self._interval = flush_interval
         self._writer = threading.Thread(target=self._run, name="access-log", daemon=True)
@@ -77,8 +79,12 @@ class AccessLog:
         records: int,
         request_id: str | None,
         error: str = "",
+        subject: str | None = None,
     ) -> None:
-        self._queue.append((time.time(), method, code, seconds, records, request_id, error))
+        """`subject`: the caller's verified identity (the JWT's `sub`, from Envoy), if any."""
+        self._queue.append(
+            (time.time(), method, code, seconds, records, request_id, error, subject)
+        )
 
     def close(self) -> None:
         self._stopped.set()
@@ -107,12 +113,14 @@ class AccessLog:
         records: int,
         request_id: str | None,
         error: str,
+        subject: str | None,
     ) -> str:
         request = "null" if request_id is None else encode_basestring(request_id)
+        caller = "null" if subject is None else encode_basestring(subject)
         extra = f', "error": {encode_basestring(error)}' if error else ""
         return (
             f'{{"ts": "{timestamp(when)}", "level": "INFO", "logger": "server.access", '
             f'"pid": {self._pid}, "message": "call", "method": "{method}", "code": "{code}", '
             f'"duration_ms": {round(seconds * 1000, 3)}, "records": {records}, '
-            f'"request_id": {request}{extra}}}\n'
+            f'"request_id": {request}, "subject": {caller}{extra}}}\n'
         )

@@ -1,5 +1,5 @@
 """What happens around every call, whatever the service: timing, metrics, the access log
-line (with the caller's `x-request-id`), and turning a handler's exception into the
+line (with the caller's `x-request-id` and JWT subject), and turning a handler's exception into the
 caller's status (the mapping is `server.errors.status_of`).
 
 `server.registration` wraps every servicer method with one of the `CallObserver`
@@ -149,15 +149,24 @@ class Call:
         if observer.metrics is not None:
             observer.metrics.call_finished(self.method, code_name, seconds, self.records)
         if observer.access_log is not None:
+            request_id, subject = _caller(self.context)
             observer.access_log.write(
-                self.method, code_name, seconds, self.records, _request_id(self.context), message
+                self.method, code_name, seconds, self.records, request_id, message, subject
             )
         if isinstance(exc, Exception):
             self.context.abort(code, message)
 
 
-def _request_id(context: grpc.ServicerContext) -> str | None:
+# Set by Envoy from the verified JWT's `sub` (a caller's own header is dropped there).
+SUBJECT_METADATA = "x-jwt-subject"
+
+
+def _caller(context: grpc.ServicerContext) -> tuple[str | None, str | None]:
+    """The call's `x-request-id` and the authenticated caller's subject, if any."""
+    request_id = subject = None
     for key, value in context.invocation_metadata():
         if key == "x-request-id":
-            return str(value)
-    return None
+            request_id = str(value)
+        elif key == SUBJECT_METADATA:
+            subject = str(value)
+    return request_id, subject

@@ -8,8 +8,9 @@ module adapts it to other addresses and upstreams without a second copy of the c
 It also switches on what a public deployment needs and a local run does not (all off by
 default): JWT authentication against a local JWKS file (`--jwks`), TLS termination
 (`--tls-cert`/`--tls-key`), a per-client rate limit (`--rate-limit-rps`), a smaller request
-body cap (`--max-request-bytes`), OpenTelemetry tracing (`--otlp-endpoint`) and a
-stats-only listener for Prometheus (`--stats-port`).
+body cap (`--max-request-bytes`), a heap cap (`--max-heap-bytes`), OpenTelemetry tracing
+(`--otlp-endpoint`), a stats-only listener for Prometheus (`--stats-port`) and, for local use
+only, gRPC server reflection through Envoy (`--grpc-reflection`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ class EnvoyOptions:
     rate_limit_burst: int = 0
     # Largest request body Envoy accepts (413 JSON above it); None keeps envoy.yaml's cap.
     max_request_bytes: int | None = None
+    # The overload manager's heap cap (Envoy refuses new requests near it); None keeps
+    # envoy.yaml's. Size it against the memory limit of Envoy's container.
+    max_heap_bytes: int | None = None
+    # Route grpc.reflection.* to the servers (for grpcurl and the like); off in deployments,
+    # where a held-open reflection stream would hold a server thread.
+    grpc_reflection: bool = False
     # Proxies in front of Envoy that append to X-Forwarded-For (the client address the rate
     # limit and the access log use is then taken from it).
     trusted_proxy_hops: int = 0
@@ -78,8 +85,21 @@ class EnvoyOptions:
 
 
 JWT_PROVIDER = "clients"
-# Reachable without a token when JWT is on: the try-it page and gRPC health (load balancers).
-JWT_EXEMPT = ({"path": "/"}, {"prefix": "/grpc.health.v1.Health/"})
+
+
+def _method(path: str, method: str) -> dict[str, Any]:
+    return {"path": path, "headers": [{"name": ":method", "string_match": {"exact": method}}]}
+
+
+# Reachable without a token when JWT is on, by method and path: the try-it page and gRPC
+# health's one-shot check (load balancers). Every other method on these paths needs a token.
+JWT_EXEMPT = (_method("/", "GET"), _method("/grpc.health.v1.Health/Check", "POST"))
+# The verified token's subject: a request header for the server (its access log), and
+# dynamic metadata for Envoy's access log (`%DYNAMIC_METADATA(...:jwt_payload:sub)%`).
+SUBJECT_HEADER = "x-jwt-subject"
+JWT_PAYLOAD_METADATA = "jwt_payload"
+REFLECTION_PREFIX = "/grpc.reflection."
+TLS_HANDSHAKE_TIMEOUT = "10s"
 MAX_CLIENT_BUCKETS = 100_000
 OTEL_CLUSTER = "opentelemetry_collector"
 ADMIN_CLUSTER = "envoy_admin"
@@ -115,24 +135,32 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
         }
     ]
     if options.max_request_bytes is not None:
-        _http_filter(manager, "envoy.filters.http.buffer")["max_request_bytes"] = (
-            options.max_request_bytes
-        )
         transcoder["max_request_body_size"] = options.max_request_bytes
+    if options.max_heap_bytes is not None:
+        _heap_monitor(config)["max_heap_size_bytes"] = options.max_heap_bytes
+    if options.grpc_reflection:
+        manager["route_config"]["virtual_hosts"][0]["routes"].append(_reflection_route())
     if options.trusted_proxy_hops:
         manager["xff_num_trusted_hops"] = options.trusted_proxy_hops
     # Order matters: refuse over-limit clients first, then unauthenticated ones, before
-    # any body is buffered or transcoded.
+    # any body is buffered or transcoded (after the caller's own subject header is dropped).
     front: list[dict[str, Any]] = []
     if options.rate_limit_rps:
         front.append(_rate_limit_filter(options.rate_limit_rps, options.rate_limit_burst))
     if options.jwks is not None:
         front.append(_jwt_filter(options))
-    manager["http_filters"][:0] = front
+    first_reader = next(
+        index
+        for index, each in enumerate(manager["http_filters"])
+        if each["name"] == "envoy.filters.http.grpc_json_transcoder"
+    )
+    manager["http_filters"][first_reader:first_reader] = front
     if options.tls_cert is not None and options.tls_key is not None:
-        listener["filter_chains"][0]["transport_socket"] = _tls_socket(
-            options.tls_cert, options.tls_key
-        )
+        chain = listener["filter_chains"][0]
+        chain["transport_socket"] = _tls_socket(options.tls_cert, options.tls_key)
+        # A TLS handshake that has not finished by then is closed (slow or idle handshakes
+        # cannot hold connections).
+        chain["transport_socket_connect_timeout"] = TLS_HANDSHAKE_TIMEOUT
     if options.otlp_endpoint is not None:
         manager["tracing"] = _tracing()
         config["static_resources"]["clusters"].append(
@@ -140,6 +168,25 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
         )
     _stats_listener(config, options)
     return config
+
+
+def _heap_monitor(config: dict[str, Any]) -> dict[str, Any]:
+    for monitor in config["overload_manager"]["resource_monitors"]:
+        if monitor["name"] == "envoy.resource_monitors.fixed_heap":
+            typed: dict[str, Any] = monitor["typed_config"]
+            return typed
+    raise KeyError("envoy.yaml has no fixed_heap resource monitor")
+
+
+def _reflection_route() -> dict[str, Any]:
+    return {
+        "match": {"prefix": REFLECTION_PREFIX},
+        "route": {
+            "cluster": CLUSTER,
+            "timeout": "0s",
+            "max_stream_duration": {"max_stream_duration": "300s"},
+        },
+    }
 
 
 def _stats_listener(config: dict[str, Any], options: EnvoyOptions) -> None:
@@ -204,9 +251,14 @@ def _rate_limit_filter(rps: int, burst: int) -> dict[str, Any]:
 def _jwt_filter(options: EnvoyOptions) -> dict[str, Any]:
     provider: dict[str, Any] = {
         "local_jwks": {"filename": str(options.jwks)},
+        # Only from the Authorization header: never `?access_token=`, which would end up in
+        # access logs and browser histories.
+        "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}],
+        "require_expiration": True,
         # The token stops at Envoy; the server gets the caller's subject instead.
         "forward": False,
-        "claim_to_headers": [{"header_name": "x-client-id", "claim_name": "sub"}],
+        "claim_to_headers": [{"header_name": SUBJECT_HEADER, "claim_name": "sub"}],
+        "payload_in_metadata": JWT_PAYLOAD_METADATA,
     }
     if options.jwt_issuer:
         provider["issuer"] = options.jwt_issuer
@@ -352,6 +404,11 @@ def build_parser() -> SettingsParser:
     )
     security.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
     security.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--grpc-reflection",
+        action="store_true",
+        help="route gRPC server reflection through Envoy (local use; off in deployments)",
+    )
     for each in (
         _local("--rate-limit-rps", "requests/s per client address, 0 = off", type=int),
         _local("--rate-limit-burst", "bucket size (0 = 2 x rps)", type=int),
@@ -367,6 +424,11 @@ def build_parser() -> SettingsParser:
         ),
         _local(
             "--otlp-endpoint", "OpenTelemetry collector HOST:PORT, none = off", type=parse_host_port
+        ),
+        _local(
+            "--max-heap-bytes",
+            "overload manager's heap cap (none = envoy.yaml's); fit it in Envoy's memory limit",
+            type=positive_int,
         ),
         _local(
             "--stats-port",
@@ -409,6 +471,8 @@ def _options(args: argparse.Namespace) -> EnvoyOptions:
         rate_limit_rps=args.rate_limit_rps,
         rate_limit_burst=args.rate_limit_burst,
         max_request_bytes=args.max_request_bytes,
+        max_heap_bytes=args.max_heap_bytes,
+        grpc_reflection=args.grpc_reflection,
         trusted_proxy_hops=args.trusted_proxy_hops,
         otlp_endpoint=args.otlp_endpoint,
         stats_port=args.stats_port,

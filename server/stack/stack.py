@@ -137,6 +137,8 @@ class Stack:
                 listen_address=opts.public_host,
                 http_port=opts.http_port,
                 admin_port=opts.admin_port,
+                # grpcurl and the like through Envoy on this machine.
+                grpc_reflection=True,
             ),
             Path(self._workdir.name) / "envoy.yaml",
         )

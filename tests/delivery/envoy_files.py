@@ -15,8 +15,7 @@ DEPLOY_CONFIG = ROOT / "tools" / "delivery" / "deploy_config.py"
 BASE = ROOT / "deploy" / "base" / "envoy" / "envoy.yaml"
 K8S_PRODUCTION = ROOT / "deploy" / "overlays" / "production" / "envoy" / "envoy.yaml"
 COMPOSE_PRODUCTION = ROOT / "deploy" / "compose" / "envoy-production.yaml"
-COMPOSE_PRODUCTION_TLS = ROOT / "deploy" / "compose" / "envoy-production-tls.yaml"
-GENERATED_CONFIGS = (BASE, K8S_PRODUCTION, COMPOSE_PRODUCTION, COMPOSE_PRODUCTION_TLS)
+GENERATED_CONFIGS = (BASE, K8S_PRODUCTION, COMPOSE_PRODUCTION)
 PLACEHOLDER_JWKS = ROOT / "deploy" / "overlays" / "production" / "jwks.json"
 # Where the configs expect their files (the ConfigMaps' and compose's mount points).
 MOUNTS = ("/etc/envoy/", "/etc/jwks/")

@@ -14,7 +14,6 @@ import yaml
 
 from tests.delivery.envoy_files import (
     COMPOSE_PRODUCTION,
-    COMPOSE_PRODUCTION_TLS,
     PLACEHOLDER_JWKS,
     cluster,
     load,
@@ -108,7 +107,7 @@ def test_production_envoy_runs_the_generated_config_with_the_given_jwks(tmp_path
     )["services"]["envoy-production"]
     mounts = _mounts(given)
     assert mounts["/etc/jwks/jwks.json"] == str(jwks)
-    assert mounts["/etc/envoy/envoy.yaml"] == str(COMPOSE_PRODUCTION_TLS)
+    assert mounts["/etc/envoy/envoy.yaml"] == str(COMPOSE_PRODUCTION)
     assert (mounts["/etc/envoy/tls/tls.crt"], mounts["/etc/envoy/tls/tls.key"]) == (
         str(cert),
         str(key),

@@ -24,7 +24,7 @@ import requests
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.processes import Process, free_port
 from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
-from tests.delivery.envoy_files import COMPOSE_PRODUCTION_TLS, jwt_claims, load
+from tests.delivery.envoy_files import COMPOSE_PRODUCTION, jwt_claims, load
 from tests.delivery.tools import venv_tool
 from tests.support.credentials import SigningKey, write_self_signed_certificate
 from tests.support.processes import ROOT, spawn, wait_until
@@ -284,7 +284,7 @@ def test_compose_production_profile_requires_a_token_over_tls(
     refused = requests.post(url, json={"bmi": 0.05}, verify=verify, timeout=10)
     assert refused.status_code == 401, refused.text
     assert refused.json()["code"] == 16
-    token = stack.key.token(**jwt_claims(load(COMPOSE_PRODUCTION_TLS)))
+    token = stack.key.token(**jwt_claims(load(COMPOSE_PRODUCTION)))
     reply = requests.post(
         url,
         json={"bmi": 0.05},

@@ -17,7 +17,6 @@ from server.stack.stack import envoy_binary
 from tests.delivery.envoy_files import (
     BASE,
     COMPOSE_PRODUCTION,
-    COMPOSE_PRODUCTION_TLS,
     DEPLOY_CONFIG,
     GENERATED_CONFIGS,
     K8S_PRODUCTION,
@@ -179,18 +178,24 @@ def test_generated_envoy_config_is_accepted_by_envoy(config: Path, tmp_path: Pat
 def test_base_envoy_is_open_and_production_requires_a_jwt() -> None:
     filters = [f["name"] for f in connection_manager(load(BASE))["http_filters"]]
     assert not {"envoy.filters.http.jwt_authn", "envoy.filters.http.local_ratelimit"} & set(filters)
-    for config in (K8S_PRODUCTION, COMPOSE_PRODUCTION, COMPOSE_PRODUCTION_TLS):
+    for config in (K8S_PRODUCTION, COMPOSE_PRODUCTION):
         production = load(config)
         (provider,) = http_filter(production, "jwt_authn")["providers"].values()
         assert provider["local_jwks"]["filename"] == "/etc/jwks/jwks.json"
         assert provider["issuer"]
         assert provider["audiences"]
         assert http_filter(production, "local_ratelimit")["descriptors"]
-        assert http_filter(production, "buffer")["max_request_bytes"] <= 32 * 1024 * 1024
+        assert http_filter(production, "grpc_json_transcoder")["max_request_body_size"] <= (
+            32 * 1024 * 1024
+        )
+        assert provider["from_headers"] == [{"name": "Authorization", "value_prefix": "Bearer "}]
+        assert provider["require_expiration"] is True
     assert connection_manager(load(K8S_PRODUCTION))["xff_num_trusted_hops"] == 1
-    assert (
-        "transport_socket" in listener(load(COMPOSE_PRODUCTION_TLS), "public")["filter_chains"][0]
-    )
+    # Compose faces callers directly: always TLS, and X-Forwarded-For is not believed.
+    chain = listener(load(COMPOSE_PRODUCTION), "public")["filter_chains"][0]
+    assert "transport_socket" in chain
+    assert chain["transport_socket_connect_timeout"]
+    assert "xff_num_trusted_hops" not in connection_manager(load(COMPOSE_PRODUCTION))
 
 
 def test_placeholder_jwks_holds_no_private_key() -> None:
@@ -236,6 +241,27 @@ def test_prometheus_scrapes_the_server_and_envoys_stats_port(production: list[Do
     assert {"port": "stats", "protocol": "TCP"} in policy[1]["ports"]
 
 
+def test_only_the_ingress_reaches_envoy_and_only_envoy_the_servers(production: list[Doc]) -> None:
+    """Envoy trusts one X-Forwarded-For hop: the Ingress controller's. Any other pod that could
+    reach Envoy's port would pick its own rate-limit bucket; any that could reach a server's
+    port would skip authentication (docs/api.md says callers go through the Ingress)."""
+    assert connection_manager(load(K8S_PRODUCTION))["xff_num_trusted_hops"] == 1
+    envoy_rules = find(production, "NetworkPolicy", "envoy")["spec"]["ingress"]
+    http_rules = [r for r in envoy_rules if {"port": "http", "protocol": "TCP"} in r["ports"]]
+    assert http_rules
+    for rule in http_rules:
+        (source,) = rule["from"]
+        assert source["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "ingress-nginx"
+        }
+    server_rules = find(production, "NetworkPolicy", "diabetes-server")["spec"]["ingress"]
+    grpc_rule = next(r for r in server_rules if {"port": "grpc", "protocol": "TCP"} in r["ports"])
+    assert grpc_rule["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}}}
+    ]
+    assert "inside the namespace" not in (ROOT / "docs" / "api.md").read_text()
+
+
 def test_envoy_flushes_access_logs_every_second(base: list[Doc]) -> None:
     _, container = _envoy_pod(base)
     args = container["args"]
@@ -255,5 +281,5 @@ def test_envoy_body_cap_matches_the_ingress(production: list[Doc]) -> None:
     ingress = find(production, "Ingress", "diabetes-public")["metadata"]["annotations"]
     size = ingress["nginx.ingress.kubernetes.io/proxy-body-size"]
     assert size.endswith("m")
-    cap = http_filter(load(K8S_PRODUCTION), "buffer")["max_request_bytes"]
+    cap = http_filter(load(K8S_PRODUCTION), "grpc_json_transcoder")["max_request_body_size"]
     assert cap == int(size[:-1]) * 1024 * 1024

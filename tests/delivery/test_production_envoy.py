@@ -1,18 +1,22 @@
 """The production Envoy configs that Kubernetes and compose ship, run for real on loopback
 in front of a real server: no token or a bad one gets 401 JSON, a good one the prediction,
-each client has its own rate limit, and Prometheus gets Envoy's stats."""
+each client has its own rate limit, and Prometheus gets Envoy's stats. Compose's config
+terminates TLS (the test's self-signed certificate stands in for the operator's)."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import requests
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
@@ -30,9 +34,9 @@ from tests.delivery.envoy_files import (
     on_loopback,
     relocate,
 )
-from tests.support.credentials import SigningKey
+from tests.support.credentials import SigningKey, write_self_signed_certificate
 from tests.support.ops import Envoy
-from tests.support.processes import ServerProcess, spawn, wait_until
+from tests.support.processes import ServerProcess, json_lines, spawn, wait_until
 
 RECORD = {"bmi": 0.05}
 
@@ -51,6 +55,18 @@ class ProductionEnvoy:
     def claims(self) -> dict[str, Any]:
         return jwt_claims(self.shipped)
 
+    def health_ok(self) -> bool:
+        """gRPC health's Check through Envoy, over TLS when the config terminates it."""
+        target = f"127.0.0.1:{self.envoy.http_port}"
+        if self.envoy.scheme == "http":
+            return check(target, timeout=5)
+        ca = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
+        with grpc.secure_channel(target, grpc.ssl_channel_credentials(ca)) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=5
+            )
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
 
 @pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
 def envoy(
@@ -64,9 +80,13 @@ def envoy(
     workdir = tmp_path_factory.mktemp("envoy")
     (workdir / "jwks.json").write_text(json.dumps(signing_key.jwks()))
     shipped = load(request.param)
+    cert, _ = write_self_signed_certificate(workdir)
     http_port, admin_port, stats_port = free_port(), free_port(), free_port()
     config = on_loopback(
-        relocate(shipped, {"/etc/envoy/": BASE.parent, "/etc/jwks/": workdir}),
+        relocate(
+            shipped,
+            {"/etc/envoy/tls/": workdir, "/etc/envoy/": BASE.parent, "/etc/jwks/": workdir},
+        ),
         upstream_port=test_artifact_server.port,
         http_port=http_port,
         admin_port=admin_port,
@@ -75,7 +95,11 @@ def envoy(
     path = workdir / "envoy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     process = spawn(envoy_command(path))
-    running = Envoy(process, http_port, admin_port)
+    tls = "transport_socket" in config["static_resources"]["listeners"][0]["filter_chains"][0]
+    running = Envoy(process, http_port, admin_port, "https" if tls else "http")
+    # requests trusts the test certificate (the one Envoy serves when it terminates TLS).
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     try:
         wait_until(
             lambda: healthy_upstreams(running.admin_url) == 1,
@@ -85,6 +109,7 @@ def envoy(
         )
         yield ProductionEnvoy(running, stats_port, shipped)
     finally:
+        patch.undo()
         process.stop()
 
 
@@ -133,7 +158,7 @@ def test_good_token_gets_the_servers_prediction(
 def test_try_it_page_and_grpc_health_need_no_token(envoy: ProductionEnvoy) -> None:
     assert requests.get(f"{envoy.url}/", timeout=10).status_code == 200
     # Load balancers' gRPC health checks through Envoy.
-    assert check(envoy.url.removeprefix("http://"), timeout=5)
+    assert envoy.health_ok()
 
 
 def _until_rate_limited(url: str, client: str, limit: int = 2000) -> requests.Response | None:
@@ -158,6 +183,85 @@ def test_stats_listener_serves_prometheus_only(envoy: ProductionEnvoy) -> None:
     assert requests.get(f"{stats}/clusters", timeout=10).status_code == 404
 
 
+def _channel(envoy: ProductionEnvoy) -> grpc.Channel:
+    target = f"127.0.0.1:{envoy.envoy.http_port}"
+    if envoy.envoy.scheme == "http":
+        return grpc.insecure_channel(target)
+    ca = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
+    return grpc.secure_channel(target, grpc.ssl_channel_credentials(ca))
+
+
+def test_exemptions_are_by_method_and_tokens_only_from_the_header(
+    envoy: ProductionEnvoy, signing_key: SigningKey
+) -> None:
+    claims = envoy.claims()
+    # The page is GET only: any other method on "/" needs a token, so its body is never read.
+    _assert_401_json(requests.post(f"{envoy.url}/", data=b"x" * 1_000_000, timeout=10))
+    # A good token anywhere but the Authorization header counts for nothing.
+    token = signing_key.token(**claims)
+    _assert_401_json(requests.get(f"{envoy.url}/model?access_token={token}", timeout=10))
+    assert requests.get(f"{envoy.url}/", timeout=10).status_code == 200
+
+
+def test_token_without_expiry_is_refused(envoy: ProductionEnvoy, signing_key: SigningKey) -> None:
+    token = signing_key.token(**envoy.claims(), exp=None)  # no `exp` claim at all
+    _assert_401_json(_post(envoy.url, token))
+
+
+def test_reflection_and_health_watch_are_not_public(
+    envoy: ProductionEnvoy, signing_key: SigningKey
+) -> None:
+    metadata = (("authorization", f"Bearer {signing_key.token(**envoy.claims())}"),)
+    with _channel(envoy) as channel:
+        watch = channel.unary_stream(
+            "/grpc.health.v1.Health/Watch",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        reflection = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/Info")
+        for call in (
+            lambda: next(iter(watch(health_pb2.HealthCheckRequest(), metadata=metadata))),
+            lambda: next(iter(reflection(iter([b""]), metadata=metadata, timeout=5))),
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                call()
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_headers_with_underscores_and_escaped_slashes_are_refused(
+    envoy: ProductionEnvoy, signing_key: SigningKey
+) -> None:
+    token = signing_key.token(**envoy.claims())
+    assert _post(envoy.url, token, x_forwarded_for="203.0.113.9").status_code == 400
+    escaped = requests.get(
+        f"{envoy.url}/model%2Fx", headers={"authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert escaped.status_code == 400
+
+
+def test_the_callers_subject_is_in_both_access_logs(
+    envoy: ProductionEnvoy, signing_key: SigningKey, test_artifact_server: ServerProcess
+) -> None:
+    subject = "subject-for-the-access-logs"
+    request_id = f"req-subject-{envoy.envoy.http_port}"
+    reply = _post(
+        envoy.url,
+        signing_key.token(sub=subject, **envoy.claims()),
+        **{"x-request-id": request_id, "x-jwt-subject": "forged"},
+    )
+    assert reply.status_code == 200, reply.text
+
+    def logged(lines: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((x for x in lines if x.get("request_id") == request_id), None)
+
+    wait_until(lambda: logged(json_lines(envoy.envoy.process.log_text())) is not None, 10, "log")
+    wait_until(lambda: logged(test_artifact_server.json_logs()) is not None, 10, "server log")
+    assert logged(json_lines(envoy.envoy.process.log_text()))["subject"] == subject  # type: ignore[index]
+    # The caller's own x-jwt-subject header never reaches the server.
+    assert logged(test_artifact_server.json_logs())["subject"] == subject  # type: ignore[index]
+
+
+# Last: it empties loopback's rate-limit bucket (compose believes no X-Forwarded-For).
 def test_each_client_has_its_own_rate_limit(envoy: ProductionEnvoy) -> None:
     behind_ingress = connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1
     # The bucket refills 50 tokens each second, so a refill can land between the 429 and the

@@ -58,6 +58,8 @@ class SigningKey:
         payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "client-1", "iat": now}
         payload["exp"] = int(now + ttl)
         payload.update(claims)
+        # A claim given as None is left out (e.g. `exp=None`: a token that never expires).
+        payload = {key: value for key, value in payload.items() if value is not None}
         header = {"alg": "RS256", "typ": "JWT", "kid": self.kid}
         signing_input = ".".join(
             _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload)

@@ -13,7 +13,7 @@ files are generated, never edited by hand, and `--check` keeps them in step with
   a per-client rate limit (the client address taken from the Ingress's X-Forwarded-For), a
   request body cap and the stats listener for Prometheus.
 - deploy/compose/: the same for docker compose's `production` profile, Envoy facing callers
-  directly, with and without TLS termination.
+  directly and terminating TLS.
 """
 
 from __future__ import annotations
@@ -74,9 +74,16 @@ PRODUCTION = replace(
     trusted_proxy_hops=1,
     stats_port=STATS_PORT,
 )
-# Compose: callers reach Envoy directly (no proxy whose X-Forwarded-For could be trusted).
-COMPOSE_PRODUCTION = replace(PRODUCTION, upstreams=(COMPOSE_UPSTREAM,), trusted_proxy_hops=0)
-COMPOSE_PRODUCTION_TLS = replace(COMPOSE_PRODUCTION, tls_cert=TLS_CERT, tls_key=TLS_KEY)
+# Compose: callers reach Envoy directly (no proxy whose X-Forwarded-For could be trusted), so
+# Envoy terminates TLS itself: bearer tokens never cross plain HTTP (compose refuses to start
+# the production profile without a certificate).
+COMPOSE_PRODUCTION = replace(
+    PRODUCTION,
+    upstreams=(COMPOSE_UPSTREAM,),
+    trusted_proxy_hops=0,
+    tls_cert=TLS_CERT,
+    tls_key=TLS_KEY,
+)
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,8 @@ TARGETS = (
     ),
     Target(
         Path("deploy/compose"),
-        "Envoy in compose's production profile: JWT, rate limit, stats on 9902.",
-        {
-            "envoy-production.yaml": COMPOSE_PRODUCTION,
-            "envoy-production-tls.yaml": COMPOSE_PRODUCTION_TLS,
-        },
+        "Envoy in compose's production profile: TLS, JWT, rate limit, stats on 9902.",
+        {"envoy-production.yaml": COMPOSE_PRODUCTION},
     ),
 )
 

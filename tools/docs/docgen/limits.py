@@ -27,6 +27,7 @@ SERVER_LIMITS = (
     ("max_receive_message_bytes", "one gRPC request message"),
     ("max_send_message_bytes", "one gRPC reply message"),
     ("threads", "calls handled at once per server process"),
+    ("max_concurrent_rpcs", "calls running or queued per process (RESOURCE_EXHAUSTED above)"),
     ("grace_period", "seconds in-flight calls get to finish after SIGTERM"),
     ("shutdown_delay", "seconds a server reports NOT_SERVING before it stops taking calls"),
 )
@@ -104,8 +105,6 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
                 "num_retries": retry.get("num_retries", 0),
                 "per_try_timeout": retry.get("per_try_timeout", ""),
                 "host_predicates": predicates,
-                "buffered": "envoy.filters.http.buffer"
-                not in route.get("typed_per_filter_config", {}),
             }
 
 
@@ -141,24 +140,59 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
     public = _public(config)
     manager, listener = public["manager"], public["listener"]
     transcoder = _filter(manager, "envoy.filters.http.grpc_json_transcoder")
-    buffer = _filter(manager, "envoy.filters.http.buffer")
     cluster = config["static_resources"]["clusters"][0]
     check = cluster["health_checks"][0]
     outlier = cluster["outlier_detection"]
+    common = manager["common_http_protocol_options"]
+    http2 = manager["http2_protocol_options"]
+    overload = config["overload_manager"]
+    monitors = {
+        m["name"].rsplit(".", 1)[-1]: m["typed_config"] for m in overload["resource_monitors"]
+    }
+    actions = {
+        a["name"].rsplit(".", 1)[-1]: a["triggers"][0]["threshold"]["value"]
+        for a in overload["actions"]
+    }
+    heap = monitors["fixed_heap"]["max_heap_size_bytes"]
+    connections = monitors["global_downstream_max_connections"]
+    from server.stack.envoy_config import TLS_HANDSHAKE_TIMEOUT  # set when TLS is on
+
     return [
         (
-            "JSON request body (buffered before transcoding; 413 above)",
-            size(buffer["max_request_bytes"]),
+            "JSON request body (buffered by the transcoder, only on routes that take one, "
+            "after authentication; 413 above)",
+            size(transcoder["max_request_body_size"]),
         ),
-        ("JSON request body the transcoder accepts", size(transcoder["max_request_body_size"])),
         ("JSON reply body the transcoder builds", size(transcoder["max_response_body_size"])),
         ("buffer per client connection", size(listener["per_connection_buffer_limit_bytes"])),
         (
             "try-it page (direct response)",
             size(manager["route_config"]["max_direct_response_body_size_bytes"]),
         ),
-        ("idle stream", _duration(manager["stream_idle_timeout"])),
         ("request headers to arrive", _duration(manager["request_headers_timeout"])),
+        ("whole request to arrive", _duration(manager["request_timeout"])),
+        ("idle stream (nothing sent either way)", _duration(manager["stream_idle_timeout"])),
+        ("idle connection (no request in flight)", _duration(common["idle_timeout"])),
+        (
+            "longest request or stream (unless its route says less)",
+            _duration(common["max_stream_duration"]),
+        ),
+        ("TLS handshake (when Envoy terminates TLS)", _duration(TLS_HANDSHAKE_TIMEOUT)),
+        ("HTTP/2 streams per client connection", f"{http2['max_concurrent_streams']:,}"),
+        (
+            "HTTP/2 flow-control windows",
+            f"{size(http2['initial_stream_window_size'])} per stream, "
+            f"{size(http2['initial_connection_window_size'])} per connection",
+        ),
+        (
+            "open client connections (overload manager)",
+            f"{connections['max_active_downstream_connections']:,}",
+        ),
+        (
+            "Envoy heap (overload manager)",
+            f"{size(heap)}: free memory returned above {actions['shrink_heap']:.0%}, "
+            f"new requests refused (503) above {actions['stop_accepting_requests']:.0%}",
+        ),
         ("connect to a server", _duration(cluster["connect_timeout"])),
         (
             "health check of each server",

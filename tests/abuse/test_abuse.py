@@ -1,0 +1,469 @@
+"""The abuse suite: the production edge (JWT + TLS + per-client rate limit, X-Forwarded-For
+from one trusted proxy as in Kubernetes) on loopback, in front of a real server, attacked one
+way at a time while a steady authenticated caller keeps calling. Each case prints its figures;
+during each, the steady caller keeps >= 99% success, Envoy's RSS stays below the memory limit
+of its Kubernetes container, nothing exits, and a normal call works after.
+
+Bounded in time: each case lasts seconds (the timeouts it relies on are Envoy's own, rendered
+from envoy.yaml). Traffic goes to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+import requests
+import yaml
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2
+
+from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from server.stack.envoy_config import EnvoyOptions, render
+from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
+from tests.support.ops import Envoy, proc_status, running_envoy
+from tests.support.processes import ROOT, ServerProcess, running_server
+
+MIB = 1024 * 1024
+RECORD = {"bmi": 0.05}
+# The steady caller, as the Ingress would report it (its own rate-limit bucket).
+STEADY_CLIENT = "198.51.100.1"
+K8S_ENVOY = ROOT / "deploy" / "base" / "envoy-deployment.yaml"
+MIN_CASE_SECONDS = 3.0
+
+
+def envoy_memory_limit() -> int:
+    """Envoy's container memory limit in Kubernetes, in bytes (e.g. 512Mi)."""
+    pod = yaml.safe_load(K8S_ENVOY.read_text())["spec"]["template"]["spec"]
+    text = pod["containers"][0]["resources"]["limits"]["memory"]
+    assert text.endswith("Mi"), text
+    return int(text[:-2]) * MIB
+
+
+@dataclass
+class Edge:
+    envoy: Envoy
+    server: ServerProcess
+    ca: Path
+    key: SigningKey
+
+    @property
+    def port(self) -> int:
+        return self.envoy.http_port
+
+    def token(self) -> str:
+        return self.key.token()
+
+    def tls_context(self, alpn: str = "http/1.1") -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.set_alpn_protocols([alpn])
+        return context
+
+    def call(self, timeout: float = 10) -> requests.Response:
+        return requests.post(
+            f"{self.envoy.url}/stream",
+            json=RECORD,
+            headers={
+                "authorization": f"Bearer {self.token()}",
+                "x-forwarded-for": STEADY_CLIENT,
+            },
+            verify=str(self.ca),
+            timeout=timeout,
+        )
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    workdir = tmp_path_factory.mktemp("abuse")
+    key = SigningKey.generate("abuse")
+    (workdir / "jwks.json").write_text(json.dumps(key.jwks()))
+    cert, tls_key = write_self_signed_certificate(workdir)
+    with (
+        running_server() as server,
+        running_envoy(
+            [server.target],
+            jwks=workdir / "jwks.json",
+            jwt_issuer=ISSUER,
+            jwt_audiences=(AUDIENCE,),
+            tls_cert=cert,
+            tls_key=tls_key,
+            rate_limit_rps=50,
+            rate_limit_burst=100,
+            trusted_proxy_hops=1,
+        ) as envoy,
+    ):
+        yield Edge(envoy, server, cert, key)
+
+
+@dataclass
+class Watch:
+    """A steady authenticated caller (about 20 calls/s) and Envoy's RSS, sampled."""
+
+    edge: Edge
+    ok: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    rss_start: int = 0
+    rss_peak: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _call(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reply = self.edge.call()
+                good = reply.status_code == 200
+                detail = f"{reply.status_code} {reply.text[:120]}"
+            except requests.RequestException as exc:
+                good, detail = False, repr(exc)[:160]
+            if good:
+                self.ok += 1
+            else:
+                self.failed += 1
+                if len(self.errors) < 5:
+                    self.errors.append(detail)
+            self._stop.wait(0.05)
+
+    def _sample(self) -> None:
+        pid = self.edge.envoy.process.popen.pid
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self.rss_peak = max(self.rss_peak, proc_status(pid)["VmRSS"] * 1024)
+            self._stop.wait(0.05)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Watch]:
+        self.rss_start = proc_status(self.edge.envoy.process.popen.pid)["VmRSS"] * 1024
+        threads = [threading.Thread(target=self._call, daemon=True) for _ in range(2)]
+        threads.append(threading.Thread(target=self._sample, daemon=True))
+        for thread in threads:
+            thread.start()
+        started = time.monotonic()
+        try:
+            yield self
+        finally:
+            # At least a few seconds of steady calls around every attack, however short.
+            self._stop.wait(max(0.0, MIN_CASE_SECONDS - (time.monotonic() - started)))
+            self._stop.set()
+            for thread in threads:
+                thread.join(timeout=15)
+
+    @property
+    def success(self) -> float:
+        return self.ok / max(1, self.ok + self.failed)
+
+    def check(self, case: str) -> None:
+        limit = envoy_memory_limit()
+        print(
+            f"[{case}] steady caller: {self.ok + self.failed} calls, {self.success:.1%} ok; "
+            f"Envoy RSS {self.rss_start / MIB:.0f} MiB before, peak {self.rss_peak / MIB:.0f} MiB "
+            f"(limit {limit / MIB:.0f} MiB)"
+        )
+        assert self.ok + self.failed >= 10, "the steady caller hardly ran"
+        assert self.success >= 0.99, self.errors
+        assert self.rss_peak < limit
+        assert self.edge.envoy.process.alive(), "Envoy exited"
+        assert self.edge.server.alive(), "the server exited"
+        after = self.edge.call()
+        assert after.status_code == 200, after.text
+
+
+def _post_body(edge: Edge, path: str, body: bytes) -> str:
+    """One unauthenticated POST of `body`; how it ended (status, or the connection closed)."""
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", edge.port, context=edge.tls_context(), timeout=30
+    )
+    try:
+        connection.request("POST", path, body=body, headers={"content-type": "application/json"})
+        return str(connection.getresponse().status)
+    except (ConnectionError, ssl.SSLError, http.client.HTTPException) as exc:
+        return type(exc).__name__
+    finally:
+        connection.close()
+
+
+def test_concurrent_32_mib_unauthenticated_bodies(edge: Edge) -> None:
+    body = b"[" + b" " * (32 * MIB - 2) + b"]"
+    outcomes: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def attack(path: str) -> None:
+        outcome = _post_body(edge, path, body)
+        with lock:
+            outcomes[f"{path} -> {outcome}"] = outcomes.get(f"{path} -> {outcome}", 0) + 1
+
+    started = time.monotonic()
+    with Watch(edge).running() as watch:
+        attackers = [threading.Thread(target=attack, args=(path,)) for path in ("/batch", "/") * 8]
+        for thread in attackers:
+            thread.start()
+        for thread in attackers:
+            thread.join(timeout=60)
+    print(
+        f"[bodies] 16 concurrent unauthenticated 32 MiB bodies (8 to POST /batch, 8 to POST /) "
+        f"in {time.monotonic() - started:.1f} s: {outcomes}"
+    )
+    # Refused at the headers (401), or the connection closed while the rest was being sent.
+    assert not any(outcome.endswith(("200", "404", "413")) for outcome in outcomes)
+    watch.check("bodies")
+
+
+def test_concurrent_32_mib_authenticated_bodies_fit_the_heap(edge: Edge) -> None:
+    """What the memory limit is sized for: a 32 MiB JSON body costs about 70 MiB while it is
+    transcoded; four at once stay under the limit (the overload manager refuses more)."""
+    body = b"[" + b" " * (32 * MIB - 2) + b"]"
+    token = edge.token()
+    outcomes: list[int | str] = []
+
+    def send() -> None:
+        try:
+            reply = requests.post(
+                f"{edge.envoy.url}/batch",
+                data=body,
+                headers={"authorization": f"Bearer {token}", "x-forwarded-for": "203.0.113.50"},
+                verify=str(edge.ca),
+                timeout=60,
+            )
+            outcomes.append(reply.status_code)
+        except requests.RequestException as exc:
+            outcomes.append(type(exc).__name__)
+
+    with Watch(edge).running() as watch:
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join(timeout=90)
+    print(f"[authenticated bodies] 4 concurrent 32 MiB JSON bodies to POST /batch: {outcomes}")
+    # Accepted whole and answered by the server (an empty batch is its 400), never cut short.
+    assert sorted(map(str, outcomes)) == ["400"] * 4
+    watch.check("authenticated bodies")
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(4096) == b""
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    except (ConnectionError, ssl.SSLError, OSError):
+        return True
+
+
+def test_a_thousand_idle_and_slow_connections(edge: Edge) -> None:
+    idle: list[socket.socket] = []
+    slow: list[socket.socket] = []
+    context = edge.tls_context()
+    with Watch(edge).running() as watch:
+        started = time.monotonic()
+        for _ in range(500):
+            # TCP only: the TLS handshake never starts.
+            idle.append(socket.create_connection(("127.0.0.1", edge.port), timeout=5))
+        for _ in range(500):
+            tls = context.wrap_socket(
+                socket.create_connection(("127.0.0.1", edge.port), timeout=5),
+                server_hostname="localhost",
+            )
+            tls.sendall(b"POST /stream HTTP/1.1\r\nHost: localhost\r\nx-slow: ")
+            slow.append(tls)
+        opened = time.monotonic() - started
+        for sock in (*idle, *slow):
+            sock.setblocking(False)
+        closed_at: dict[int, float] = {}
+        deadline = time.monotonic() + 25
+        while len(closed_at) < 1000 and time.monotonic() < deadline:
+            for index, sock in enumerate((*idle, *slow)):
+                if index in closed_at:
+                    continue
+                if index >= 500:
+                    with contextlib.suppress(OSError, ssl.SSLError):
+                        sock.send(b"a")  # one byte a second: the headers never end
+                if _closed(sock):
+                    closed_at[index] = time.monotonic() - started
+            time.sleep(1)
+        for sock in (*idle, *slow):
+            sock.close()
+    idle_closed = [t for i, t in closed_at.items() if i < 500]
+    slow_closed = [t for i, t in closed_at.items() if i >= 500]
+    print(
+        f"[connections] 500 idle TCP + 500 TLS trickling headers opened in {opened:.1f} s; "
+        f"Envoy closed {len(idle_closed)} idle (last after {max(idle_closed, default=0):.0f} s, "
+        f"TLS handshake timeout) and {len(slow_closed)} slow (last after "
+        f"{max(slow_closed, default=0):.0f} s, request headers timeout)"
+    )
+    assert len(idle_closed) == len(slow_closed) == 500
+    watch.check("connections")
+
+
+def test_streams_held_open_get_no_server_thread(edge: Edge) -> None:
+    """Reflection and health's Watch are not routed in production, so they cannot hold a
+    server thread; the server's own limit turns excess calls into RESOURCE_EXHAUSTED."""
+    metadata = (("authorization", f"Bearer {edge.token()}"),)
+    credentials = grpc.ssl_channel_credentials(edge.ca.read_bytes())
+    refused: dict[str, int] = {}
+    with (
+        Watch(edge).running() as watch,
+        grpc.secure_channel(f"127.0.0.1:{edge.port}", credentials) as channel,
+    ):
+        reflection = channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        watch_health = channel.unary_stream(
+            "/grpc.health.v1.Health/Watch",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+        held = threading.Event()
+
+        def requests_until_released() -> Iterator[reflection_pb2.ServerReflectionRequest]:
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+            held.wait(10)
+
+        calls = [reflection(requests_until_released(), metadata=metadata) for _ in range(50)]
+        calls += [
+            watch_health(health_pb2.HealthCheckRequest(), metadata=metadata) for _ in range(50)
+        ]
+        for call in calls:
+            try:
+                next(iter(call))
+                refused["answered"] = refused.get("answered", 0) + 1
+            except grpc.RpcError as exc:
+                refused[exc.code().name] = refused.get(exc.code().name, 0) + 1
+        held.set()
+    print(f"[streams] 50 reflection + 50 health Watch streams through Envoy: {refused}")
+    assert refused == {"UNIMPLEMENTED": 100}
+    watch.check("streams")
+
+
+def test_server_refuses_calls_beyond_its_limit_at_once() -> None:
+    """Direct to a server with 2 threads and --max-concurrent-rpcs 2: two held streams, and a
+    third call gets RESOURCE_EXHAUSTED at once instead of waiting for a thread."""
+    with (
+        running_server("--threads", "2", "--max-concurrent-rpcs", "2") as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        reflection = channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        release = threading.Event()
+
+        def held() -> Iterator[reflection_pb2.ServerReflectionRequest]:
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+            release.wait(20)
+
+        streams = [reflection(held()) for _ in range(2)]
+        for stream in streams:
+            next(iter(stream))  # both running, each holding a thread
+        predict = pb_grpc.PredictionServiceStub(channel).Predict
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as caught:
+            predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=10)
+        waited = time.monotonic() - started
+        release.set()
+        for stream in streams:
+            stream.cancel()
+        print(f"[limit] third call: {caught.value.code().name} after {waited * 1000:.0f} ms")
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "Concurrent RPC limit exceeded" in (caught.value.details() or "")
+        time.sleep(0.5)
+        assert predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=10).model_version
+
+
+def _rapid_reset(edge: Edge, streams: int) -> tuple[int, str]:
+    """HEADERS then RST_STREAM, back to back on one HTTP/2 connection, until Envoy closes it
+    or `streams` were sent; (streams sent, how it ended)."""
+    sock = edge.tls_context("h2").wrap_socket(
+        socket.create_connection(("127.0.0.1", edge.port), timeout=10), server_hostname="localhost"
+    )
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    sock.sendall(connection.data_to_send())
+    headers = [
+        (":method", "POST"),
+        (":path", "/stream"),
+        (":scheme", "https"),
+        (":authority", "localhost"),
+        ("content-type", "application/json"),
+    ]
+    sent = 0
+    try:
+        while sent < streams:
+            stream_id = connection.get_next_available_stream_id()
+            connection.send_headers(stream_id, headers)
+            connection.reset_stream(stream_id)
+            sock.sendall(connection.data_to_send())
+            sent += 1
+            if sent % 50 == 0 and select.select([sock], [], [], 0)[0]:
+                data = sock.recv(65536)
+                if not data:
+                    return sent, "closed"
+                for event in connection.receive_data(data):
+                    if isinstance(event, h2.events.ConnectionTerminated):
+                        return sent, f"GOAWAY ({event.error_code!r})"
+                sock.sendall(connection.data_to_send())
+    except (ConnectionError, ssl.SSLError, OSError, h2.exceptions.ProtocolError) as exc:
+        return sent, type(exc).__name__
+    finally:
+        sock.close()
+    return sent, "still open"
+
+
+def test_http2_rapid_reset(edge: Edge) -> None:
+    outcomes = []
+    with Watch(edge).running() as watch:
+        started = time.monotonic()
+        for _ in range(4):
+            outcomes.append(_rapid_reset(edge, 5000))
+        spent = time.monotonic() - started
+    print(f"[rapid reset] 4 connections in {spent:.1f} s, (streams, end): {outcomes}")
+    assert all(end != "still open" for _, end in outcomes), outcomes
+    watch.check("rapid reset")
+
+
+def test_oversized_headers(edge: Edge) -> None:
+    token = edge.token()
+    statuses: dict[str, int] = {}
+    with Watch(edge).running() as watch:
+        for name, headers in (
+            ("one 100 KiB header", {"x-big": "a" * 100 * 1024}),
+            ("200 headers", {f"x-h{i}": "a" * 100 for i in range(200)}),
+        ):
+            for _ in range(10):
+                try:
+                    reply = requests.post(
+                        f"{edge.envoy.url}/stream",
+                        json=RECORD,
+                        headers={"authorization": f"Bearer {token}", **headers},
+                        verify=str(edge.ca),
+                        timeout=10,
+                    )
+                    outcome = str(reply.status_code)
+                except requests.RequestException as exc:
+                    outcome = type(exc).__name__
+                statuses[f"{name} -> {outcome}"] = statuses.get(f"{name} -> {outcome}", 0) + 1
+    print(f"[headers] {statuses}")
+    assert all("-> 200" not in key for key in statuses)
+    watch.check("headers")
+
+
+def test_the_edge_config_is_the_production_one() -> None:
+    """The suite attacks what deployments render: same timeouts and limits as envoy.yaml."""
+    config = render(EnvoyOptions(tls_cert=Path("c"), tls_key=Path("k")))
+    chain = config["static_resources"]["listeners"][0]["filter_chains"][0]
+    assert chain["transport_socket_connect_timeout"]
