@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server import inference_protocol
 from server.config import ServerConfig
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
@@ -75,11 +76,21 @@ class RunningServer:
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
         add_service(self.server, PredictionServicer(store, limits, observer), SERVICE, observer)
+        self.ready = threading.Event()  # set while serving; cleared when draining
+        add_service(
+            self.server,
+            inference_protocol.InferenceProtocolServicer(
+                store, config.max_batch_records, observer, self.ready.is_set
+            ),
+            inference_protocol.SERVICE,
+            observer,
+        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,
+                inference_protocol.SERVICE_NAME,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),
@@ -91,7 +102,8 @@ class RunningServer:
 
     def start(self) -> None:
         self.server.start()
-        for service in ("", SERVICE_NAME):
+        self.ready.set()
+        for service in ("", SERVICE_NAME, inference_protocol.SERVICE_NAME):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving",
@@ -106,6 +118,7 @@ class RunningServer:
         """Report NOT_SERVING, wait `delay` for load balancers to notice, then refuse new
         calls and give in-flight ones `grace` seconds to finish."""
         self.health.enter_graceful_shutdown()
+        self.ready.clear()
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()

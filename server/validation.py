@@ -107,3 +107,9 @@ def _check_finite(column: FloatArray, where: str) -> None:
 
 def _needs(features: Sequence[str]) -> str:
     return f"this model needs {', '.join(features)}"
+
+
+# The same checks (and messages) for the Open Inference Protocol's tensors
+# (`server.inference_tensors`).
+check_batch_size = _check_size
+check_finite_values = _check_finite
