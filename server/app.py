@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server import inference_protocol
+from server import inference_protocol, inference_rest
 from server.config import ServerConfig
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
@@ -85,12 +85,21 @@ class RunningServer:
             inference_protocol.SERVICE,
             observer,
         )
+        add_service(
+            self.server,
+            inference_rest.InferenceRestServicer(
+                store, config.max_batch_records, observer, self.ready.is_set
+            ),
+            inference_rest.SERVICE,
+            observer,
+        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,
                 inference_protocol.SERVICE_NAME,
+                inference_rest.SERVICE_NAME,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

@@ -35,6 +35,12 @@ class ModelNotFoundError(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class NotReadyError(ServiceError):
+    """The server is draining: readiness probes must fail (HTTP 503 on the REST face)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """An input tensor's header: what the caller says it sends."""

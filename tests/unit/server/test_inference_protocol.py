@@ -204,3 +204,19 @@ def test_calls_are_counted_and_logged_like_the_typed_rpcs(served: Served) -> Non
     served.access_log.close()
     [line] = [json.loads(line) for line in served.log.getvalue().splitlines()]
     assert (line["method"], line["records"]) == ("ModelInfer", 3)
+
+
+def test_rest_readiness_fails_with_unavailable_while_draining(tmp_path: Path) -> None:
+    from diabetes.v1 import inference_rest_pb2 as rest_pb
+    from server.inference_rest import InferenceRestServicer
+    from server.inference_tensors import NotReadyError
+
+    store = ModelStore(write_test_artifact(tmp_path / "m.json"))
+    ready = threading.Event()
+    servicer = InferenceRestServicer(store, 10, CallObserver(access_log=None), ready.is_set)
+    with pytest.raises(NotReadyError) as error:
+        servicer.ServerReady(rest_pb.ServerReadyRequest(), None)
+    assert error.value.code == grpc.StatusCode.UNAVAILABLE
+    ready.set()
+    reply = servicer.ServerReady(rest_pb.ServerReadyRequest(), None)
+    assert (reply.content_type, json.loads(reply.data)) == ("application/json", {"ready": True})

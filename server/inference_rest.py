@@ -1,0 +1,177 @@
+"""The Open Inference Protocol over REST (`/v2/...`, KServe's "V2" JSON), reached through
+Envoy's transcoder as `diabetes.v1.InferenceRestService`: every answer is an HttpBody with
+the protocol's own JSON, and the inference request's body is parsed here with msgspec.
+Tensors and outputs are `server.inference_tensors`', as on the gRPC face; a failure is a
+status (mapped by `server.errors`) that Envoy turns into `{"error": ...}`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import msgspec
+import numpy as np
+from google.api.httpbody_pb2 import HttpBody
+
+from diabetes.v1 import inference_rest_pb2 as pb
+from model.linear import FloatArray
+from server.errors import InvalidInputError
+from server.inference_protocol import SERVER_NAME, model_metadata, server_version
+from server.inference_tensors import (
+    INCLUDE_INTERVALS,
+    NotReadyError,
+    TensorSpec,
+    feature_columns,
+    predict_outputs,
+    requested_outputs,
+    served_model,
+)
+from server.model_store import ModelStore
+from server.telemetry import InputStats, count_records
+
+SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
+SERVICE_NAME = SERVICE.full_name
+JSON = "application/json"
+
+Parameters = dict[str, str | int | float | bool]
+
+
+class RequestInput(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    shape: list[int]
+    datatype: str
+    # Flat, or nested in the tensor's shape; numbers only (checked when read).
+    data: list[Any]
+    parameters: Parameters | None = None
+
+
+class RequestOutput(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    parameters: Parameters | None = None
+
+
+class InferenceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    inputs: list[RequestInput]
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[RequestOutput] | None = None
+
+
+_decode_request = msgspec.json.Decoder(InferenceRequest).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(document: Any) -> HttpBody:
+    return HttpBody(content_type=JSON, data=_encode(document))
+
+
+class InferenceRestServicer:
+    """`is_ready` says whether the server takes calls (false while it drains)."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        max_batch_records: int,
+        inputs: InputStats,
+        is_ready: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._max_batch_records = max_batch_records
+        self._inputs = inputs
+        self._is_ready = is_ready
+
+    def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
+        return _json({"live": True})
+
+    def ServerReady(
+        self, request: pb.ServerReadyRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        self._require_ready()
+        return _json({"ready": True})
+
+    def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        return _json({"name": SERVER_NAME, "version": server_version(), "extensions": []})
+
+    def ModelMetadata(
+        self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        metadata = model_metadata(model)
+        return _json(
+            {
+                "name": metadata.name,
+                "versions": list(metadata.versions),
+                "platform": metadata.platform,
+                "inputs": [_tensor_metadata(t) for t in metadata.inputs],
+                "outputs": [_tensor_metadata(t) for t in metadata.outputs],
+            }
+        )
+
+    def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        self._require_ready()
+        return _json({"name": model.name, "ready": True})
+
+    def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        try:
+            document = _decode_request(request.body.data)
+        except msgspec.DecodeError as exc:
+            raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
+        include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
+        if not isinstance(include_intervals, bool):
+            raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
+        outputs = requested_outputs(
+            [output.name for output in document.outputs or ()], include_intervals
+        )
+        specs = [
+            TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
+            for tensor in document.inputs
+        ]
+        columns = feature_columns(specs, _reader(document), model.features, self._max_batch_records)
+        count_records(len(columns[0]))
+        self._inputs.inputs_seen(model, columns)
+        answer = predict_outputs(model, columns, outputs)
+        reply: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+        if document.id is not None:
+            reply["id"] = document.id
+        reply["outputs"] = [
+            {"name": name, "shape": [len(values)], "datatype": "FP64", "data": values.tolist()}
+            for name, values in answer.items()
+        ]
+        return _json(reply)
+
+    def _require_ready(self) -> None:
+        if not self._is_ready():
+            raise NotReadyError("the server is not ready: it is shutting down")
+
+
+def _tensor_metadata(tensor: Any) -> dict[str, Any]:
+    return {"name": tensor.name, "datatype": tensor.datatype, "shape": list(tensor.shape)}
+
+
+def _reader(document: InferenceRequest) -> Callable[[int], FloatArray]:
+    def read(index: int) -> FloatArray:
+        tensor = document.inputs[index]
+        if tensor.parameters and "binary_data_size" in tensor.parameters:
+            raise InvalidInputError(
+                f"inputs[{index}] ({tensor.name}): binary tensor data is not supported; "
+                "send the values in data"
+            )
+        try:
+            values = np.array(tensor.data)
+        except ValueError:
+            raise InvalidInputError(
+                f"inputs[{index}] ({tensor.name}): data is nested unevenly"
+            ) from None
+        if values.size and values.dtype.kind not in "fiu":
+            raise InvalidInputError(f"inputs[{index}] ({tensor.name}): data must hold numbers only")
+        if tensor.datatype == "FP32":
+            values = values.astype(np.float32)
+        flat: FloatArray = values.astype(np.float64).ravel()
+        return flat
+
+    return read
