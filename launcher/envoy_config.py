@@ -43,8 +43,9 @@ class EnvoyOptions:
     admin_port: int = 9901
     descriptor: Path | None = None
     page: Path | None = None
-    # JWT authentication (Envoy jwt_authn) on every public route but the try-it page and
-    # gRPC health, when a JWKS file is given: 401 JSON without a valid bearer token.
+    # JWT authentication (Envoy jwt_authn) on every public route but the try-it page, its
+    # OpenAPI description and gRPC health, when a JWKS file is given: 401 JSON without a
+    # valid bearer token.
     jwks: Path | None = None
     jwt_issuer: str | None = None
     jwt_audiences: tuple[str, ...] = ()
@@ -75,7 +76,7 @@ class EnvoyOptions:
 
 JWT_PROVIDER = "clients"
 # Reachable without a token when JWT is on: the try-it page and gRPC health (load balancers).
-JWT_EXEMPT = ({"path": "/"}, {"prefix": "/grpc.health.v1.Health/"})
+JWT_EXEMPT = ({"path": "/"}, {"path": "/openapi.json"}, {"prefix": "/grpc.health.v1.Health/"})
 MAX_CLIENT_BUCKETS = 100_000
 OTEL_CLUSTER = "opentelemetry_collector"
 ADMIN_CLUSTER = "envoy_admin"
@@ -98,6 +99,10 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
         for route in virtual_host["routes"]:
             if "direct_response" in route and route["match"].get("path") == "/":
                 route["direct_response"]["body"] = {"filename": str(options.page or PAGE)}
+            elif "direct_response" in route and route["match"].get("path") == "/openapi.json":
+                # Beside the page: web/openapi.json (tools/docs/gen_openapi.py).
+                openapi = (options.page or PAGE).parent / "openapi.json"
+                route["direct_response"]["body"] = {"filename": str(openapi)}
     cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == CLUSTER)
     cluster["type"] = (
         "STATIC" if all(_is_ip(host) for host, _ in options.upstreams) else "STRICT_DNS"

@@ -58,6 +58,70 @@ class InferenceRequest(msgspec.Struct, forbid_unknown_fields=True):
     outputs: list[RequestOutput] | None = None
 
 
+class LiveResponse(msgspec.Struct):
+    live: bool
+
+
+class ReadyResponse(msgspec.Struct):
+    ready: bool
+
+
+class ServerMetadataResponse(msgspec.Struct):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class MetadataTensor(msgspec.Struct):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadataResponse(msgspec.Struct):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[MetadataTensor]
+    outputs: list[MetadataTensor]
+
+
+class ModelReadyResponse(msgspec.Struct):
+    name: str
+    ready: bool
+
+
+class ResponseOutput(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[float]
+
+
+class InferenceResponse(msgspec.Struct, omit_defaults=True):
+    model_name: str
+    model_version: str
+    outputs: list[ResponseOutput]
+    # The request's id, when it had one.
+    id: str | None = None
+
+
+class ErrorResponse(msgspec.Struct):
+    """What Envoy makes of a failed call on these routes (see envoy.yaml's v2_errors)."""
+
+    error: str
+
+
+# Each RPC's JSON body in and out, for the OpenAPI description (tools/docs/gen_openapi.py).
+JSON_BODIES: dict[str, tuple[type | None, type]] = {
+    "ServerLive": (None, LiveResponse),
+    "ServerReady": (None, ReadyResponse),
+    "ServerMetadata": (None, ServerMetadataResponse),
+    "ModelMetadata": (None, ModelMetadataResponse),
+    "ModelReady": (None, ModelReadyResponse),
+    "Infer": (InferenceRequest, InferenceResponse),
+}
+
 _decode_request = msgspec.json.Decoder(InferenceRequest).decode
 _encode = msgspec.json.Encoder().encode
 
@@ -82,18 +146,20 @@ class InferenceRestServicer:
         self._is_ready = is_ready
 
     def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
-        return _json({"live": True})
+        return _json(LiveResponse(live=True))
 
     def ServerReady(
         self, request: pb.ServerReadyRequest, context: grpc.ServicerContext
     ) -> HttpBody:
         self._require_ready()
-        return _json({"ready": True})
+        return _json(ReadyResponse(ready=True))
 
     def ServerMetadata(
         self, request: pb.ServerMetadataRequest, context: grpc.ServicerContext
     ) -> HttpBody:
-        return _json({"name": SERVER_NAME, "version": server_version(), "extensions": []})
+        return _json(
+            ServerMetadataResponse(name=SERVER_NAME, version=server_version(), extensions=[])
+        )
 
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
@@ -101,19 +167,19 @@ class InferenceRestServicer:
         model = served_model(self._store.current, request.model_name, request.model_version)
         metadata = model_metadata(model)
         return _json(
-            {
-                "name": metadata.name,
-                "versions": list(metadata.versions),
-                "platform": metadata.platform,
-                "inputs": [_tensor_metadata(t) for t in metadata.inputs],
-                "outputs": [_tensor_metadata(t) for t in metadata.outputs],
-            }
+            ModelMetadataResponse(
+                name=metadata.name,
+                versions=list(metadata.versions),
+                platform=metadata.platform,
+                inputs=[_tensor_metadata(t) for t in metadata.inputs],
+                outputs=[_tensor_metadata(t) for t in metadata.outputs],
+            )
         )
 
     def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
         model = served_model(self._store.current, request.model_name, request.model_version)
         self._require_ready()
-        return _json({"name": model.name, "ready": True})
+        return _json(ModelReadyResponse(name=model.name, ready=True))
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
         model = served_model(self._store.current, request.model_name, request.model_version)
@@ -135,22 +201,27 @@ class InferenceRestServicer:
         count_records(len(columns[0]))
         self._inputs.inputs_seen(model, columns)
         answer = predict_outputs(model, columns, outputs)
-        reply: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
-        if document.id is not None:
-            reply["id"] = document.id
-        reply["outputs"] = [
-            {"name": name, "shape": [len(values)], "datatype": "FP64", "data": values.tolist()}
-            for name, values in answer.items()
-        ]
-        return _json(reply)
+        return _json(
+            InferenceResponse(
+                model_name=model.name,
+                model_version=model.version,
+                id=document.id,
+                outputs=[
+                    ResponseOutput(
+                        name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
+                    )
+                    for name, values in answer.items()
+                ],
+            )
+        )
 
     def _require_ready(self) -> None:
         if not self._is_ready():
             raise NotReadyError("the server is not ready: it is shutting down")
 
 
-def _tensor_metadata(tensor: Any) -> dict[str, Any]:
-    return {"name": tensor.name, "datatype": tensor.datatype, "shape": list(tensor.shape)}
+def _tensor_metadata(tensor: Any) -> MetadataTensor:
+    return MetadataTensor(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
 
 
 def _reader(document: InferenceRequest) -> Callable[[int], FloatArray]:

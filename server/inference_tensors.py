@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
+import numpy as np
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
@@ -179,6 +180,15 @@ def predict_outputs(
         half_width = model.interval_half_width(columns)
         answer[LOWER] = predictions - half_width
         answer[UPPER] = predictions + half_width
+    # Finite inputs far outside the training data can overflow; the protocol's JSON
+    # has no infinity, so neither face answers one.
+    for name in outputs:
+        bad = np.flatnonzero(~np.isfinite(answer[name]))
+        if bad.size:
+            raise InvalidInputError(
+                f"output {name}[{int(bad[0])}] is not a finite number: "
+                f"record {int(bad[0])} is too far outside the model's range"
+            )
     return {name: answer[name] for name in outputs}
 
 
