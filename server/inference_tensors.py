@@ -79,7 +79,7 @@ def feature_columns(
                 f"{_where(index, spec)}: datatype {spec.datatype} is not supported; "
                 f"send {' or '.join(DATATYPES)}"
             )
-    if len(inputs) == 1 and inputs[0].name not in features:
+    if len(inputs) == 1 and inputs[0].name not in features and len(inputs[0].shape) == 2:
         return _from_matrix(inputs[0], read, features, max_records)
     return _from_feature_tensors(inputs, read, features, max_records)
 
@@ -174,12 +174,14 @@ def predict_outputs(
     model: LinearModel, columns: Sequence[FloatArray], outputs: Sequence[str]
 ) -> dict[str, FloatArray]:
     """The requested outputs, computed by the model (as the typed batch RPC does)."""
-    predictions = model.predict_columns(columns)
-    answer = {PREDICT: predictions}
-    if LOWER in outputs or UPPER in outputs:
-        half_width = model.interval_half_width(columns)
-        answer[LOWER] = predictions - half_width
-        answer[UPPER] = predictions + half_width
+    # An overflow is reported below, as the caller's error, not warned about.
+    with np.errstate(over="ignore", invalid="ignore"):
+        predictions = model.predict_columns(columns)
+        answer = {PREDICT: predictions}
+        if LOWER in outputs or UPPER in outputs:
+            half_width = model.interval_half_width(columns)
+            answer[LOWER] = predictions - half_width
+            answer[UPPER] = predictions + half_width
     # Finite inputs far outside the training data can overflow; the protocol's JSON
     # has no infinity, so neither face answers one.
     for name in outputs:

@@ -220,3 +220,14 @@ def test_rest_readiness_fails_with_unavailable_while_draining(tmp_path: Path) ->
     ready.set()
     reply = servicer.ServerReady(rest_pb.ServerReadyRequest(), None)
     assert (reply.content_type, json.loads(reply.data)) == ("application/json", {"ready": True})
+
+
+def test_an_output_that_overflows_is_refused(served: Served) -> None:
+    request = _request(
+        served.model,
+        inputs=[_tensor("x", "FP64", [2, 2], fp64_contents=[0.0, 0.0, 1e308, 1e308])],
+    )
+    with pytest.raises(grpc.RpcError) as error:
+        served.call("ModelInfer", request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "output predict[1] is not a finite number" in (error.value.details() or "")
