@@ -189,6 +189,8 @@ BATCH_ROWS = (
     ("service", "grpc-batch-columns", "gRPC PredictBatch, columns", "grpc", "protobuf_columns"),
     ("service", "json-batch", "JSON POST /batch", "json", "protobuf_records"),
     ("service", "json-batch-columns", "JSON POST /batch/columns", "json", "protobuf_columns"),
+    ("service", "v2-grpc-infer", "V2 gRPC ModelInfer, via Envoy", "grpc", ""),
+    ("service", "v2-rest-infer", "V2 REST /infer, via Envoy", "json", ""),
     ("mlserver", "grpc-infer", "MLServer gRPC ModelInfer", "grpc", ""),
     ("mlserver", "rest-infer", "MLServer REST /infer", "json", ""),
 )
