@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
 
 import grpc
 import numpy as np
@@ -19,6 +18,7 @@ from server.errors import InvalidInputError
 from server.inference_tensors import (
     INCLUDE_INTERVALS,
     OUTPUTS,
+    RAW_DTYPES,
     TensorSpec,
     feature_columns,
     predict_outputs,
@@ -31,11 +31,6 @@ from server.telemetry import InputStats, count_records
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVICE_NAME = SERVICE.full_name
 SERVER_NAME = "diabetes-serving"
-# Raw tensor bytes are little-endian, as the protocol says.
-_RAW_DTYPES: dict[str, np.dtype[np.floating[Any]]] = {
-    "FP64": np.dtype("<f8"),
-    "FP32": np.dtype("<f4"),
-}
 _CONTENTS_FIELDS = {"FP64": "fp64_contents", "FP32": "fp32_contents"}
 
 
@@ -150,7 +145,7 @@ def _reader(request: pb.ModelInferRequest) -> Callable[[int], FloatArray]:
                     f"inputs[{index}] ({tensor.name}) has contents and raw_input_contents; "
                     "send one or the other"
                 )
-            dtype = _RAW_DTYPES[tensor.datatype]
+            dtype = RAW_DTYPES[tensor.datatype]
             data = raw[index]
             if len(data) % dtype.itemsize:
                 raise InvalidInputError(

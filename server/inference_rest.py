@@ -20,6 +20,7 @@ from server.errors import InvalidInputError
 from server.inference_protocol import SERVER_NAME, model_metadata, server_version
 from server.inference_tensors import (
     INCLUDE_INTERVALS,
+    RAW_DTYPES,
     NotReadyError,
     TensorSpec,
     feature_columns,
@@ -41,8 +42,9 @@ class RequestInput(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     shape: list[int]
     datatype: str
-    # Flat, or nested in the tensor's shape; numbers only (checked when read).
-    data: list[Any]
+    # Flat, or nested in the tensor's shape; numbers only (checked when read). Absent when
+    # the values follow the JSON as bytes (`parameters.binary_data_size`, Triton's extension).
+    data: list[Any] | None = None
     parameters: Parameters | None = None
 
 
@@ -183,8 +185,9 @@ class InferenceRestServicer:
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
         model = served_model(self._store.current, request.model_name, request.model_version)
+        header, binary = _split_body(request.body.data, context)
         try:
-            document = _decode_request(request.body.data)
+            document = _decode_request(header)
         except msgspec.DecodeError as exc:
             raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
         include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
@@ -197,7 +200,9 @@ class InferenceRestServicer:
             TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
             for tensor in document.inputs
         ]
-        columns = feature_columns(specs, _reader(document), model.features, self._max_batch_records)
+        columns = feature_columns(
+            specs, _reader(document, binary), model.features, self._max_batch_records
+        )
         count_records(len(columns[0]))
         self._inputs.inputs_seen(model, columns)
         answer = predict_outputs(model, columns, outputs)
@@ -224,22 +229,69 @@ def _tensor_metadata(tensor: Any) -> MetadataTensor:
     return MetadataTensor(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
 
 
-def _reader(document: InferenceRequest) -> Callable[[int], FloatArray]:
+# Triton's binary tensor data extension: the JSON is the body's first N bytes (N in this
+# header), each binary input's values follow in input order, little-endian.
+BINARY_HEADER = "inference-header-content-length"
+
+
+def _split_body(body: bytes, context: grpc.ServicerContext) -> tuple[bytes, bytes]:
+    """The body's JSON and the binary tensor data after it (empty without the header)."""
+    length = next(
+        (value for key, value in context.invocation_metadata() if key == BINARY_HEADER), None
+    )
+    if length is None:
+        return body, b""
+    if not str(length).isdigit() or int(length) > len(body):
+        raise InvalidInputError(
+            f"{BINARY_HEADER} is {length!r}: it must be the length of the body's JSON part "
+            f"(the body has {len(body)} bytes)"
+        )
+    return body[: int(length)], body[int(length) :]
+
+
+def _reader(document: InferenceRequest, binary: bytes) -> Callable[[int], FloatArray]:
+    # Where each binary input's bytes start, in input order.
+    offsets: dict[int, tuple[int, int]] = {}
+    start = 0
+    for index, tensor in enumerate(document.inputs):
+        size = (tensor.parameters or {}).get("binary_data_size")
+        if size is None:
+            continue
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInputError(
+                f"inputs[{index}] ({tensor.name}): binary_data_size must be a byte count"
+            )
+        offsets[index] = (start, start + size)
+        start += size
+    if start != len(binary):
+        raise InvalidInputError(
+            f"the inputs' binary_data_size add up to {start} bytes but {len(binary)} bytes "
+            f"follow the JSON ({BINARY_HEADER})"
+        )
+
     def read(index: int) -> FloatArray:
         tensor = document.inputs[index]
-        if tensor.parameters and "binary_data_size" in tensor.parameters:
-            raise InvalidInputError(
-                f"inputs[{index}] ({tensor.name}): binary tensor data is not supported; "
-                "send the values in data"
-            )
+        where = f"inputs[{index}] ({tensor.name})"
+        if index in offsets:
+            if tensor.data is not None:
+                raise InvalidInputError(f"{where}: has data and binary_data_size; send one")
+            first, last = offsets[index]
+            dtype = RAW_DTYPES[tensor.datatype]
+            if (last - first) % dtype.itemsize:
+                raise InvalidInputError(
+                    f"{where}: binary_data_size {last - first} is not a whole number of "
+                    f"{tensor.datatype} values"
+                )
+            raw: FloatArray = np.frombuffer(binary[first:last], dtype=dtype).astype(np.float64)
+            return raw
+        if tensor.data is None:
+            raise InvalidInputError(f"{where}: data is missing")
         try:
             values = np.array(tensor.data)
         except ValueError:
-            raise InvalidInputError(
-                f"inputs[{index}] ({tensor.name}): data is nested unevenly"
-            ) from None
+            raise InvalidInputError(f"{where}: data is nested unevenly") from None
         if values.size and values.dtype.kind not in "fiu":
-            raise InvalidInputError(f"inputs[{index}] ({tensor.name}): data must hold numbers only")
+            raise InvalidInputError(f"{where}: data must hold numbers only")
         if tensor.datatype == "FP32":
             values = values.astype(np.float32)
         flat: FloatArray = values.astype(np.float64).ravel()

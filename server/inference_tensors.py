@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import numpy as np
@@ -24,6 +25,11 @@ from server.errors import InvalidInputError, ServiceError
 from server.validation import check_batch_size, check_finite_values
 
 DATATYPES = ("FP64", "FP32")
+# Tensor bytes (gRPC raw contents, REST binary data) are little-endian, as the protocol says.
+RAW_DTYPES: dict[str, np.dtype[np.floating[Any]]] = {
+    "FP64": np.dtype("<f8"),
+    "FP32": np.dtype("<f4"),
+}
 PREDICT, LOWER, UPPER = "predict", "lower", "upper"
 OUTPUTS = (PREDICT, LOWER, UPPER)
 # The request parameter that asks for the interval bounds as outputs.

@@ -26,11 +26,11 @@ def client(oip_stack: Stack) -> Iterator[Any]:
     client.close()
 
 
-def _inputs(*tensors: tuple[str, str, np.ndarray]) -> list[Any]:
+def _inputs(*tensors: tuple[str, str, np.ndarray], binary: bool = False) -> list[Any]:
     inputs = []
     for name, datatype, values in tensors:
         tensor = triton.InferInput(name, list(values.shape), datatype)
-        tensor.set_data_from_numpy(values, binary_data=False)
+        tensor.set_data_from_numpy(values, binary_data=binary)
         inputs.append(tensor)
     return inputs
 
@@ -120,6 +120,22 @@ def test_one_matrix_fp32_and_versioned_route(client: Any, oip_model: LinearModel
     )
 
 
+def test_binary_tensor_data_as_tritonclient_sends_by_default(
+    client: Any, oip_model: LinearModel
+) -> None:
+    X = _features(300, seed=5)
+    X32 = X.astype(np.float32)
+    bmi = triton.InferInput("bmi", [300], "FP64")
+    bmi.set_data_from_numpy(X[:, 0])  # binary_data=True is tritonclient's default
+    bp = triton.InferInput("bp", [300, 1], "FP32")
+    bp.set_data_from_numpy(X32[:, 1:])
+    result = client.infer(oip_model.name, [bmi, bp])
+    expected = oip_model.predict(np.column_stack([X[:, 0], X32[:, 1].astype(np.float64)]))
+    assert result.as_numpy("predict").tolist() == expected.tolist()
+    matrix = client.infer(oip_model.name, _inputs(("input-0", "FP64", X), binary=True))
+    assert matrix.as_numpy("predict").tolist() == oip_model.predict(X).tolist()
+
+
 def test_interval_bounds_when_asked(client: Any, oip_model: LinearModel) -> None:
     X = _features(40, seed=3)
     columns = [X[:, 0], X[:, 1]]
@@ -182,6 +198,15 @@ def test_unknown_model_is_404_naming_the_served_one(client: Any, oip_model: Line
             b'{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", '
             b'"data": [[1], [2, 3]]}]}',
             "inputs[0] (x): data is nested unevenly",
+        ),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64"}]}',
+            "inputs[0] (x): data is missing",
+        ),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", '
+            b'"parameters": {"binary_data_size": 16}}]}',
+            "binary_data_size add up to 16 bytes but 0 bytes follow the JSON",
         ),
         (
             b'{"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 1e999]}]}',
