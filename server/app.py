@@ -112,7 +112,12 @@ class RunningServer:
     def start(self) -> None:
         self.server.start()
         self.ready.set()
-        for service in ("", SERVICE_NAME, inference_protocol.SERVICE_NAME):
+        for service in (
+            "",
+            SERVICE_NAME,
+            inference_protocol.SERVICE_NAME,
+            inference_rest.SERVICE_NAME,
+        ):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving",

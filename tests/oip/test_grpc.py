@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
 
 from launcher.stack import Stack
 from model.artifact import LinearModel
@@ -162,3 +167,13 @@ def test_an_unknown_model_or_version_is_not_found_naming_the_served_one(
     assert status == "StatusCode.NOT_FOUND"
     # The service keeps serving.
     assert call("health", oip_model.name)["ready"] is True
+
+
+def test_health_and_reflection_name_both_protocol_services(oip_stack: Stack) -> None:
+    services = ("inference.GRPCInferenceService", "diabetes.v1.InferenceRestService")
+    with grpc.insecure_channel(oip_stack.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in services:
+            reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert set(services) <= set(ProtoReflectionDescriptorDatabase(channel).get_services())
