@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diabetes.inference import open_inference_grpc_pb2 as v2
 from diabetes.v1 import prediction_pb2 as pb
 from model.features import FEATURE_NAMES
 
@@ -62,6 +63,23 @@ def json_records_all_features(n: int) -> bytes:
 
 def json_columns(n: int) -> bytes:
     return json.dumps({"bmi": bmi_values(n)}, separators=(",", ":")).encode()
+
+
+# The Open Inference Protocol (V2) rows: the batch sizes, and bodies shaped like the ones
+# MLServer gets (one FP64 input "bmi" of shape [n, 1]), so the comparison is like for like.
+V2_SIZES = (10_000,)
+
+
+def v2_rest_body(n: int) -> bytes:
+    tensor = {"name": "bmi", "shape": [n, 1], "datatype": "FP64", "data": bmi_values(n)}
+    return json.dumps({"inputs": [tensor]}, separators=(",", ":")).encode()
+
+
+def v2_grpc_request(n: int, model_name: str) -> bytes:
+    request = v2.ModelInferRequest(model_name=model_name)
+    tensor = request.inputs.add(name="bmi", datatype="FP64", shape=[n, 1])
+    tensor.contents.fp64_contents.extend(bmi_values(n))
+    return request.SerializeToString()
 
 
 def write(directory: Path, name: str, body: bytes) -> Path:

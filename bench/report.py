@@ -190,6 +190,8 @@ BATCH_ROWS = (
     ("service", "json-batch", "JSON POST /batch", "json", ""),
     ("service", "json-batch-columns", "JSON POST /batch/columns", "json", ""),
     ("service", "json-batch-all10", "JSON POST /batch, all 10 features", "json", ""),
+    ("service", "v2-grpc-infer", "V2 gRPC ModelInfer, via Envoy", "grpc", ""),
+    ("service", "v2-rest-infer", "V2 REST /infer, via Envoy", "json", ""),
     ("mlserver", "grpc-infer", "MLServer gRPC ModelInfer", "grpc", ""),
     ("mlserver", "rest-infer", "MLServer REST /infer", "json", ""),
 )

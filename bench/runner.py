@@ -34,6 +34,7 @@ from bench.service import (
     start_stack,
 )
 from diabetes.v1 import prediction_pb2 as pb
+from model.artifact import load_artifact
 
 REQUEST_CONCURRENCIES = (1, 32)
 BATCH_CONCURRENCY = 4
@@ -115,7 +116,7 @@ class Results:
 class Bodies:
     """Request bodies on disk, the same values for every system."""
 
-    def __init__(self, directory: Path, sizes: tuple[int, ...]) -> None:
+    def __init__(self, directory: Path, sizes: tuple[int, ...], model_name: str = "") -> None:
         write = partial(payloads.write, directory)
         frame = payloads.grpc_frame
         self.predict = write("predict.bin", frame(payloads.predict_request()))
@@ -136,6 +137,13 @@ class Bodies:
         self.json_records_all = write(
             f"batch-all-{all_n}.json", payloads.json_records_all_features(all_n)
         )
+        self.model_name = model_name
+        v2_sizes = [n for n in payloads.V2_SIZES if n in sizes]
+        self.v2_rest = {n: write(f"v2-infer-{n}.json", payloads.v2_rest_body(n)) for n in v2_sizes}
+        self.v2_grpc = {
+            n: write(f"v2-infer-{n}.bin", frame(payloads.v2_grpc_request(n, model_name)))
+            for n in v2_sizes
+        }
 
 
 def h2load_load(
@@ -155,7 +163,9 @@ class Bench:
         self.settings = settings
         self.results = Results()
         self.log_dir = settings.work_dir / "logs"
-        self.bodies = Bodies(settings.work_dir / "bodies", settings.batch_sizes)
+        self.bodies = Bodies(
+            settings.work_dir / "bodies", settings.batch_sizes, load_artifact(settings.model).name
+        )
         self.sizes = settings.batch_sizes
         self.expected_prediction: float | None = None
         self.peer_files: peer.PeerFiles | None = None
@@ -433,6 +443,7 @@ class Bench:
                         envoy_pids=envoys,
                     )
                 )
+        cases += self._v2_cases(http, servers, envoys)
         return cases, {"stack_server": servers, "envoy": envoys}
 
     def _all_features_model(self) -> Path:
@@ -462,6 +473,45 @@ class Bench:
             envoy_pids=envoys,
         )
         return [case], {}
+
+    def _v2_cases(self, http: int, servers: list[int], envoys: list[int]) -> list[Case]:
+        """The Open Inference Protocol through Envoy, beside MLServer's own V2 routes."""
+        cases = []
+        route = f"/v2/models/{self.bodies.model_name}/infer"
+        for n, body in self.bodies.v2_rest.items():
+            status, reply = probes.http_request(http, "POST", route, body.read_bytes())
+            if status != 200 or len(json.loads(reply)["outputs"][0]["data"]) != n:
+                problem = f"V2 REST answered {status} for {n} records: {reply[:200]!r}"
+                self.results.note(problem)
+                self.results.points.append(
+                    failed_point("service", "v2-rest-infer", BATCH_CONCURRENCY, n, problem)
+                )
+                continue
+            cases.append(
+                Case(
+                    system="service",
+                    path="v2-rest-infer",
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                )
+            )
+        for n, body in self.bodies.v2_grpc.items():
+            cases.append(
+                Case(
+                    system="service",
+                    path="v2-grpc-infer",
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                    min_response_bytes=self._peer_grpc_bytes(http, body),
+                )
+            )
+        return cases
 
     def _peer_cases(self, system: RunningService) -> Cases:
         files = self.peer_files

@@ -15,6 +15,7 @@ docs: docs-text docs-diagrams
 ## docs/api.md and the generated sections of the docs (tools/docs/gen_docs.py).
 docs-text: $(STAMP)
 	$(PY) tools/docs/gen_docs.py
+	$(PY) tools/docs/gen_openapi.py
 
 ## Render docs/diagrams/*.dot to SVG (Graphviz).
 docs-diagrams: $(STAMP)
@@ -24,6 +25,7 @@ docs-diagrams: $(STAMP)
 ## Fail if a generated part of the docs or a rendered diagram is stale.
 docs-check: $(STAMP)
 	$(PY) tools/docs/gen_docs.py --check
+	$(PY) tools/docs/gen_openapi.py --check
 	$(PY) tools/docs/measure_complexity.py --check
 	bash tools/system-deps.sh graphviz
 	$(PY) tools/docs/diagrams.py --check

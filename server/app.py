@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server import inference_protocol, inference_rest
 from server.config import ServerConfig
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
@@ -80,9 +81,18 @@ class RunningServer:
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
         typed = PredictionServicer(store, limits, observer)
         json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
+        self.ready = threading.Event()  # set while serving; cleared when draining
+        open_inference = inference_protocol.InferenceProtocolServicer(
+            store, config.max_batch_records, observer, self.ready.is_set
+        )
+        open_inference_rest = inference_rest.InferenceRestServicer(
+            store, config.max_batch_records, observer, self.ready.is_set
+        )
         served = (
             add_service(self.server, typed, SERVICE, observer),
             add_service(self.server, json_lane, JSON_SERVICE, observer),
+            add_service(self.server, open_inference, inference_protocol.SERVICE, observer),
+            add_service(self.server, open_inference_rest, inference_rest.SERVICE, observer),
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -103,7 +113,13 @@ class RunningServer:
 
     def start(self) -> None:
         self.server.start()
-        for service in ("", SERVICE_NAME):
+        self.ready.set()
+        for service in (
+            "",
+            SERVICE_NAME,
+            inference_protocol.SERVICE_NAME,
+            inference_rest.SERVICE_NAME,
+        ):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving",
@@ -118,6 +134,7 @@ class RunningServer:
         """Report NOT_SERVING, wait `delay` for load balancers to notice, then refuse new
         calls and give in-flight ones `grace` seconds to finish."""
         self.health.enter_graceful_shutdown()
+        self.ready.clear()
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()

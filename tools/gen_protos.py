@@ -5,7 +5,9 @@
 
 The generated package `diabetes` is written into the client's distribution
 (`client/src/diabetes/`), the one copy: the client imports it, and the service depends on
-the client's distribution for it. It is never edited by hand.
+the client's distribution for it. Vendored protocols (`VENDORED`) are generated into it too,
+under a subpackage of their own, without being copied into `protos/`. It is never edited by
+hand.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ OUTPUT_ROOT = ROOT / "client" / "src"
 # Where earlier versions wrote it: a copy left there would shadow the real one.
 FORMER_COPIES = (ROOT / OUTPUT_PACKAGE,)
 DESCRIPTOR_NAME = "prediction_descriptor.pb"
+# Vendored .proto files generated beside ours: source -> path inside the generated package.
+VENDORED = {
+    ROOT
+    / "third_party"
+    / "open-inference-protocol"
+    / "open_inference_grpc.proto": f"{OUTPUT_PACKAGE}/inference/open_inference_grpc.proto",
+}
 PACKAGE_INIT = '"""Code generated from protos/ by tools/gen_protos.py. Do not edit."""\n'
 
 
@@ -57,9 +66,31 @@ def generate(out_dir: Path) -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
+    _generate_vendored(out_dir)
     package_root = out_dir / OUTPUT_PACKAGE
     for package_dir in [package_root, *(p for p in package_root.rglob("*") if p.is_dir())]:
         (package_dir / "__init__.py").write_text(PACKAGE_INIT)
+
+
+def _generate_vendored(out_dir: Path) -> None:
+    """Stage each vendored file at its place in the generated package, so its code imports
+    as `diabetes.<subpackage>` (its proto package is unchanged); no descriptor set for it."""
+    with tempfile.TemporaryDirectory() as staging:
+        stage = Path(staging)
+        for source, target in VENDORED.items():
+            (stage / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, stage / target)
+        args = [
+            "protoc",
+            f"-I{stage}",
+            *(f"-I{path}" for path in _include_paths()[1:]),
+            f"--python_out={out_dir}",
+            f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            *VENDORED.values(),
+        ]
+        if protoc.main(args) != 0:
+            raise SystemExit("protoc failed on the vendored protos")
 
 
 def _tree(root: Path) -> set[str]:

@@ -48,8 +48,9 @@ class EnvoyOptions:
     admin_port: int = 9901
     descriptor: Path | None = None
     page: Path | None = None
-    # JWT authentication (Envoy jwt_authn) on every public route but the try-it page and
-    # gRPC health, when a JWKS file is given: 401 JSON without a valid bearer token.
+    # JWT authentication (Envoy jwt_authn) on every public route but the try-it page, its
+    # OpenAPI description and gRPC health, when a JWKS file is given: 401 JSON without a
+    # valid bearer token.
     jwks: Path | None = None
     jwt_issuer: str | None = None
     jwt_audiences: tuple[str, ...] = ()
@@ -91,9 +92,14 @@ def _method(path: str, method: str) -> dict[str, Any]:
     return {"path": path, "headers": [{"name": ":method", "string_match": {"exact": method}}]}
 
 
-# Reachable without a token when JWT is on, by method and path: the try-it page and gRPC
+# Reachable without a token when JWT is on, by method and path: the try-it page, the OpenAPI
+# document and gRPC
 # health's one-shot check (load balancers). Every other method on these paths needs a token.
-JWT_EXEMPT = (_method("/", "GET"), _method("/grpc.health.v1.Health/Check", "POST"))
+JWT_EXEMPT = (
+    _method("/", "GET"),
+    _method("/openapi.json", "GET"),
+    _method("/grpc.health.v1.Health/Check", "POST"),
+)
 # The verified token's subject: a request header for the server (its access log), and
 # dynamic metadata for Envoy's access log (`%DYNAMIC_METADATA(...:jwt_payload:sub)%`).
 SUBJECT_HEADER = "x-jwt-subject"
@@ -122,6 +128,10 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
         for route in virtual_host["routes"]:
             if "direct_response" in route and route["match"].get("path") == "/":
                 route["direct_response"]["body"] = {"filename": str(options.page or PAGE)}
+            elif "direct_response" in route and route["match"].get("path") == "/openapi.json":
+                # Beside the page: web/openapi.json (tools/docs/gen_openapi.py).
+                openapi = (options.page or PAGE).parent / "openapi.json"
+                route["direct_response"]["body"] = {"filename": str(openapi)}
     cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == CLUSTER)
     cluster["type"] = (
         "STATIC" if all(_is_ip(host) for host, _ in options.upstreams) else "STRICT_DNS"

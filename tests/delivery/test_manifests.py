@@ -164,7 +164,7 @@ def test_generated_envoy_config_is_accepted_by_envoy(config: Path, tmp_path: Pat
     etc_envoy, etc_jwks = tmp_path / "envoy", tmp_path / "jwks"
     (etc_envoy / "tls").mkdir(parents=True)
     etc_jwks.mkdir()
-    for name in ("prediction_descriptor.pb", "index.html"):
+    for name in ("prediction_descriptor.pb", "index.html", "openapi.json"):
         shutil.copy(BASE.parent / name, etc_envoy / name)
     shutil.copy(PLACEHOLDER_JWKS, etc_jwks / "jwks.json")
     write_self_signed_certificate(etc_envoy / "tls")

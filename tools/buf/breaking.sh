@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fail if the contract in protos/ breaks the one at a git revision (default HEAD~1: the
-# previous commit). The older contract is built with today's buf.yaml and googleapis
+# previous commit). The older contract is built with today's buf.yaml and vendored
 # copies, so it compiles even from a commit that predates them. Skips, with a message,
 # when there is nothing to compare with (a fresh shallow clone, or no protos/ back then).
 set -euo pipefail
@@ -24,6 +24,6 @@ trap 'rm -rf "$work"' EXIT
 git archive "$against" protos | tar -x -C "$work"
 cp buf.yaml "$work/"
 mkdir -p "$work/third_party"
-cp -R third_party/googleapis "$work/third_party/"
+cp -R third_party/. "$work/third_party/"
 "$buf" breaking --against "$work"
 echo "contract-breaking: protos/ is compatible with $against ($(git rev-parse --short "$against"))"

@@ -38,6 +38,7 @@ TLS_CERT = MOUNT_DIR / "tls" / "tls.crt"
 TLS_KEY = MOUNT_DIR / "tls" / "tls.key"
 DESCRIPTOR = "prediction_descriptor.pb"
 PAGE = "index.html"
+OPENAPI = "openapi.json"
 HTTP_PORT = 8080
 
 # Production settings. Set the issuer and audience to your identity provider's, then
@@ -134,6 +135,7 @@ def rendered_files() -> dict[Path, bytes]:
         if target.assets:
             files[target.directory / DESCRIPTOR] = envoy_config.descriptor_path().read_bytes()
             files[target.directory / PAGE] = envoy_config.PAGE.read_bytes()
+            files[target.directory / OPENAPI] = (envoy_config.PAGE.parent / OPENAPI).read_bytes()
     return files
 
 

@@ -1,0 +1,298 @@
+"""The Open Inference Protocol over REST (`/v2/...`, KServe's "V2" JSON), reached through
+Envoy's transcoder as `diabetes.v1.InferenceRestService`: every answer is an HttpBody with
+the protocol's own JSON, and the inference request's body is parsed here with msgspec.
+Tensors and outputs are `server.inference_tensors`', as on the gRPC face; a failure is a
+status (mapped by `server.errors`) that Envoy turns into `{"error": ...}`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import msgspec
+import numpy as np
+from google.api.httpbody_pb2 import HttpBody
+
+from diabetes.v1 import inference_rest_pb2 as pb
+from model.linear import FloatArray
+from server.errors import InvalidInputError
+from server.inference_protocol import SERVER_NAME, model_metadata, server_version
+from server.inference_tensors import (
+    INCLUDE_INTERVALS,
+    RAW_DTYPES,
+    NotReadyError,
+    TensorSpec,
+    feature_columns,
+    predict_outputs,
+    requested_outputs,
+    served_model,
+)
+from server.model_store import ModelStore
+from server.telemetry import InputStats, count_records
+
+SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
+SERVICE_NAME = SERVICE.full_name
+JSON = "application/json"
+
+Parameters = dict[str, str | int | float | bool]
+
+
+class RequestInput(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    shape: list[int]
+    datatype: str
+    # Flat, or nested in the tensor's shape; numbers only (checked when read). Absent when
+    # the values follow the JSON as bytes (`parameters.binary_data_size`, Triton's extension).
+    data: list[Any] | None = None
+    parameters: Parameters | None = None
+
+
+class RequestOutput(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    parameters: Parameters | None = None
+
+
+class InferenceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    inputs: list[RequestInput]
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[RequestOutput] | None = None
+
+
+class LiveResponse(msgspec.Struct):
+    live: bool
+
+
+class ReadyResponse(msgspec.Struct):
+    ready: bool
+
+
+class ServerMetadataResponse(msgspec.Struct):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class MetadataTensor(msgspec.Struct):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadataResponse(msgspec.Struct):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[MetadataTensor]
+    outputs: list[MetadataTensor]
+
+
+class ModelReadyResponse(msgspec.Struct):
+    name: str
+    ready: bool
+
+
+class ResponseOutput(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[float]
+
+
+class InferenceResponse(msgspec.Struct, omit_defaults=True):
+    model_name: str
+    model_version: str
+    outputs: list[ResponseOutput]
+    # The request's id, when it had one.
+    id: str | None = None
+
+
+class ErrorResponse(msgspec.Struct):
+    """What Envoy makes of a failed call on these routes (see envoy.yaml's v2_errors)."""
+
+    error: str
+
+
+# Each RPC's JSON body in and out, for the OpenAPI description (tools/docs/gen_openapi.py).
+JSON_BODIES: dict[str, tuple[type | None, type]] = {
+    "ServerLive": (None, LiveResponse),
+    "ServerReady": (None, ReadyResponse),
+    "ServerMetadata": (None, ServerMetadataResponse),
+    "ModelMetadata": (None, ModelMetadataResponse),
+    "ModelReady": (None, ModelReadyResponse),
+    "Infer": (InferenceRequest, InferenceResponse),
+}
+
+_decode_request = msgspec.json.Decoder(InferenceRequest).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(document: Any) -> HttpBody:
+    return HttpBody(content_type=JSON, data=_encode(document))
+
+
+class InferenceRestServicer:
+    """`is_ready` says whether the server takes calls (false while it drains)."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        max_batch_records: int,
+        inputs: InputStats,
+        is_ready: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._max_batch_records = max_batch_records
+        self._inputs = inputs
+        self._is_ready = is_ready
+
+    def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
+        return _json(LiveResponse(live=True))
+
+    def ServerReady(
+        self, request: pb.ServerReadyRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        self._require_ready()
+        return _json(ReadyResponse(ready=True))
+
+    def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        return _json(
+            ServerMetadataResponse(name=SERVER_NAME, version=server_version(), extensions=[])
+        )
+
+    def ModelMetadata(
+        self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
+    ) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        metadata = model_metadata(model)
+        return _json(
+            ModelMetadataResponse(
+                name=metadata.name,
+                versions=list(metadata.versions),
+                platform=metadata.platform,
+                inputs=[_tensor_metadata(t) for t in metadata.inputs],
+                outputs=[_tensor_metadata(t) for t in metadata.outputs],
+            )
+        )
+
+    def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        self._require_ready()
+        return _json(ModelReadyResponse(name=model.name, ready=True))
+
+    def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
+        model = served_model(self._store.current, request.model_name, request.model_version)
+        header, binary = _split_body(request.body.data, context)
+        try:
+            document = _decode_request(header)
+        except msgspec.DecodeError as exc:
+            raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
+        include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
+        if not isinstance(include_intervals, bool):
+            raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
+        outputs = requested_outputs(
+            [output.name for output in document.outputs or ()], include_intervals
+        )
+        specs = [
+            TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
+            for tensor in document.inputs
+        ]
+        columns = feature_columns(specs, _reader(document, binary), model, self._max_batch_records)
+        count_records(len(columns[0]))
+        self._inputs.inputs_seen(model, columns)
+        answer = predict_outputs(model, columns, outputs)
+        return _json(
+            InferenceResponse(
+                model_name=model.name,
+                model_version=model.version,
+                id=document.id,
+                outputs=[
+                    ResponseOutput(
+                        name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
+                    )
+                    for name, values in answer.items()
+                ],
+            )
+        )
+
+    def _require_ready(self) -> None:
+        if not self._is_ready():
+            raise NotReadyError("the server is not ready: it is shutting down")
+
+
+def _tensor_metadata(tensor: Any) -> MetadataTensor:
+    return MetadataTensor(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
+
+
+# Triton's binary tensor data extension: the JSON is the body's first N bytes (N in this
+# header), each binary input's values follow in input order, little-endian.
+BINARY_HEADER = "inference-header-content-length"
+
+
+def _split_body(body: bytes, context: grpc.ServicerContext) -> tuple[bytes, bytes]:
+    """The body's JSON and the binary tensor data after it (empty without the header)."""
+    length = next(
+        (value for key, value in context.invocation_metadata() if key == BINARY_HEADER), None
+    )
+    if length is None:
+        return body, b""
+    if not str(length).isdigit() or int(length) > len(body):
+        raise InvalidInputError(
+            f"{BINARY_HEADER} is {length!r}: it must be the length of the body's JSON part "
+            f"(the body has {len(body)} bytes)"
+        )
+    return body[: int(length)], body[int(length) :]
+
+
+def _reader(document: InferenceRequest, binary: bytes) -> Callable[[int], FloatArray]:
+    # Where each binary input's bytes start, in input order.
+    offsets: dict[int, tuple[int, int]] = {}
+    start = 0
+    for index, tensor in enumerate(document.inputs):
+        size = (tensor.parameters or {}).get("binary_data_size")
+        if size is None:
+            continue
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInputError(
+                f"inputs[{index}] ({tensor.name}): binary_data_size must be a byte count"
+            )
+        offsets[index] = (start, start + size)
+        start += size
+    if start != len(binary):
+        raise InvalidInputError(
+            f"the inputs' binary_data_size add up to {start} bytes but {len(binary)} bytes "
+            f"follow the JSON ({BINARY_HEADER})"
+        )
+
+    def read(index: int) -> FloatArray:
+        tensor = document.inputs[index]
+        where = f"inputs[{index}] ({tensor.name})"
+        if index in offsets:
+            if tensor.data is not None:
+                raise InvalidInputError(f"{where}: has data and binary_data_size; send one")
+            first, last = offsets[index]
+            dtype = RAW_DTYPES[tensor.datatype]
+            if (last - first) % dtype.itemsize:
+                raise InvalidInputError(
+                    f"{where}: binary_data_size {last - first} is not a whole number of "
+                    f"{tensor.datatype} values"
+                )
+            raw: FloatArray = np.frombuffer(binary[first:last], dtype=dtype).astype(np.float64)
+            return raw
+        if tensor.data is None:
+            raise InvalidInputError(f"{where}: data is missing")
+        try:
+            values = np.array(tensor.data)
+        except ValueError:
+            raise InvalidInputError(f"{where}: data is nested unevenly") from None
+        if values.size and values.dtype.kind not in "fiu":
+            raise InvalidInputError(f"{where}: data must hold numbers only")
+        if tensor.datatype == "FP32":
+            values = values.astype(np.float32)
+        flat: FloatArray = values.astype(np.float64).ravel()
+        return flat
+
+    return read
