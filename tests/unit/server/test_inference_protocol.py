@@ -222,7 +222,7 @@ def test_rest_readiness_fails_with_unavailable_while_draining(tmp_path: Path) ->
     assert (reply.content_type, json.loads(reply.data)) == ("application/json", {"ready": True})
 
 
-def test_an_output_that_overflows_is_refused(served: Served) -> None:
+def test_an_input_whose_output_would_overflow_is_refused_by_name(served: Served) -> None:
     request = _request(
         served.model,
         inputs=[_tensor("x", "FP64", [2, 2], fp64_contents=[0.0, 0.0, 1e308, 1e308])],
@@ -230,4 +230,8 @@ def test_an_output_that_overflows_is_refused(served: Served) -> None:
     with pytest.raises(grpc.RpcError) as error:
         served.call("ModelInfer", request)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "output predict[1] is not a finite number" in (error.value.details() or "")
+    limit = served.model.input_limit
+    assert error.value.details() == (
+        "x[1, 0] (bmi): 1e+308 is too large for a finite prediction and interval "
+        f"(this model takes values between -{limit:.3g} and {limit:.3g})"
+    )
