@@ -162,7 +162,7 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
     first_reader = next(
         index
         for index, each in enumerate(manager["http_filters"])
-        if each["name"] == "envoy.filters.http.grpc_json_transcoder"
+        if each["name"] in ("envoy.filters.http.lua", "envoy.filters.http.grpc_json_transcoder")
     )
     manager["http_filters"][first_reader:first_reader] = front
     if options.tls_cert is not None and options.tls_key is not None:

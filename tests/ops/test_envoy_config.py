@@ -24,7 +24,7 @@ def _filters(config: dict[str, Any]) -> list[str]:
 
 def test_defaults_add_nothing_for_public_exposure() -> None:
     config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
-    assert _filters(config) == ["header_mutation", "grpc_json_transcoder", "router"]
+    assert _filters(config) == ["header_mutation", "lua", "grpc_json_transcoder", "router"]
     assert [x["name"] for x in config["static_resources"]["listeners"]] == ["public"]
     assert [c["name"] for c in config["static_resources"]["clusters"]] == ["diabetes_grpc"]
     assert "transport_socket" not in config["static_resources"]["listeners"][0]["filter_chains"][0]
@@ -34,10 +34,11 @@ def test_rate_limit_then_auth_before_anything_reads_the_body(tmp_path: Path) -> 
     config = render(
         EnvoyOptions(jwks=tmp_path / "jwks.json", rate_limit_rps=10, otlp_endpoint=("otel", 4317))
     )
-    assert _filters(config)[:4] == [
+    assert _filters(config)[:5] == [
         "header_mutation",
         "local_ratelimit",
         "jwt_authn",
+        "lua",
         "grpc_json_transcoder",
     ]
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
