@@ -113,8 +113,8 @@ def request_of(case: Case) -> Any:
 
 
 def lane_stages(lane: dict[str, Any], case: Case, current: bool) -> Stages:
-    """The stages of one implementation. Both versions take the same arguments today;
-    `current` is where a newer signature would be told apart."""
+    """The stages of one implementation (`current`: this checkout's, whose records decoder
+    also takes the model's features)."""
     schema = lane["schema"].JsonSchema.from_contract()
     columns_mod, encode = lane["columns"], lane["encode"]
     features, limit = case.model.features, LIMITS.max_batch_records
@@ -130,6 +130,8 @@ def lane_stages(lane: dict[str, Any], case: Case, current: bool) -> Stages:
     if case.route == "records":
 
         def decode() -> object:
+            if current:
+                return schema.decode_records(case.body, limit, features)
             return schema.decode_records(case.body, limit)
 
         def to_columns(decoded: Any) -> Any:

@@ -39,7 +39,7 @@ class JsonPredictionServicer:
     ) -> Iterator[httpbody_pb2.HttpBody]:
         def columns(features: Sequence[str]) -> list[FloatArray]:
             limit = self._limits.max_batch_records
-            records = self._schema.decode_records(request.body.data, limit)
+            records = self._schema.decode_records(request.body.data, limit, features)
             return record_columns(records, features, limit)
 
         yield from self._predict(request, columns, "records")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -18,9 +19,14 @@ FEATURES = ("bmi", "bp")
 LIMIT = 100
 
 
-def records(body: str | bytes) -> list[np.ndarray]:
+def records(body: str | bytes, features: tuple[str, ...] = FEATURES) -> list[np.ndarray]:
+    """Decoded as the servicer does: the model's decoder first, the full schema on error."""
     raw = body.encode() if isinstance(body, str) else body
-    return record_columns(SCHEMA.decode_records(raw, LIMIT), FEATURES, LIMIT)
+    return record_columns(SCHEMA.decode_records(raw, LIMIT, features), features, LIMIT)
+
+
+def full_schema_records(body: bytes, features: tuple[str, ...]) -> list[np.ndarray]:
+    return record_columns(SCHEMA.decode_records(body, LIMIT), features, LIMIT)
 
 
 def columns(body: str) -> list[np.ndarray]:
@@ -67,6 +73,54 @@ def test_bad_records_name_the_record_and_field(body: str | bytes, message: str) 
     with pytest.raises(InvalidInputError) as error:
         records(body)
     assert message in str(error.value)
+
+
+# Bodies at the edge of what the model's decoder accepts: each must come out exactly as
+# the full schema has it (the same arrays, or the same error message).
+EDGE_BODIES = [
+    '[{"bmi": 0.1, "bp": 2}]',
+    '[{"bp": 2, "bmi": 0.1}]',
+    '[ { "bmi" : -0 , "bp" : 1e-400 } ]\n',
+    '[{"bmi": 123456789012345678901234567890, "bp": 5e-324}]',
+    '[{"bmi": 1.00000000000000011102230246251565404236316680908203125, "bp": 9007199254740993}]',
+    '[{"bmi": 0.1, "bp": 0, "age": 0.3}]',
+    '[{"bmi": 0.1, "bp": 0, "age": null}]',
+    '[{"bmi": 0.1, "bp": 0, "age": "x"}]',
+    '[{"bmi": 0.1, "bp": 0, "bmi": 0.2}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": null, "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": "0.1", "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": 1e400, "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": 0.1, "bp": 0, "BMI": 0}]',
+    '[{"bmi": 0.1, "bp": [0]}]',
+    '[{"bmi": 0.1, "bp": 0}',
+    '[{"bmi": 0.1, "bp": 0}]]',
+    '{"bmi": 0.1, "bp": 0}',
+    "[]",
+    "[{}]",
+    "[0.1]",
+]
+
+
+@pytest.mark.parametrize("body", EDGE_BODIES)
+@pytest.mark.parametrize("features", [("bmi",), FEATURES, SCHEMA.fields])
+def test_the_models_decoder_agrees_with_the_full_schema(
+    body: str, features: tuple[str, ...]
+) -> None:
+    def outcome(decode: Callable[[bytes, tuple[str, ...]], list[np.ndarray]]) -> list[bytes] | str:
+        try:  # the bits, not just equal numbers (-0.0, 5e-324)
+            return [column.tobytes() for column in decode(body.encode(), features)]
+        except InvalidInputError as error:
+            return str(error)
+
+    assert outcome(records) == outcome(full_schema_records)
+
+
+def test_records_of_only_the_models_features_take_the_models_decoder() -> None:
+    decoded = SCHEMA.decode_records(b'[{"bp": 1, "bmi": 2}]', LIMIT, FEATURES)
+    assert type(decoded[0]).__struct_fields__ == FEATURES
+    with_other_field = SCHEMA.decode_records(b'[{"bp": 1, "bmi": 2, "s1": 3}]', LIMIT, FEATURES)
+    assert type(with_other_field[0]).__struct_fields__ == SCHEMA.fields
 
 
 @pytest.mark.parametrize(
