@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import subprocess
 import sys
 import tempfile
@@ -112,9 +113,8 @@ def request_of(case: Case) -> Any:
     return message(body=httpbody_pb2.HttpBody(content_type="application/json", data=case.body))
 
 
-def lane_stages(lane: dict[str, Any], case: Case, current: bool) -> Stages:
-    """The stages of one implementation (`current`: this checkout's, whose records decoder
-    also takes the model's features)."""
+def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
+    """The stages of one implementation, called as its servicer calls them."""
     schema = lane["schema"].JsonSchema.from_contract()
     columns_mod, encode = lane["columns"], lane["encode"]
     features, limit = case.model.features, LIMITS.max_batch_records
@@ -128,9 +128,10 @@ def lane_stages(lane: dict[str, Any], case: Case, current: bool) -> Stages:
     method = observer.unary_stream(method_name, getattr(servicer, method_name))
 
     if case.route == "records":
+        takes_features = "features" in inspect.signature(schema.decode_records).parameters
 
         def decode() -> object:
-            if current:
+            if takes_features:
                 return schema.decode_records(case.body, limit, features)
             return schema.decode_records(case.body, limit)
 
@@ -210,8 +211,8 @@ def measure(
     rows = []
     for case in cases:
         sides = {
-            "baseline": lane_stages(baseline, case, current=False),
-            "current": lane_stages(current_lane(), case, current=True),
+            "baseline": lane_stages(baseline, case),
+            "current": lane_stages(current_lane(), case),
             "reference": reference_stages(case),
         }
         for stage in sides["baseline"]:

@@ -12,7 +12,7 @@ from diabetes.v1 import prediction_pb2 as pb
 from server.errors import InvalidInputError
 from server.json_lane.columns import given_columns, record_columns
 from server.json_lane.encode import answer_pieces
-from server.json_lane.schema import JsonSchema, record_fields
+from server.json_lane.schema import JsonSchema, count_byte, record_fields
 
 SCHEMA = JsonSchema.from_contract()
 FEATURES = ("bmi", "bp")
@@ -153,3 +153,10 @@ def test_the_answer_is_one_document_in_pieces_with_exact_floats() -> None:
         "lower": (values - 1).tolist(),
         "out_of_range_indices": [3, 7],
     }
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 5])
+def test_count_byte_counts_like_bytes_count(size: int) -> None:
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    assert count_byte(data, b"{") == data.count(b"{")
+    assert count_byte(data, b",") == data.count(b",")
