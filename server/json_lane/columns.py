@@ -35,6 +35,19 @@ def record_columns(
     return columns
 
 
+def record_values(record: Any, features: Sequence[str]) -> list[float]:
+    """The model's features from one decoded record (`POST /stream`), in the model's order."""
+    values = []
+    for name in features:
+        value = getattr(record, name)
+        if value is msgspec.UNSET:
+            raise InvalidInputError(f"record.{name} is missing; {needs(features)}")
+        if value is None:
+            raise InvalidInputError(f"record.{name} is null; {needs(features)}")
+        values.append(value)
+    return values
+
+
 def given_columns(columns: Any, features: Sequence[str], max_records: int) -> list[FloatArray]:
     """One array per model feature from a decoded columns object."""
     sent = [getattr(columns, name) for name in columns.__struct_fields__]

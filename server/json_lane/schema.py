@@ -58,6 +58,7 @@ class BodyShape:
 RECORDS = BodyShape(
     "POST /batch", "records", 'a JSON array of records, e.g. [{"bmi": 0.05}]', 3, b"{", "records"
 )
+RECORD = BodyShape("POST /stream", "record", 'a JSON record, e.g. {"bmi": 0.05}', 0, b"{", "")
 COLUMNS = BodyShape(
     "POST /batch/columns",
     "columns",
@@ -105,6 +106,7 @@ class JsonSchema:
         )
         self._records = msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
         self._columns = msgspec.json.Decoder(columns)
+        self._record = msgspec.json.Decoder(record)
         self._untyped = msgspec.json.Decoder()
         self._model_records: dict[tuple[str, ...], msgspec.json.Decoder[list[Any]]] = {}
 
@@ -135,6 +137,14 @@ class JsonSchema:
                 pass
         records = self._decode(self._records, body, RECORDS)
         return records
+
+    def decode_record(self, body: bytes) -> Any:
+        """The record of a `POST /stream` body: a Struct whose fields are float, None or UNSET."""
+        if not body.strip():
+            raise InvalidInputError(
+                f"the body of {RECORD.route} must be {RECORD.example}; got an empty body"
+            )
+        return self._decode(self._record, body, RECORD)
 
     def decode_columns(self, body: bytes, max_records: int) -> Any:
         """The columns of a `POST /batch/columns` body: a Struct of float lists, None or UNSET."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import grpc
@@ -10,11 +11,11 @@ import numpy as np
 from google.api import httpbody_pb2
 
 from diabetes.v1 import json_pb2
-from model.artifact import LinearModel
+from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
 from server.errors import InvalidInputError
-from server.json_lane.columns import given_columns, record_columns
-from server.json_lane.encode import answer_pieces, first_not_finite
+from server.json_lane.columns import given_columns, record_columns, record_values
+from server.json_lane.encode import answer_pieces, first_not_finite, record_answer
 from server.json_lane.schema import JsonSchema
 from server.model_store import ModelStore
 from server.servicer import Limits
@@ -43,6 +44,17 @@ class JsonPredictionServicer:
             return record_columns(records, features, limit)
 
         yield from self._predict(request, columns, "records")
+
+    def PredictJsonRecord(  # noqa: N802
+        self, request: json_pb2.PredictJsonRecordRequest, context: grpc.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        model = self._store.current
+        values = record_values(self._schema.decode_record(request.body.data), model.features)
+        result = model.explain_one(values)
+        _require_finite_record(model, values, result)
+        count_records(1)
+        self._inputs.record_seen(model, values)
+        return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=record_answer(model, result))
 
     def PredictJsonColumns(  # noqa: N802
         self, request: json_pb2.PredictJsonColumnsRequest, context: grpc.ServicerContext
@@ -99,4 +111,19 @@ def _require_finite(
     raise InvalidInputError(
         f"{place}: {float(columns[model.features.index(name)][index])!r} is too large; the "
         f"{singular} of this record is not a finite number"
+    )
+
+
+def _require_finite_record(
+    model: LinearModel, values: Sequence[float], result: SinglePrediction
+) -> None:
+    """A finite record can still overflow (e.g. `{"bmi": 1.7e308}`): name its largest term."""
+    numbers = (result.prediction, result.lower, result.upper, *result.contributions.values())
+    if all(math.isfinite(number) for number in numbers):
+        return
+    terms = [abs(float(c) * value) for c, value in zip(model.coefficients, values, strict=True)]
+    index = int(np.argmax(terms))
+    raise InvalidInputError(
+        f"record.{model.features[index]}: {values[index]!r} is too large; the prediction of "
+        "this record is not a finite number"
     )

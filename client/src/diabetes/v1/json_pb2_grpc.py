@@ -45,6 +45,11 @@ class JsonPredictionServiceStub:
                 request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.PredictJsonRecord = channel.unary_unary(
+                '/diabetes.v1.JsonPredictionService/PredictJsonRecord',
+                request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.PredictJsonColumns = channel.unary_stream(
                 '/diabetes.v1.JsonPredictionService/PredictJsonColumns',
                 request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonColumnsRequest.SerializeToString,
@@ -72,6 +77,15 @@ class JsonPredictionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PredictJsonRecord(self, request, context):
+        """Predicts one JSON record (prototype on a test route, to weigh against the
+        transcoded Predict on POST /stream).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PredictJsonColumns(self, request, context):
         """Predicts a JSON object of one array per feature, e.g.
         `POST /batch/columns` `{"bmi": [0.06, -0.05]}`: the cheaper form for bulk
@@ -89,6 +103,11 @@ def add_JsonPredictionServiceServicer_to_server(servicer, server):
             'PredictJsonRecords': grpc.unary_stream_rpc_method_handler(
                     servicer.PredictJsonRecords,
                     request_deserializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'PredictJsonRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictJsonRecord,
+                    request_deserializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'PredictJsonColumns': grpc.unary_stream_rpc_method_handler(
@@ -128,6 +147,33 @@ class JsonPredictionService:
             target,
             '/diabetes.v1.JsonPredictionService/PredictJsonRecords',
             diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictJsonRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/diabetes.v1.JsonPredictionService/PredictJsonRecord',
+            diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
