@@ -27,7 +27,7 @@ if _version_not_supported:
 
 
 class JsonPredictionServiceStub:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
@@ -58,7 +58,7 @@ class JsonPredictionServiceStub:
 
 
 class JsonPredictionServiceServicer:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
@@ -78,8 +78,9 @@ class JsonPredictionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PredictJsonRecord(self, request, context):
-        """Predicts one JSON record (prototype on a test route, to weigh against the
-        transcoded Predict on POST /stream).
+        """Predicts one JSON record, e.g. `POST /stream` `{"bmi": 0.0617}`. The
+        reply is one JSON object with the fields of PredictResponse, as
+        Predict answers them (proto field names, every field present).
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -124,7 +125,7 @@ def add_JsonPredictionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JsonPredictionService:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
