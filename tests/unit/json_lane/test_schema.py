@@ -7,11 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from google.protobuf import json_format
 
 from diabetes.v1 import prediction_pb2 as pb
+from model.artifact import BUNDLED_ARTIFACT, load_artifact
 from server.errors import InvalidInputError
-from server.json_lane.columns import given_columns, record_columns
-from server.json_lane.encode import answer_pieces
+from server.json_lane.columns import given_columns, record_columns, record_values
+from server.json_lane.encode import answer_pieces, record_answer
 from server.json_lane.schema import JsonSchema, count_byte, record_fields
 
 SCHEMA = JsonSchema.from_contract()
@@ -160,3 +162,46 @@ def test_count_byte_counts_like_bytes_count(size: int) -> None:
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
     assert count_byte(data, b"{") == data.count(b"{")
     assert count_byte(data, b",") == data.count(b",")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"bmi": "abc", "bp": 0}', 'record.bmi: expected a number, got "abc"'),
+        ('{"bmi": "0.05", "bp": 0}', 'record.bmi: expected a number, got "0.05"'),
+        ('{"bmi": 0.1, "bp": 0, "BMI": 1}', 'record: unknown field "BMI"'),
+        ('{"bmi": 0.1}', "record.bp is missing; this model needs bmi, bp"),
+        ('{"bmi": null, "bp": 0}', "record.bmi is null; this model needs bmi, bp"),
+        ('{"bmi": 1e999, "bp": 0}', "record.bmi: expected a finite number"),
+        ('[{"bmi": 0.1, "bp": 0}]', "must be a JSON record"),
+        ("", "got an empty body"),
+        ('{"bmi": 0.1, "bp": 0', "is not valid JSON"),
+    ],
+)
+def test_a_bad_record_names_the_field(body: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        record_values(SCHEMA.decode_record(body.encode()), FEATURES)
+    assert message in str(error.value)
+
+
+def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() -> None:
+    model = load_artifact(BUNDLED_ARTIFACT)
+    for bmi in (-0.09, 0.0, 0.0617, 0.2):
+        values = record_values(SCHEMA.decode_record(json.dumps({"bmi": bmi}).encode()), ["bmi"])
+        result = model.explain_one(values)
+        typed = pb.PredictResponse(
+            prediction=result.prediction,
+            model_version=model.version,
+            interval=pb.PredictionInterval(
+                lower=result.lower, upper=result.upper, confidence=model.interval.confidence
+            ),
+            baseline=model.baseline,
+            contributions=result.contributions,
+            out_of_range_features=result.out_of_range_features,
+        )
+        printed = json_format.MessageToDict(
+            typed, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        answer = json.loads(record_answer(model, result))
+        assert answer == printed
+        assert list(answer) == list(printed)
