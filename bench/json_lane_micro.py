@@ -8,13 +8,15 @@ Python objects), `to columns` (objects to checked numpy columns), `decode+column
 (both, as the servicer runs them), `predict`, `answer` (the reply pieces' bytes),
 `reply serialize` (the HttpBody messages to wire bytes), `whole method` (the servicer
 method wrapped by the call observer with metrics, as registered, from the request
-message to the last reply message).
+message to the last reply message). One more row weighs `POST /stream`'s server work:
+the typed `Predict` (baseline column) against the lane's `PredictJsonRecord` (current).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import inspect
 import subprocess
@@ -32,6 +34,7 @@ from google.api import httpbody_pb2
 
 from bench import payloads
 from diabetes.v1 import json_pb2
+from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import BUNDLED_ARTIFACT, FeatureStats, LinearModel, load_artifact
 from model.features import FEATURE_NAMES
 from server.json_lane import columns as lane_columns
@@ -40,7 +43,7 @@ from server.json_lane import schema as lane_schema
 from server.json_lane import servicer as lane_servicer
 from server.metrics.recorder import ServerMetrics
 from server.model_store import ModelStore
-from server.servicer import Limits
+from server.servicer import Limits, PredictionServicer
 from server.telemetry import CallObserver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +192,11 @@ def reference_stages(case: Case) -> Stages:
     }
 
 
+def _hundred(call: Callable[[], object]) -> None:
+    for _ in range(100):
+        call()
+
+
 def _drain(replies: Iterator[Any]) -> int:
     return sum(1 for _ in replies)
 
@@ -225,6 +233,42 @@ def measure(
                         times[side] = min(times.get(side, seconds), seconds)
             rows.append({"case": case.name, "stage": stage, **times})
     return rows
+
+
+def single_record_row(repeats: int, budget: float) -> dict[str, Any]:
+    """`POST /stream`'s server work, request bytes to reply bytes: the typed `Predict` that
+    Envoy's transcoder calls (protobuf both ways; Envoy's own JSON work not included) as
+    "baseline", the lane's `PredictJsonRecord` (JSON bytes both ways) as "current"."""
+    model = load_artifact(BUNDLED_ARTIFACT)
+    store = ModelStore(BUNDLED_ARTIFACT)
+    observer = CallObserver(access_log=None, metrics=ServerMetrics(registry=None))
+    typed = PredictionServicer(store, LIMITS, observer)
+    lane = lane_servicer.JsonPredictionServicer(
+        store, LIMITS, observer, lane_schema.JsonSchema.from_contract()
+    )
+    predict = observer.unary_unary("Predict", typed.Predict)
+    predict_json = observer.unary_unary("PredictJsonRecord", lane.PredictJsonRecord)
+    typed_wire = pb.PredictRequest(record=pb.Record(bmi=payloads.SINGLE_BMI)).SerializeToString()
+    lane_wire = json_pb2.PredictJsonRecordRequest(
+        body=httpbody_pb2.HttpBody(data=payloads.json_record())
+    ).SerializeToString()
+
+    def typed_call() -> bytes:
+        reply: bytes = predict(pb.PredictRequest.FromString(typed_wire), None).SerializeToString()
+        return reply
+
+    def lane_call() -> bytes:
+        request = json_pb2.PredictJsonRecordRequest.FromString(lane_wire)
+        reply: bytes = predict_json(request, None).SerializeToString()
+        return reply
+
+    assert model.features == ("bmi",)
+    times: dict[str, float] = {}
+    for _ in range(3):
+        for side, call in (("baseline", typed_call), ("current", lane_call)):
+            seconds = best_seconds(functools.partial(_hundred, call), repeats, budget) / 100
+            times[side] = min(times.get(side, seconds), seconds)
+    return {"case": "record 1 (/stream)", "stage": "typed vs lane", **times}
 
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
@@ -275,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         baseline = baseline_lane(args.baseline, Path(scratch))
         rows = measure(build_cases(args.only), baseline, args.repeats, args.budget)
+    if not args.only or any(word in "record 1 (/stream)" for word in args.only):
+        rows.append(single_record_row(args.repeats, args.budget))
     print_table(rows)
 
 
