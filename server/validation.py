@@ -28,14 +28,11 @@ from server.errors import InvalidInputError
 def record_values(record: pb.Record, model: LinearModel) -> list[float]:
     """The model's features from one record, in the model's order."""
     values = []
-    high = model.input_limit
-    low = -high
     for name in model.features:
         if not record.HasField(name):
             raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
         value = getattr(record, name)
-        if not low <= value <= high:
-            raise InvalidInputError(_out_of_limit(f"record.{name}", value, high))
+        check_value_within_limit(value, model.input_limit, f"record.{name}")
         values.append(value)
     return values
 
@@ -125,6 +122,12 @@ def check_within_limit(column: FloatArray, limit: float, where: str) -> None:
         return
     index = int(np.flatnonzero(~(np.abs(column) <= limit))[0])
     raise InvalidInputError(_out_of_limit(where.format(index), float(column[index]), limit))
+
+
+def check_value_within_limit(value: float, limit: float, where: str) -> None:
+    """One value within [-limit, limit]; `where` names the field."""
+    if not -limit <= value <= limit:
+        raise InvalidInputError(_out_of_limit(where, value, limit))
 
 
 def _out_of_limit(where: str, value: float, limit: float) -> str:

@@ -13,7 +13,13 @@ import numpy as np
 from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError
-from server.validation import check_size, check_within_limit, feature_columns, needs
+from server.validation import (
+    check_size,
+    check_value_within_limit,
+    check_within_limit,
+    feature_columns,
+    needs,
+)
 
 
 def record_columns(
@@ -35,6 +41,21 @@ def record_columns(
         check_within_limit(column, model.input_limit, f"records[{{}}].{name}")
         columns.append(column)
     return columns
+
+
+def record_values(record: Any, model: LinearModel) -> list[float]:
+    """The model's features from one decoded record (`POST /stream`), in the model's order,
+    each within the model's input limit."""
+    values = []
+    for name in model.features:
+        value = getattr(record, name)
+        if value is msgspec.UNSET:
+            raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
+        if value is None:
+            raise InvalidInputError(f"record.{name} is null; {needs(model.features)}")
+        check_value_within_limit(value, model.input_limit, f"record.{name}")
+        values.append(value)
+    return values
 
 
 def given_columns(columns: Any, model: LinearModel, max_records: int) -> list[FloatArray]:

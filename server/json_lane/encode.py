@@ -14,9 +14,43 @@ from collections.abc import Iterator
 
 import msgspec
 
+from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
 
 _ENCODER = msgspec.json.Encoder()
+
+
+class Interval(msgspec.Struct):
+    lower: float
+    upper: float
+    confidence: float
+
+
+class RecordAnswer(msgspec.Struct):
+    """`POST /stream`'s answer: the fields of `PredictResponse` as the transcoder printed
+    them (proto field names, every field present)."""
+
+    prediction: float
+    model_version: str
+    interval: Interval
+    baseline: float
+    contributions: dict[str, float]
+    out_of_range_features: list[str]
+
+
+def record_answer(model: LinearModel, result: SinglePrediction) -> bytes:
+    """One record's answer. Every number must be finite (msgspec writes NaN and infinity
+    as null): the caller checks first."""
+    return _ENCODER.encode(
+        RecordAnswer(
+            prediction=result.prediction,
+            model_version=model.version,
+            interval=Interval(result.lower, result.upper, model.interval.confidence),
+            baseline=model.baseline,
+            contributions=result.contributions,
+            out_of_range_features=result.out_of_range_features,
+        )
+    )
 
 
 def answer_pieces(

@@ -12,8 +12,8 @@ from google.api import httpbody_pb2
 from diabetes.v1 import json_pb2
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.json_lane.columns import given_columns, record_columns
-from server.json_lane.encode import answer_pieces
+from server.json_lane.columns import given_columns, record_columns, record_values
+from server.json_lane.encode import answer_pieces, record_answer
 from server.json_lane.schema import JsonSchema
 from server.model_store import ModelStore
 from server.servicer import Limits
@@ -38,10 +38,20 @@ class JsonPredictionServicer:
     ) -> Iterator[httpbody_pb2.HttpBody]:
         def columns(model: LinearModel) -> list[FloatArray]:
             limit = self._limits.max_batch_records
-            records = self._schema.decode_records(request.body.data, limit)
+            records = self._schema.decode_records(request.body.data, limit, model.features)
             return record_columns(records, model, limit)
 
         yield from self._predict(request, columns)
+
+    def PredictJsonRecord(  # noqa: N802
+        self, request: json_pb2.PredictJsonRecordRequest, context: grpc.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        model = self._store.current
+        values = record_values(self._schema.decode_record(request.body.data), model)
+        result = model.explain_one(values)
+        count_records(1)
+        self._inputs.record_seen(model, values)
+        return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=record_answer(model, result))
 
     def PredictJsonColumns(  # noqa: N802
         self, request: json_pb2.PredictJsonColumnsRequest, context: grpc.ServicerContext

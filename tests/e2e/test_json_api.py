@@ -128,7 +128,7 @@ def test_request_id_is_passed_to_the_server(http: requests.Session, stack: Stack
         for line in log_text(stack, f"server-{port}").splitlines()
         if "e2e-request-42" in line
     ]
-    assert [line["method"] for line in server_lines] == ["Predict"]
+    assert [line["method"] for line in server_lines] == ["PredictJsonRecord"]
     envoy_lines = [
         json.loads(line)
         for line in log_text(stack, "envoy").splitlines()
@@ -141,12 +141,19 @@ def test_request_id_is_passed_to_the_server(http: requests.Session, stack: Stack
 LIMIT = 100_000
 BAD_INPUTS = [
     # (case, path, body, status, words the message must contain)
-    ("malformed JSON", "/stream", '{"bmi": ', 400, "Unexpected end of string"),
+    ("malformed JSON", "/stream", '{"bmi": ', 400, "is not valid JSON"),
     ("malformed JSON in batch", "/batch", '[{"bmi": 0.1}', 400, "is not valid JSON"),
     ("trailing garbage in batch", "/batch", '[{"bmi": 0.1}]]', 400, "trailing characters"),
     ("NaN literal in batch", "/batch", '[{"bmi": NaN}]', 400, "is not valid JSON"),
     ("invalid UTF-8 in batch", "/batch", b'[{"bmi\xff": 0.1}]', 400, "not valid UTF-8"),
-    ("wrong type", "/stream", '{"bmi": "abc"}', 400, "record.bmi: invalid value"),
+    ("wrong type", "/stream", '{"bmi": "abc"}', 400, 'record.bmi: expected a number, got "abc"'),
+    (
+        "number as string",
+        "/stream",
+        '{"bmi": "0.05"}',
+        400,
+        'record.bmi: expected a number, got "0.05"',
+    ),
     (
         "wrong type in batch",
         "/batch",
@@ -168,11 +175,11 @@ BAD_INPUTS = [
         400,
         'records[0].bmi: expected a number, got "0.05"',
     ),
-    ("null", "/stream", '{"bmi": null}', 400, "record.bmi is missing"),
+    ("null", "/stream", '{"bmi": null}', 400, "record.bmi is null"),
     ("null in batch", "/batch", '[{"bmi": 0.1}, {"bmi": null}]', 400, "records[1].bmi is null"),
     ("missing feature", "/stream", "{}", 400, "record.bmi is missing; this model needs bmi"),
     ("missing feature in batch", "/batch", '[{"bmi": 0.1}, {}]', 400, "records[1].bmi is missing"),
-    ("typo in feature name", "/stream", '{"bmii": 0.05}', 400, "record.bmi is missing"),
+    ("typo in feature name", "/stream", '{"bmii": 0.05}', 400, 'record: unknown field "bmii"'),
     (
         "typo in feature name in batch",
         "/batch",
@@ -180,8 +187,16 @@ BAD_INPUTS = [
         400,
         'records[1]: unknown field "bmii"',
     ),
-    ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, "record.bmi must be a finite number"),
+    ("NaN as string", "/stream", '{"bmi": "NaN"}', 400, 'record.bmi: expected a number, got "NaN"'),
+    (
+        "number out of range",
+        "/stream",
+        '{"bmi": 1e400}',
+        400,
+        "record.bmi: expected a finite number",
+    ),
     ("overflowing number", "/stream", '{"bmi": 1e308}', 400, "record.bmi: 1e+308 is too large"),
+    ("empty body on stream", "/stream", "", 400, "must be a JSON record"),
     (
         "number out of range in batch",
         "/batch",
@@ -204,7 +219,7 @@ BAD_INPUTS = [
         "must be a JSON array of records",
     ),
     ("record not an object", "/batch", "[0.05]", 400, "records[0]: expected an object, got 0.05"),
-    ("array where an object is expected", "/stream", '[{"bmi": 0.05}]', 400, "list"),
+    ("array where an object is expected", "/stream", '[{"bmi": 0.05}]', 400, "got an array"),
     ("empty array", "/batch", "[]", 400, "records is empty"),
     ("empty body", "/batch", "", 400, "must be a JSON array of records"),
     ("unknown query parameter", "/stream?bmx=1", '{"bmi": 0.05}', 400, "bmx"),

@@ -14,7 +14,7 @@ import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
-from server.contract import method_path
+from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.processes import free_port
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import running_envoy
@@ -98,4 +98,6 @@ def test_traceparent_continues_through_envoy_to_the_server(
     print(f"[tracing] trace {TRACE_ID}: caller -> Envoy span -> server span")
     assert envoy_span.parent_span_id.hex() == CALLER_SPAN_ID  # type: ignore[attr-defined]
     assert server_span.parent_span_id == envoy_span.span_id  # type: ignore[attr-defined]
-    assert server_span.name == method_path("Predict")  # type: ignore[attr-defined]
+    # POST /stream runs the JSON lane's PredictJsonRecord.
+    record_method = JSON_SERVICE.methods_by_name["PredictJsonRecord"]
+    assert server_span.name == f"/{JSON_SERVICE.full_name}/{record_method.name}"  # type: ignore[attr-defined]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from google.protobuf import json_format
 
 from diabetes.v1 import prediction_pb2 as pb
+from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
 from server.errors import InvalidInputError
-from server.json_lane.columns import given_columns, record_columns
-from server.json_lane.encode import answer_pieces
-from server.json_lane.schema import JsonSchema, record_fields
+from server.json_lane.columns import given_columns, record_columns, record_values
+from server.json_lane.encode import answer_pieces, record_answer
+from server.json_lane.schema import JsonSchema, count_byte, record_fields
 from tests.support.artifacts import make_test_model
 
 SCHEMA = JsonSchema.from_contract()
@@ -20,9 +24,19 @@ MODEL = make_test_model(FEATURES)
 LIMIT = 100
 
 
-def records(body: str | bytes) -> list[np.ndarray]:
+@functools.cache
+def _model(features: tuple[str, ...]) -> LinearModel:
+    return MODEL if features == FEATURES else make_test_model(features)
+
+
+def records(body: str | bytes, features: tuple[str, ...] = FEATURES) -> list[np.ndarray]:
+    """Decoded as the servicer does: the model's decoder first, the full schema on error."""
     raw = body.encode() if isinstance(body, str) else body
-    return record_columns(SCHEMA.decode_records(raw, LIMIT), MODEL, LIMIT)
+    return record_columns(SCHEMA.decode_records(raw, LIMIT, features), _model(features), LIMIT)
+
+
+def full_schema_records(body: bytes, features: tuple[str, ...]) -> list[np.ndarray]:
+    return record_columns(SCHEMA.decode_records(body, LIMIT), _model(features), LIMIT)
 
 
 def columns(body: str) -> list[np.ndarray]:
@@ -71,6 +85,54 @@ def test_bad_records_name_the_record_and_field(body: str | bytes, message: str) 
     assert message in str(error.value)
 
 
+# Bodies at the edge of what the model's decoder accepts: each must come out exactly as
+# the full schema has it (the same arrays, or the same error message).
+EDGE_BODIES = [
+    '[{"bmi": 0.1, "bp": 2}]',
+    '[{"bp": 2, "bmi": 0.1}]',
+    '[ { "bmi" : -0 , "bp" : 1e-400 } ]\n',
+    '[{"bmi": 123456789012345678901234567890, "bp": 5e-324}]',
+    '[{"bmi": 1.00000000000000011102230246251565404236316680908203125, "bp": 9007199254740993}]',
+    '[{"bmi": 0.1, "bp": 0, "age": 0.3}]',
+    '[{"bmi": 0.1, "bp": 0, "age": null}]',
+    '[{"bmi": 0.1, "bp": 0, "age": "x"}]',
+    '[{"bmi": 0.1, "bp": 0, "bmi": 0.2}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": null, "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": "0.1", "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": 1e400, "bp": 0}]',
+    '[{"bmi": 0.1, "bp": 0}, {"bmi": 0.1, "bp": 0, "BMI": 0}]',
+    '[{"bmi": 0.1, "bp": [0]}]',
+    '[{"bmi": 0.1, "bp": 0}',
+    '[{"bmi": 0.1, "bp": 0}]]',
+    '{"bmi": 0.1, "bp": 0}',
+    "[]",
+    "[{}]",
+    "[0.1]",
+]
+
+
+@pytest.mark.parametrize("body", EDGE_BODIES)
+@pytest.mark.parametrize("features", [("bmi",), FEATURES, SCHEMA.fields])
+def test_the_models_decoder_agrees_with_the_full_schema(
+    body: str, features: tuple[str, ...]
+) -> None:
+    def outcome(decode: Callable[[bytes, tuple[str, ...]], list[np.ndarray]]) -> list[bytes] | str:
+        try:  # the bits, not just equal numbers (-0.0, 5e-324)
+            return [column.tobytes() for column in decode(body.encode(), features)]
+        except InvalidInputError as error:
+            return str(error)
+
+    assert outcome(records) == outcome(full_schema_records)
+
+
+def test_records_of_only_the_models_features_take_the_models_decoder() -> None:
+    decoded = SCHEMA.decode_records(b'[{"bp": 1, "bmi": 2}]', LIMIT, FEATURES)
+    assert type(decoded[0]).__struct_fields__ == FEATURES
+    with_other_field = SCHEMA.decode_records(b'[{"bp": 1, "bmi": 2, "s1": 3}]', LIMIT, FEATURES)
+    assert type(with_other_field[0]).__struct_fields__ == SCHEMA.fields
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -101,3 +163,53 @@ def test_the_answer_is_one_document_in_pieces_with_exact_floats() -> None:
         "lower": (values - 1).tolist(),
         "out_of_range_indices": [3, 7],
     }
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 5])
+def test_count_byte_counts_like_bytes_count(size: int) -> None:
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    assert count_byte(data, b"{") == data.count(b"{")
+    assert count_byte(data, b",") == data.count(b",")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"bmi": "abc", "bp": 0}', 'record.bmi: expected a number, got "abc"'),
+        ('{"bmi": "0.05", "bp": 0}', 'record.bmi: expected a number, got "0.05"'),
+        ('{"bmi": 0.1, "bp": 0, "BMI": 1}', 'record: unknown field "BMI"'),
+        ('{"bmi": 0.1}', "record.bp is missing; this model needs bmi, bp"),
+        ('{"bmi": null, "bp": 0}', "record.bmi is null; this model needs bmi, bp"),
+        ('{"bmi": 1e999, "bp": 0}', "record.bmi: expected a finite number"),
+        ('[{"bmi": 0.1, "bp": 0}]', "must be a JSON record"),
+        ("", "got an empty body"),
+        ('{"bmi": 0.1, "bp": 0', "is not valid JSON"),
+    ],
+)
+def test_a_bad_record_names_the_field(body: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        record_values(SCHEMA.decode_record(body.encode()), MODEL)
+    assert message in str(error.value)
+
+
+def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() -> None:
+    model = load_artifact(BUNDLED_ARTIFACT)
+    for bmi in (-0.09, 0.0, 0.0617, 0.2):
+        values = record_values(SCHEMA.decode_record(json.dumps({"bmi": bmi}).encode()), model)
+        result = model.explain_one(values)
+        typed = pb.PredictResponse(
+            prediction=result.prediction,
+            model_version=model.version,
+            interval=pb.PredictionInterval(
+                lower=result.lower, upper=result.upper, confidence=model.interval.confidence
+            ),
+            baseline=model.baseline,
+            contributions=result.contributions,
+            out_of_range_features=result.out_of_range_features,
+        )
+        printed = json_format.MessageToDict(
+            typed, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        answer = json.loads(record_answer(model, result))
+        assert answer == printed
+        assert list(answer) == list(printed)

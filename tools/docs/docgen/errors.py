@@ -59,7 +59,7 @@ ERRORS = (
         "Malformed JSON",
         400,
         3,
-        "Unexpected end of string. Expected a value...",
+        "the body of POST /stream is not valid JSON: Input data was truncated",
         _post("/stream", '{"bmi": '),
     ),
     Error(
@@ -73,7 +73,7 @@ ERRORS = (
         "Not a number",
         400,
         3,
-        'record.bmi: invalid value "abc" for type TYPE_DOUBLE',
+        'record.bmi: expected a number, got "abc"',
         _post("/stream", '{"bmi": "abc"}'),
     ),
     Error(
@@ -101,14 +101,14 @@ ERRORS = (
         "Feature `null`",
         400,
         3,
-        "record.bmi is missing; this model needs bmi",
+        "record.bmi is null; this model needs bmi",
         _post("/stream", '{"bmi": null}'),
     ),
     Error(
         "Feature name misspelled",
         400,
         3,
-        "record.bmi is missing; this model needs bmi",
+        'record: unknown field "bmii"; the fields are age, sex, bmi, bp, s1, s2, s3, s4, s5, s6',
         _post("/stream", '{"bmii": 0.05}'),
     ),
     Error(
@@ -133,11 +133,18 @@ ERRORS = (
         _post("/batch", '[{"bmi": 0.1}, {"BMI": 0.1}]'),
     ),
     Error(
-        "Not finite",
+        "Number as a string",
         400,
         3,
-        "record.bmi must be a finite number, got nan",
+        'record.bmi: expected a number, got "NaN"',
         _post("/stream", '{"bmi": "NaN"}'),
+    ),
+    Error(
+        "Not finite (gRPC; JSON has no such numbers)",
+        0,
+        3,
+        "record.bmi must be a finite number, got nan",
+        checked_by="tests/integration/test_validation.py::test_predict_rejects",
     ),
     Error(
         "Out of range in a batch",
@@ -164,10 +171,17 @@ ERRORS = (
         _post("/stream", '{"bmi": 1e308}'),
     ),
     Error(
+        "Out of range",
+        400,
+        3,
+        "record.bmi: expected a finite number, got one out of range (the largest is about 1.8e308)",
+        _post("/stream", '{"bmi": 1e999}'),
+    ),
+    Error(
         "Array sent to `/stream`",
         400,
         3,
-        ": Proto field is not repeating, cannot start list.",
+        'the body of POST /stream must be a JSON record, e.g. {"bmi": 0.05}; got an array',
         _post("/stream", '[{"bmi": 0.05}]'),
     ),
     Error(
@@ -227,7 +241,7 @@ ERRORS = (
         "Unknown query parameter",
         400,
         3,
-        'Could not find field "bmx" in the type "diabetes.v1.PredictRequest".',
+        'Could not find field "bmx" in the type "diabetes.v1.PredictJsonRecordRequest".',
         _post("/stream?bmx=1", '{"bmi": 0.05}'),
     ),
     Error("Unknown route", 404, 5, f"no such route: GET /nope {ROUTES}", Request("GET", "/nope")),

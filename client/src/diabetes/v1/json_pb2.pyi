@@ -22,3 +22,9 @@ class PredictJsonColumnsRequest(_message.Message):
     body: _httpbody_pb2.HttpBody
     include_intervals: bool
     def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ...) -> None: ...
+
+class PredictJsonRecordRequest(_message.Message):
+    __slots__ = ("body",)
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    body: _httpbody_pb2.HttpBody
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...

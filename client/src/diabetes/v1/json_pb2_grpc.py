@@ -27,7 +27,7 @@ if _version_not_supported:
 
 
 class JsonPredictionServiceStub:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
@@ -45,6 +45,11 @@ class JsonPredictionServiceStub:
                 request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.PredictJsonRecord = channel.unary_unary(
+                '/diabetes.v1.JsonPredictionService/PredictJsonRecord',
+                request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.PredictJsonColumns = channel.unary_stream(
                 '/diabetes.v1.JsonPredictionService/PredictJsonColumns',
                 request_serializer=diabetes_dot_v1_dot_json__pb2.PredictJsonColumnsRequest.SerializeToString,
@@ -53,7 +58,7 @@ class JsonPredictionServiceStub:
 
 
 class JsonPredictionServiceServicer:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
@@ -67,6 +72,16 @@ class JsonPredictionServiceServicer:
         JSON bytes (HttpBody), so that Envoy passes it on untouched.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PredictJsonRecord(self, request, context):
+        """Predicts one JSON record, e.g. `POST /stream` `{"bmi": 0.0617}`. The
+        reply is one JSON object with the fields of PredictResponse, as
+        Predict answers them (proto field names, every field present).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,6 +106,11 @@ def add_JsonPredictionServiceServicer_to_server(servicer, server):
                     request_deserializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'PredictJsonRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictJsonRecord,
+                    request_deserializer=diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
             'PredictJsonColumns': grpc.unary_stream_rpc_method_handler(
                     servicer.PredictJsonColumns,
                     request_deserializer=diabetes_dot_v1_dot_json__pb2.PredictJsonColumnsRequest.FromString,
@@ -105,7 +125,7 @@ def add_JsonPredictionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JsonPredictionService:
-    """Predicts batches sent as JSON. Each reply is one JSON document,
+    """Predicts records sent as JSON. A batch's reply is one JSON document,
     `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
@@ -128,6 +148,33 @@ class JsonPredictionService:
             target,
             '/diabetes.v1.JsonPredictionService/PredictJsonRecords',
             diabetes_dot_v1_dot_json__pb2.PredictJsonRecordsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictJsonRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/diabetes.v1.JsonPredictionService/PredictJsonRecord',
+            diabetes_dot_v1_dot_json__pb2.PredictJsonRecordRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,

@@ -60,8 +60,8 @@ class PredictionServiceServicer:
 
     def Predict(self, request, context):
         """Predicts one record, with its 95% prediction interval and the
-        contribution of each feature. JSON: `POST /stream` with the record as
-        the body, e.g. `{"bmi": 0.0617}`.
+        contribution of each feature (gRPC only). JSON callers use `POST /stream`
+        (JsonPredictionService.PredictJsonRecord), which answers the same fields.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
