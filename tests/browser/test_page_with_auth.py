@@ -5,7 +5,7 @@ it for the tab only, sends it on every call, and shows Envoy's reason when it is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from tests.support.processes import running_server, wait_until
 
 TOKEN_KEY = "diabetes-bearer-token"
 ROUTES = ("/model", "/stream", "/batch", "/batch/columns")
+MakeToken = Callable[[ProductionEdge, SigningKey], str]
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,8 @@ def test_a_good_token_gives_the_models_prediction_and_goes_on_every_call(
     assert driver.execute_script("return document.cookie") == ""
     assert token not in driver.current_url
     assert token not in str(driver.execute_script("return document.body.innerText"))
-    assert '-H "authorization: Bearer $TOKEN"' in tab.by_id("api-curl").get_attribute("textContent")
+    curl = str(tab.by_id("api-curl").get_attribute("textContent"))
+    assert '-H "authorization: Bearer $TOKEN"' in curl
     assert tab.by_id("auth-status").is_displayed()
     assert csp_violations(driver) == []
 
@@ -180,9 +182,13 @@ def test_a_good_token_gives_the_models_prediction_and_goes_on_every_call(
     ids=["expired", "another-key", "not-a-jwt"],
 )
 def test_a_refused_token_brings_the_form_back_with_envoys_reason(
-    tab: TryItPage, edge: ProductionEdge, signing_key: SigningKey, make_token: object, reason: str
+    tab: TryItPage,
+    edge: ProductionEdge,
+    signing_key: SigningKey,
+    make_token: MakeToken,
+    reason: str,
 ) -> None:
-    token = make_token(edge, signing_key)  # type: ignore[operator]
+    token = make_token(edge, signing_key)
     tab.driver.get(tab.url)
     wait_token_form(tab)
     submit_token(tab, token)
