@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from selenium import webdriver
@@ -49,12 +49,15 @@ def chromium_paths() -> tuple[str, str] | None:
 
 
 @contextlib.contextmanager
-def headless_chromium(browser: str, driver: str) -> Iterator[webdriver.Chrome]:
-    """A fresh headless Chromium with its own profile; quit and removed after."""
+def headless_chromium(
+    browser: str, driver: str, extra_flags: Sequence[str] = ()
+) -> Iterator[webdriver.Chrome]:
+    """A fresh headless Chromium with its own profile (so a new browser session: nothing
+    kept from an earlier one); quit and removed after."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = browser
-        for flag in CHROMIUM_FLAGS:
+        for flag in (*CHROMIUM_FLAGS, *extra_flags):
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={profile}")
         options.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")

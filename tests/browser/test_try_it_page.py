@@ -49,6 +49,14 @@ def test_no_console_errors_or_csp_violations(page: TryItPage, served_model: Line
     assert console_errors(page.driver) == []
 
 
+def test_an_open_service_asks_for_no_token(page: TryItPage, served_model: LinearModel) -> None:
+    page.predict(as_typed(example_values(served_model)))
+    assert not page.by_id("auth").is_displayed()
+    assert not page.by_id("auth-status").is_displayed()
+    assert "authorization" not in str(page.by_id("api-curl").get_attribute("textContent"))
+    assert page.driver.execute_script("return sessionStorage.length") == 0
+
+
 def test_page_shows_the_models_metadata(page: TryItPage, served_model: LinearModel) -> None:
     assert page.by_id("model-version").text == served_model.version
     assert page.by_id("model-name").text == served_model.name

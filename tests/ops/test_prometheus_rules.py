@@ -1,5 +1,6 @@
-"""The sample Prometheus config and alert rules in deploy/prometheus: valid for promtool,
-alert unit tests pass, and every metric the rules use is one the server or Envoy exports."""
+"""The sample Prometheus configs and alert rules in deploy/prometheus: valid for promtool,
+alert unit tests pass, every metric the rules use is one the server or Envoy exports, and
+DiabetesServerDown watches the server job of every deployment (compose and Kubernetes)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import signal
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes.v1 import prediction_pb2 as pb
@@ -22,6 +25,9 @@ from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, running_server, wait_until
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
+COMPOSE_CONFIG = PROMETHEUS / "prometheus.yml"
+KUBERNETES_CONFIG = PROMETHEUS / "prometheus-kubernetes.yml"
+SERVER_DEPLOYMENT = ROOT / "deploy" / "base" / "server-deployment.yaml"
 
 
 def _promtool() -> str:
@@ -50,6 +56,88 @@ def test_promtool(args: list[str]) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kubernetes_config_is_valid_apart_from_discovery(tmp_path: Path) -> None:
+    """Debian's promtool is built without Kubernetes discovery (it refuses the field), so the
+    rest of the config (relabelling, paths, rule files) is checked with each job's discovery
+    swapped for a static target."""
+    config = yaml.safe_load(KUBERNETES_CONFIG.read_text())
+    for job in config["scrape_configs"]:
+        assert job.pop("kubernetes_sd_configs")[0]["role"] == "pod"
+        job["static_configs"] = [{"targets": ["10.0.0.1:9464"]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    (tmp_path / "alerts.yml").write_text((PROMETHEUS / "alerts.yml").read_text())
+    result = subprocess.run(
+        [_promtool(), "check", "config", "prometheus.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _server_down_job_pattern() -> re.Pattern[str]:
+    """The `job` matcher of DiabetesServerDown's `up{...}` (exact or regex), as a full match."""
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    (expr,) = (
+        rule["expr"]
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "DiabetesServerDown"
+    )
+    match = re.search(r'\bup\{[^}]*\bjob\s*(=~|=)\s*"([^"]*)"', expr)
+    assert match, expr
+    operator, value = match.groups()
+    return re.compile(value if operator == "=~" else re.escape(value))
+
+
+def _jobs(path: Path) -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load(path.read_text())
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def _scrapes_server(job: dict[str, Any]) -> bool:
+    """The job's targets are the server's metrics port: compose's `server:9464`, or the
+    Kubernetes pods kept by the server's app label."""
+    targets = [t for static in job.get("static_configs", []) for t in static["targets"]]
+    kept = [
+        rule["regex"] for rule in job.get("relabel_configs", []) if rule.get("action") == "keep"
+    ]
+    return any(t.startswith("server:") for t in targets) or "diabetes-server" in kept
+
+
+@pytest.mark.parametrize("path", [COMPOSE_CONFIG, KUBERNETES_CONFIG], ids=["compose", "k8s"])
+def test_server_down_alert_watches_every_deployments_server_job(path: Path) -> None:
+    pattern = _server_down_job_pattern()
+    jobs = _jobs(path)
+    server_jobs = {name for name, job in jobs.items() if _scrapes_server(job)}
+    assert len(server_jobs) == 1, jobs
+    for name in jobs:
+        assert bool(pattern.fullmatch(name)) == (name in server_jobs), name
+
+
+def test_kubernetes_server_job_keeps_the_deployments_pods_and_port() -> None:
+    """The labels the job keeps are the ones the server Deployment's pods carry."""
+    deployment = yaml.safe_load(SERVER_DEPLOYMENT.read_text())
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    port_names = {port["name"] for port in container["ports"]}
+    annotated_port = int(pod["metadata"]["annotations"]["prometheus.io/port"])
+    job = next(job for job in _jobs(KUBERNETES_CONFIG).values() if _scrapes_server(job))
+    kept = {
+        rule["source_labels"][0]: rule["regex"]
+        for rule in job["relabel_configs"]
+        if rule.get("action") == "keep"
+    }
+    app = kept["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == app
+    port_name = kept["__meta_kubernetes_pod_container_port_name"]
+    assert port_name in port_names
+    port = next(p for p in container["ports"] if p["name"] == port_name)
+    assert port["containerPort"] == annotated_port
 
 
 def _exported_names(text: str) -> set[str]:
