@@ -21,9 +21,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from server.config import ServerConfig
 from server.contract import SERVICE_NAME
+from server.json_lane.servicer import SERVICE_NAME as JSON_SERVICE_NAME
 
-SERVICE = SERVICE_NAME
-METHODS = ("Predict", "GetModelInfo")
+# What each service answers with an empty message: the typed RPCs, and the JSON lane's
+# `POST /stream` (an empty HttpBody: a 200 with no body through Envoy).
+METHODS = {SERVICE_NAME: ("Predict", "GetModelInfo"), JSON_SERVICE_NAME: ("PredictJsonRecord",)}
 
 
 def _empty_reply(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -47,12 +49,13 @@ def serve_sync(port: int) -> None:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads), options=_options(config)
     )
-    handlers = {m: grpc.unary_unary_rpc_method_handler(_empty_reply) for m in METHODS}
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_registered_method_handlers(SERVICE, handlers)
+    for service, methods in METHODS.items():
+        handlers = {m: grpc.unary_unary_rpc_method_handler(_empty_reply) for m in methods}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        server.add_registered_method_handlers(service, handlers)
     # Health, so that Envoy's active health checks pass when it fronts this server.
     status = health.HealthServicer()
-    for service in ("", SERVICE):
+    for service in ("", *METHODS):
         status.set(service, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(status, server)
     server.add_insecure_port(f"127.0.0.1:{port}")
@@ -65,8 +68,9 @@ def serve_sync(port: int) -> None:
 
 async def serve_aio(port: int) -> None:
     server = aio.server(options=_options(ServerConfig()))
-    handlers = {m: grpc.unary_unary_rpc_method_handler(_empty_reply_async) for m in METHODS}
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    for service, methods in METHODS.items():
+        handlers = {m: grpc.unary_unary_rpc_method_handler(_empty_reply_async) for m in methods}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
