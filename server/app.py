@@ -38,8 +38,8 @@ log = logging.getLogger("server")
 class ReportingModelStore(ModelStore):
     """A model store that tells the metrics about every reload (SIGHUP or file watch)."""
 
-    def __init__(self, path: Path, metrics: ServerMetrics) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, default_model: str, metrics: ServerMetrics) -> None:
+        super().__init__(path, default_model)
         self._metrics = metrics
         metrics.model_loaded(self.current)
 
@@ -146,9 +146,9 @@ class RunningServer:
 def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     """Run one server process until SIGTERM or SIGINT; returns the exit code."""
     store = (
-        ModelStore(config.model_path)
+        ModelStore(config.model_source, config.default_model)
         if metrics is None
-        else ReportingModelStore(config.model_path, metrics)
+        else ReportingModelStore(config.model_source, config.default_model, metrics)
     )
     tracing = start_tracing(config.otlp_endpoint)
     running = RunningServer(config, store, metrics, tracing.interceptors)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.artifact import BUNDLED_ARTIFACT
+from model.repository import BUNDLED_REPOSITORY, DEFAULT_MODEL
 from server.settings import Setting, SettingsParser, boolean, port_number, positive_int
 
 MIB = 1024 * 1024
@@ -18,7 +18,10 @@ MIB = 1024 * 1024
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
-    model_path: Path = BUNDLED_ARTIFACT
+    # One artifact served alone (a one-model repository); when unset, the repository.
+    model_path: Path | None = None
+    model_repository: Path = BUNDLED_REPOSITORY
+    default_model: str = DEFAULT_MODEL
     workers: int = 1
     threads: int = 16
     # Calls in progress or waiting for a thread, per process; one more gets RESOURCE_EXHAUSTED
@@ -38,6 +41,11 @@ class ServerConfig:
     shutdown_delay: float = 0.0
     watch_model: bool = False
     otlp_endpoint: str = ""
+
+    @property
+    def model_source(self) -> Path:
+        """What the server serves: --model's file, else --model-repository's directory."""
+        return self.model_path or self.model_repository
 
     @property
     def metrics_address(self) -> str:
@@ -60,7 +68,19 @@ def _setting(flag: str, help: str, *, dest: str | None = None, **kwargs: Any) ->
 SETTINGS: tuple[Setting, ...] = (
     _setting("--host", "address to bind"),
     _setting("--port", "gRPC port", type=port_number),
-    _setting("--model", "model artifact (JSON)", dest="model_path", type=Path),
+    _setting(
+        "--model",
+        "one model artifact (JSON) to serve alone, instead of --model-repository",
+        dest="model_path",
+        type=Path,
+    ),
+    _setting(
+        "--model-repository",
+        "directory of models (NAME/VERSION.json and NAME/labels.json, or NAME.json), "
+        "every version served",
+        type=Path,
+    ),
+    _setting("--default-model", "the repository's model for calls that name none"),
     _setting(
         "--workers",
         "processes of this server sharing its one port (SO_REUSEPORT), under a supervisor",
@@ -89,7 +109,11 @@ SETTINGS: tuple[Setting, ...] = (
         "move traffic first",
         type=float,
     ),
-    _setting("--watch-model", "reload the model when its file changes", type=boolean),
+    _setting(
+        "--watch-model",
+        "reload the models when a file of the repository (or --model's file) changes",
+        type=boolean,
+    ),
     _setting(
         "--otlp-endpoint",
         "OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off",

@@ -22,6 +22,13 @@ class InvalidInputError(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class ModelNotFoundError(ServiceError):
+    """The call names a model, version or label this server does not serve; the message
+    names those it does."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
 class MalformedRequest:
     """What request bytes that are not a valid protobuf message parse to (see
     `server.registration`). grpc would answer INTERNAL and log a traceback; the call

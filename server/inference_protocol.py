@@ -82,7 +82,7 @@ class InferenceProtocolServicer:
     def ModelReady(
         self, request: pb.ModelReadyRequest, context: grpc.ServicerContext
     ) -> pb.ModelReadyResponse:
-        served_model(self._store.current, request.name, request.version)
+        served_model(self._store, request.name, request.version)
         return pb.ModelReadyResponse(ready=self._is_ready())
 
     def ServerMetadata(
@@ -93,12 +93,12 @@ class InferenceProtocolServicer:
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
     ) -> pb.ModelMetadataResponse:
-        return model_metadata(served_model(self._store.current, request.name, request.version))
+        return model_metadata(served_model(self._store, request.name, request.version))
 
     def ModelInfer(
         self, request: pb.ModelInferRequest, context: grpc.ServicerContext
     ) -> pb.ModelInferResponse:
-        model = served_model(self._store.current, request.model_name, request.model_version)
+        model = served_model(self._store, request.model_name, request.model_version)
         outputs = requested_outputs(
             [output.name for output in request.outputs], _include_intervals(request)
         )

@@ -166,7 +166,7 @@ class InferenceRestServicer:
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
     ) -> HttpBody:
-        model = served_model(self._store.current, request.model_name, request.model_version)
+        model = served_model(self._store, request.model_name, request.model_version)
         metadata = model_metadata(model)
         return _json(
             ModelMetadataResponse(
@@ -179,12 +179,12 @@ class InferenceRestServicer:
         )
 
     def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store.current, request.model_name, request.model_version)
+        model = served_model(self._store, request.model_name, request.model_version)
         self._require_ready()
         return _json(ModelReadyResponse(name=model.name, ready=True))
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store.current, request.model_name, request.model_version)
+        model = served_model(self._store, request.model_name, request.model_version)
         header, binary = _split_body(request.body.data, context)
         try:
             document = _decode_request(header)

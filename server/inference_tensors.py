@@ -11,6 +11,7 @@ Datatypes FP64 and FP32 (widened to float64 exactly).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import numpy as np
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import InvalidInputError, ServiceError
+from server.errors import InvalidInputError, ModelNotFoundError, ServiceError
+from server.model_store import ModelStore
 from server.validation import check_size, check_within_limit
 
 DATATYPES = ("FP64", "FP32")
@@ -34,12 +36,6 @@ PREDICT, LOWER, UPPER = "predict", "lower", "upper"
 OUTPUTS = (PREDICT, LOWER, UPPER)
 # The request parameter that asks for the interval bounds as outputs.
 INCLUDE_INTERVALS = "include_intervals"
-
-
-class ModelNotFoundError(ServiceError):
-    """The call names a model (or version) this server does not serve."""
-
-    code = grpc.StatusCode.NOT_FOUND
 
 
 class NotReadyError(ServiceError):
@@ -57,15 +53,22 @@ class TensorSpec:
     shape: tuple[int, ...]
 
 
-def served_model(model: LinearModel, name: str, version: str) -> LinearModel:
-    """`model` if the call names it (an empty version means the one served)."""
-    if name != model.name or version not in ("", model.version):
-        asked = f'model "{name}"' + (f' version "{version}"' if version else "")
-        raise ModelNotFoundError(
-            f'{asked} is not served here; this server serves model "{model.name}" '
-            f'version "{model.version}"'
-        )
-    return model
+def served_model(store: ModelStore, name: str, version: str) -> LinearModel:
+    """The model version a call names (an empty version means the stable one, or the
+    canary's share); NOT_FOUND naming every model and version served otherwise. The protocol
+    always names the model: an empty name is not the default model here."""
+    repository = store.repository
+    found = repository.models.get(name)
+    if found is not None:
+        with contextlib.suppress(ModelNotFoundError):
+            return store.resolve(name, version)
+    asked = f'model "{name}"' + (f' version "{version}"' if version else "")
+    served = ", ".join(
+        f'model "{model}" version "{each}"'
+        for model, entry in sorted(repository.models.items())
+        for each in sorted(entry.versions)
+    )
+    raise ModelNotFoundError(f"{asked} is not served here; this server serves {served}")
 
 
 def feature_columns(

@@ -63,9 +63,9 @@ class AccessLog:
     def __init__(self, stream: TextIO | None = None, flush_interval: float = 0.2) -> None:
         self._stream = stream or sys.stderr
         self._pid = os.getpid()
-        self._queue: deque[tuple[float, str, str, float, int, str | None, str, str | None]] = (
-            deque()
-        )
+        self._queue: deque[
+            tuple[float, str, str, float, int, str | None, str, str | None, tuple[str, str] | None]
+        ] = deque()
         self._stopped = threading.Event()
         self._interval = flush_interval
         self._writer = threading.Thread(target=self._run, name="access-log", daemon=True)
@@ -80,10 +80,12 @@ class AccessLog:
         request_id: str | None,
         error: str = "",
         subject: str | None = None,
+        model: tuple[str, str] | None = None,
     ) -> None:
-        """`subject`: the caller's verified identity (the JWT's `sub`, from Envoy), if any."""
+        """`subject`: the caller's verified identity (the JWT's `sub`, from Envoy), if any;
+        `model`: the name and version that answered, if the call reached one."""
         self._queue.append(
-            (time.time(), method, code, seconds, records, request_id, error, subject)
+            (time.time(), method, code, seconds, records, request_id, error, subject, model)
         )
 
     def close(self) -> None:
@@ -114,10 +116,16 @@ class AccessLog:
         request_id: str | None,
         error: str,
         subject: str | None,
+        model: tuple[str, str] | None,
     ) -> str:
         request = "null" if request_id is None else encode_basestring(request_id)
         caller = "null" if subject is None else encode_basestring(subject)
         extra = f', "error": {encode_basestring(error)}' if error else ""
+        if model is not None:
+            extra = (
+                f', "model": {encode_basestring(model[0])}, '
+                f'"model_version": {encode_basestring(model[1])}{extra}'
+            )
         return (
             f'{{"ts": "{timestamp(when)}", "level": "INFO", "logger": "server.access", '
             f'"pid": {self._pid}, "message": "call", "method": "{method}", "code": "{code}", '

@@ -1,9 +1,9 @@
-"""The model being served, swapped atomically on reload.
+"""The model repository being served, swapped atomically (as a whole) on reload.
 
-A call reads `store.current` once and uses that model to the end, so in-flight calls
-finish on the model they started with. A bad artifact is refused and the old model
-keeps serving: whatever a reload raises is logged and counted as refused (never a dead
-watcher thread or a crashed server).
+A call resolves its model once (`store.resolve(name, version)`) and uses that model to the
+end, so in-flight calls finish on the version they started with. A bad artifact or
+manifest is refused and the old repository keeps serving: whatever a reload raises is
+logged and counted as refused (never a dead watcher thread or a crashed server).
 """
 
 from __future__ import annotations
@@ -12,23 +12,48 @@ import logging
 import threading
 from pathlib import Path
 
-from model.artifact import ArtifactError, LinearModel, load_artifact
+from model.artifact import LinearModel
+from model.repository import (
+    DEFAULT_MODEL,
+    Repository,
+    RepositoryError,
+    UnknownModelError,
+    load,
+)
+from server.errors import ModelNotFoundError
 
 log = logging.getLogger("server.model")
 
 
 class ModelStore:
-    def __init__(self, path: Path) -> None:
+    """`path`: a repository directory, or one artifact file (a one-model repository)."""
+
+    def __init__(self, path: Path, default_model: str = DEFAULT_MODEL) -> None:
         self.path = path
-        self.current: LinearModel = load_artifact(path)
+        self.default_model = default_model
+        self.repository: Repository = load(path, default_model)
         self._reload_lock = threading.Lock()
 
+    @property
+    def current(self) -> LinearModel:
+        """The default model's stable version."""
+        return self.repository.default_model
+
+    def resolve(self, model: str = "", version: str = "") -> LinearModel:
+        """The version that answers a call naming `model` and `version` (a version or a
+        label; both may be empty); NOT_FOUND naming what is served otherwise."""
+        try:
+            return self.repository.resolve(model, version)
+        except UnknownModelError as exc:
+            raise ModelNotFoundError(str(exc)) from None
+
     def reload(self) -> bool:
-        """Load the artifact again; swap it in if it is valid. True when swapped."""
+        """Read the repository again; swap it in if every model in it is valid. True when
+        swapped."""
         with self._reload_lock:
             try:
-                candidate = load_artifact(self.path)
-            except ArtifactError as exc:
+                candidate = load(self.path, self.default_model)
+            except RepositoryError as exc:
                 self._refused(str(exc))
                 return False
             except Exception as exc:  # a loader bug must not take the server down
@@ -36,10 +61,14 @@ class ModelStore:
                 self._refused(f"{type(exc).__name__}: {exc}")
                 return False
             previous = self.current
-            self.current = candidate
+            self.repository = candidate
             log.info(
                 "model reloaded",
-                extra={"model_version": candidate.version, "previous_version": previous.version},
+                extra={
+                    "model_version": self.current.version,
+                    "previous_version": previous.version,
+                    "models": served_versions(candidate),
+                },
             )
             return True
 
@@ -51,8 +80,14 @@ class ModelStore:
         )
 
 
+def served_versions(repository: Repository) -> dict[str, list[str]]:
+    """Each model's versions, for the logs."""
+    return {name: sorted(entry.versions) for name, entry in repository.models.items()}
+
+
 class ArtifactWatcher(threading.Thread):
-    """Reloads the store when its artifact file changes (polls the file's mtime and size)."""
+    """Reloads the store when its artifact file, or any file of its repository directory,
+    changes (polls names, mtimes and sizes)."""
 
     def __init__(self, store: ModelStore, interval: float = 1.0) -> None:
         super().__init__(name="artifact-watcher", daemon=True)
@@ -61,12 +96,20 @@ class ArtifactWatcher(threading.Thread):
         self._stopped = threading.Event()
         self._seen = self._signature()
 
-    def _signature(self) -> tuple[int, int] | None:
+    def _signature(self) -> tuple[tuple[str, int, int], ...] | None:
+        root = self._store.path
         try:
-            stat = self._store.path.stat()
+            if not root.is_dir():
+                stat = root.stat()
+                return (("", stat.st_mtime_ns, stat.st_size),)
+            files = [p for p in root.rglob("*.json") if not _hidden(p.relative_to(root))]
+            signature = []
+            for path in sorted(files):
+                stat = path.stat()  # follows symlinks (a ConfigMap volume's files are links)
+                signature.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
         except OSError:
             return None
-        return stat.st_mtime_ns, stat.st_size
+        return tuple(signature)
 
     def run(self) -> None:
         while not self._stopped.wait(self._interval):
@@ -83,3 +126,7 @@ class ArtifactWatcher(threading.Thread):
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)

@@ -13,8 +13,9 @@ import numpy as np
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
+from model.repository import STABLE, Repository
 from server.model_store import ModelStore
-from server.telemetry import InputStats, count_records
+from server.telemetry import InputStats, answered_by, count_records
 from server.validation import batch_columns, record_values
 from server.wire import packed_doubles
 
@@ -43,13 +44,15 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def Predict(
         self, request: pb.PredictRequest, context: grpc.ServicerContext
     ) -> pb.PredictResponse:
-        model = self._store.current
+        model = self._store.resolve(request.model, request.version)
+        answered_by(model)
         values = record_values(request.record, model)
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
         return pb.PredictResponse(
             prediction=result.prediction,
+            model_name=model.name,
             model_version=model.version,
             interval=pb.PredictionInterval(
                 lower=result.lower, upper=result.upper, confidence=model.interval.confidence
@@ -62,7 +65,8 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def PredictBatch(
         self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.PredictBatchResponse]:
-        model = self._store.current
+        model = self._store.resolve(request.model, request.version)
+        answered_by(model)
         columns = batch_columns(request, model, self._limits.max_batch_records)
         count = len(columns[0])
         count_records(count)
@@ -81,6 +85,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
                 wire += packed_doubles(_UPPER, upper[start:end])
             reply = pb.PredictBatchResponse.FromString(wire)
             reply.offset = start
+            reply.model_name = model.name
             reply.model_version = model.version
             reply.out_of_range_indices.extend(
                 out_of_range[
@@ -92,7 +97,24 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetModelInfoResponse:
-        return model_info(self._store.current, self._limits)
+        described = self._store.resolve(request.model, request.version or STABLE)
+        info = model_info(described, self._limits)
+        info.models.extend(served_models(self._store.repository))
+        return info
+
+
+def served_models(repository: Repository) -> list[pb.ServedModel]:
+    return [
+        pb.ServedModel(
+            name=name,
+            versions=sorted(entry.versions),
+            stable=entry.labels.stable,
+            canary=entry.labels.canary or "",
+            canary_percent=entry.labels.canary_percent,
+            is_default=name == repository.default,
+        )
+        for name, entry in sorted(repository.models.items())
+    ]
 
 
 def model_info(model: LinearModel, limits: Limits) -> pb.GetModelInfoResponse:
@@ -124,4 +146,5 @@ def model_info(model: LinearModel, limits: Limits) -> pb.GetModelInfoResponse:
             max_receive_message_bytes=limits.max_receive_message_bytes,
         ),
         n_train=model.interval.n_train,
+        units=dict(model.units),
     )

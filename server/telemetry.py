@@ -41,6 +41,8 @@ class CallMetrics(InputStats, Protocol):
 
     def call_finished(self, method: str, code: str, seconds: float, records: int) -> None: ...
 
+    def model_answered(self, model: str, version: str, code: str) -> None: ...
+
 
 _current: ContextVar[Call | None] = ContextVar("server_call", default=None)
 
@@ -52,6 +54,15 @@ def count_records(records: int) -> None:
     call = _current.get()
     if call is not None:
         call.records = records
+
+
+def answered_by(model: LinearModel) -> None:
+    """Report which model version answers the current call (the access log's `model` and
+    `model_version`, the `diabetes_model_calls` counter). Outside an observed call it does
+    nothing."""
+    call = _current.get()
+    if call is not None:
+        call.model = model
 
 
 class CallObserver:
@@ -114,7 +125,7 @@ class Call:
     """One call in progress: times it, and on the way out counts and logs it and aborts
     the RPC with the right status when the handler raised."""
 
-    __slots__ = ("context", "method", "observer", "records", "started")
+    __slots__ = ("context", "method", "model", "observer", "records", "started")
 
     def __init__(self, observer: CallObserver, method: str, context: grpc.ServicerContext) -> None:
         self.observer = observer
@@ -122,6 +133,7 @@ class Call:
         self.context = context
         self.records = 0
         self.started = 0.0
+        self.model: LinearModel | None = None
 
     def __enter__(self) -> Call:
         _current.set(self)
@@ -146,12 +158,22 @@ class Call:
             code, message = status_of(exc)
         code_name = code.name
         observer = self.observer
+        model = self.model
         if observer.metrics is not None:
             observer.metrics.call_finished(self.method, code_name, seconds, self.records)
+            if model is not None:
+                observer.metrics.model_answered(model.name, model.version, code_name)
         if observer.access_log is not None:
             request_id, subject = _caller(self.context)
             observer.access_log.write(
-                self.method, code_name, seconds, self.records, request_id, message, subject
+                self.method,
+                code_name,
+                seconds,
+                self.records,
+                request_id,
+                message,
+                subject,
+                (model.name, model.version) if model is not None else None,
             )
         if isinstance(exc, Exception):
             self.context.abort(code, message)

@@ -1,6 +1,6 @@
 """The JSON lane's answer: one JSON document written in pieces as it is encoded.
 
-    {"model_version":"...","predictions":[...],"lower":[...],"upper":[...],
+    {"model_name":"...","model_version":"...","predictions":[...],"lower":[...],"upper":[...],
      "out_of_range_indices":[...]}
 
 Floats are written by msgspec in their shortest round-trip form, so parsing the answer
@@ -36,6 +36,7 @@ class RecordAnswer(msgspec.Struct):
     baseline: float
     contributions: dict[str, float]
     out_of_range_features: list[str]
+    model_name: str
 
 
 def record_answer(model: LinearModel, result: SinglePrediction) -> bytes:
@@ -49,11 +50,13 @@ def record_answer(model: LinearModel, result: SinglePrediction) -> bytes:
             baseline=model.baseline,
             contributions=result.contributions,
             out_of_range_features=result.out_of_range_features,
+            model_name=model.name,
         )
     )
 
 
 def answer_pieces(
+    model_name: str,
     model_version: str,
     arrays: dict[str, FloatArray],
     out_of_range_indices: list[int],
@@ -61,7 +64,12 @@ def answer_pieces(
 ) -> Iterator[bytes]:
     """The document's bytes in pieces of at most `chunk` numbers each. Every value must
     be finite (JSON has no NaN): the caller checks before the first piece is sent."""
-    opening = b'{"model_version":' + _ENCODER.encode(model_version)
+    opening = (
+        b'{"model_name":'
+        + _ENCODER.encode(model_name)
+        + b',"model_version":'
+        + _ENCODER.encode(model_version)
+    )
     for name, values in arrays.items():
         pieces = _array_pieces(values, chunk)
         yield opening + b"," + _ENCODER.encode(name) + b":[" + next(pieces)

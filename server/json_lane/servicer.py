@@ -17,7 +17,7 @@ from server.json_lane.encode import answer_pieces, record_answer
 from server.json_lane.schema import JsonSchema
 from server.model_store import ModelStore
 from server.servicer import Limits
-from server.telemetry import InputStats, count_records
+from server.telemetry import InputStats, answered_by, count_records
 
 SERVICE = json_pb2.DESCRIPTOR.services_by_name["JsonPredictionService"]
 SERVICE_NAME = SERVICE.full_name
@@ -46,7 +46,8 @@ class JsonPredictionServicer:
     def PredictJsonRecord(  # noqa: N802
         self, request: json_pb2.PredictJsonRecordRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        model = self._store.current
+        model = self._store.resolve(request.model, request.version)
+        answered_by(model)
         values = record_values(self._schema.decode_record(request.body.data), model)
         result = model.explain_one(values)
         count_records(1)
@@ -68,7 +69,8 @@ class JsonPredictionServicer:
         request: json_pb2.PredictJsonRecordsRequest | json_pb2.PredictJsonColumnsRequest,
         columns_of: Callable[[LinearModel], list[FloatArray]],
     ) -> Iterator[httpbody_pb2.HttpBody]:
-        model = self._store.current
+        model = self._store.resolve(request.model, request.version)
+        answered_by(model)
         # Checked in full (within the model's input limit, so every output is finite)
         # before any byte of the answer is sent.
         columns = columns_of(model)
@@ -81,7 +83,7 @@ class JsonPredictionServicer:
             arrays["upper"] = arrays["predictions"] + half_width
         out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0)).tolist()
         pieces = answer_pieces(
-            model.version, arrays, out_of_range, self._limits.batch_chunk_records
+            model.name, model.version, arrays, out_of_range, self._limits.batch_chunk_records
         )
         yield httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=next(pieces))
         for piece in pieces:

@@ -72,6 +72,13 @@ RECORDS = Metric(
     ("method",),
     buckets=RECORD_BUCKETS,
 )
+MODEL_CALLS = Metric(
+    "diabetes_model_calls",
+    "Finished calls by the model and version that answered them (names from the model "
+    "repository, never from the request) and status code.",
+    Kind.COUNTER,
+    ("model", "version", "code"),
+)
 IN_FLIGHT = Metric(
     "diabetes_calls_in_flight",
     "Calls being handled now.",
@@ -131,6 +138,7 @@ ALL = (
     CALLS,
     LATENCY,
     RECORDS,
+    MODEL_CALLS,
     IN_FLIGHT,
     MODEL_INFO,
     RELOADS,

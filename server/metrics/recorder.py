@@ -40,6 +40,7 @@ class ServerMetrics:
         self._latency: dict[str, _Histogram] = {}
         self._records: dict[str, _Histogram] = {}
         self._in_flight: dict[str, int] = {}
+        self._model_calls: dict[tuple[str, str, str], int] = {}
         self._model_info: dict[LabelValues, float] = {}
         self._reloads: dict[str, int] = {}
         self._training: dict[str, dict[LabelValues, list[float]]] = {}
@@ -73,6 +74,11 @@ class ServerMetrics:
                 if counts is None:
                     counts = self._records[method] = _Histogram(defs.RECORD_BUCKETS)
                 counts.add(records)
+
+    def model_answered(self, model: str, version: str, code: str) -> None:
+        key = (model, version, code)
+        with self._lock:
+            self._model_calls[key] = self._model_calls.get(key, 0) + 1
 
     def inputs_seen(self, model: LinearModel, columns: Sequence[FloatArray]) -> None:
         self.drift.add_columns(model, columns)
@@ -109,6 +115,7 @@ class ServerMetrics:
                 defs.CALLS.name: {labels: [count] for labels, count in self._calls.items()},
                 defs.LATENCY.name: {(m,): h.values() for m, h in self._latency.items()},
                 defs.RECORDS.name: {(m,): h.values() for m, h in self._records.items()},
+                defs.MODEL_CALLS.name: {k: [count] for k, count in self._model_calls.items()},
                 defs.IN_FLIGHT.name: {(m,): [count] for m, count in self._in_flight.items()},
                 defs.MODEL_INFO.name: {k: [v] for k, v in self._model_info.items()},
                 defs.RELOADS.name: {(r,): [count] for r, count in self._reloads.items()},

@@ -54,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     # The server's own declarations: the same flag, variable, default and help.
     server_config.setting("workers"),
     server_config.setting("model_path"),
+    server_config.setting("model_repository"),
     Setting(
         "--envoy-concurrency",
         "Envoy worker threads",
@@ -62,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 # Server flags this command sets itself; after `--` they would be a second way.
-OWN_SERVER_FLAGS = ("--host", "--port", "--workers", "--model")
+OWN_SERVER_FLAGS = ("--host", "--port", "--workers", "--model", "--model-repository")
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
@@ -96,6 +97,7 @@ def parse_options(argv: Sequence[str] | None) -> StackOptions:
         servers=args.servers,
         workers=args.workers,
         model=args.model_path,
+        model_repository=args.model_repository,
         envoy_concurrency=args.envoy_concurrency,
         server_args=tuple(server_args),
     )

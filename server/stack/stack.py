@@ -34,7 +34,9 @@ class StackOptions:
     servers: int = 1
     # Each server's --workers: processes sharing that server's one port.
     workers: int = ServerConfig.workers
-    model: Path = ServerConfig.model_path
+    # One artifact served alone; when None, the repository directory.
+    model: Path | None = ServerConfig.model_path
+    model_repository: Path = ServerConfig.model_repository
     envoy_concurrency: int = 1
     # More flags for every server (after `--` on the command line).
     server_args: Sequence[str] = ()
@@ -45,6 +47,12 @@ class StackOptions:
     @property
     def server_ports(self) -> list[int]:
         return [self.grpc_port + index for index in range(self.servers)]
+
+    @property
+    def model_flags(self) -> list[str]:
+        if self.model is not None:
+            return ["--model", str(self.model)]
+        return ["--model-repository", str(self.model_repository)]
 
     def server_argv(self, port: int) -> list[str]:
         """One server's command line: every setting the stack decides, as explicit flags."""
@@ -58,8 +66,7 @@ class StackOptions:
             str(port),
             "--workers",
             str(self.workers),
-            "--model",
-            str(self.model),
+            *self.model_flags,
             *self.server_args,
         ]
 

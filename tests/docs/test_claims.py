@@ -92,7 +92,7 @@ def test_a_batch_answer_carries_intervals_only_when_asked_and_no_contributions(
         plain = requests.post(f"{url}{path}", data=body, timeout=30).json()
         asked = requests.post(f"{url}{path}?include_intervals=true", data=body, timeout=30)
         assert "contributions" not in _keys(plain) | _keys(asked.json())
-        assert set(plain) == {"model_version", "predictions", "out_of_range_indices"}
+        assert set(plain) == {"model_name", "model_version", "predictions", "out_of_range_indices"}
         assert len(asked.json()["lower"]) == len(asked.json()["upper"]) == 1
     readme = (ROOT / "README.md").read_text()
     assert "without\ncontributions" in readme

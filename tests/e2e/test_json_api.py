@@ -60,7 +60,8 @@ def test_batch_of_100k_records_is_one_document_streamed_in_pieces(
     assert reply.headers["content-type"] == "application/json"
     assert reply.headers["transfer-encoding"] == "chunked"
     answer = json.loads(reply.content)
-    assert list(answer) == ["model_version", "predictions", "out_of_range_indices"]
+    assert list(answer) == ["model_name", "model_version", "predictions", "out_of_range_indices"]
+    assert answer["model_name"] == bundled_model.name
     assert answer["model_version"] == bundled_model.version
     # Parsed floats equal the model's float64 values exactly (shortest round-trip repr).
     assert answer["predictions"] == bundled_model.predict(values[:, None]).tolist()
@@ -80,6 +81,7 @@ def test_batch_intervals_and_columns(
     ).json()
     assert by_records == by_columns
     assert list(by_records) == [
+        "model_name",
         "model_version",
         "predictions",
         "lower",

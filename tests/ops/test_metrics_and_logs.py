@@ -87,6 +87,12 @@ def test_one_process_metrics(models: dict[str, Path]) -> None:
         assert value(samples, "diabetes_call_records_sum", method="PredictBatch") == 100
         assert value(samples, "diabetes_call_records_bucket", method="PredictBatch", le="10.0") == 0
         assert value(samples, "diabetes_calls_in_flight", method="Predict") == 0
+        # The model and version that answered, whatever the call's outcome (6 Predicts, 1 batch).
+        answered = {"model": "diabetes-test", "version": "m-v1"}
+        assert value(samples, "diabetes_model_calls_total", code="OK", **answered) == 6
+        assert (
+            value(samples, "diabetes_model_calls_total", code="INVALID_ARGUMENT", **answered) == 1
+        )
         info = {"name": "diabetes-test", "version": "m-v1"}
         [checksum] = [
             dict(labels)["checksum"]
@@ -212,6 +218,8 @@ def test_envoy_and_server_access_logs_share_the_request_id(tmp_path: Path) -> No
         wait_until(lambda: len(call_lines()) == 2, 20, "the server's access log lines")
         server_given, server_made = call_lines()
     assert envoy_given["request_id"] == server_given["request_id"] == "ops-given-id"
+    assert server_given["model"] == "diabetes-test"
+    assert server_given["model_version"] == "test-1"
     assert envoy_given["traceparent"] == traceparent
     assert envoy_given["status"] == 200
     assert envoy_given["path"] == "/stream"

@@ -15,7 +15,11 @@ from model.features import FEATURE_NAMES, SCALED
 
 
 def write_test_artifact(
-    path: Path, features: tuple[str, ...] = ("bmi",), version: str = "test-1", scale: float = 1.0
+    path: Path,
+    features: tuple[str, ...] = ("bmi",),
+    version: str = "test-1",
+    scale: float = 1.0,
+    name: str = "diabetes-test",
 ) -> Path:
     """A least-squares model of the diabetes data on `features`; `scale` multiplies the
     coefficients so that two versions give visibly different predictions."""
@@ -30,7 +34,7 @@ def write_test_artifact(
     residuals = y - (X @ coefficients + intercept)
     dof = len(y) - len(features) - 1
     document = {
-        "name": "diabetes-test",
+        "name": name,
         "version": version,
         "created_at": "2026-01-01T00:00:00Z",
         "features": list(features),

@@ -38,7 +38,8 @@ def test_server_settings_show_their_variable_and_default() -> None:
     assert docs["--workers"].default == str(ServerConfig.workers)
     assert docs["--port"].default == str(ServerConfig.port)
     # No machine path in what the docs render.
-    assert docs["--model"].default == "model/artifacts/diabetes-bmi.json"
+    assert docs["--model-repository"].default == "model/artifacts"
+    assert docs["--model"].default == ""
     help_text = server_parser(environ={}).format_help()
     assert "[DIABETES_GRACE_PERIOD]" in help_text
     assert f"(default: {ServerConfig.grace_period})" in help_text
@@ -55,6 +56,7 @@ def test_stack_shares_the_server_declarations() -> None:
     stack = _options(describe(stack_parser(environ={})))
     assert stack["--workers"] == server["--workers"]
     assert stack["--model"] == server["--model"]
+    assert stack["--model-repository"] == server["--model-repository"]
     assert stack["--servers"].env_var == "DIABETES_SERVERS"
     assert stack["--grpc-port"].default == str(ServerConfig.port)
     assert stack["--http-port"].default == str(EnvoyOptions.http_port)
@@ -84,7 +86,8 @@ def test_stack_builds_explicit_server_flags() -> None:
     argv = options.server_argv(options.grpc_port)
     assert argv[argv.index("--workers") + 1] == "3"
     assert argv[argv.index("--port") + 1] == str(StackOptions.grpc_port)
-    assert Path(argv[argv.index("--model") + 1]) == ServerConfig.model_path
+    assert "--model" not in argv
+    assert Path(argv[argv.index("--model-repository") + 1]) == ServerConfig.model_repository
     assert argv[-2:] == ["--threads", "4"]
     with pytest.raises(SystemExit):
         parse_options(["--", "--workers", "2"])

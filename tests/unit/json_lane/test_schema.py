@@ -153,11 +153,12 @@ def test_bad_columns_name_the_column_and_index(body: str, message: str) -> None:
 def test_the_answer_is_one_document_in_pieces_with_exact_floats() -> None:
     values = np.random.default_rng(5).normal(0, 1e3, 25) ** 3
     pieces = list(
-        answer_pieces("v1", {"predictions": values, "lower": values - 1}, [3, 7], chunk=10)
+        answer_pieces("m", "v1", {"predictions": values, "lower": values - 1}, [3, 7], chunk=10)
     )
     assert len(pieces) == 7  # three pieces per array (10 + 10 + 5), then the closing
     answer = json.loads(b"".join(pieces))
     assert answer == {
+        "model_name": "m",
         "model_version": "v1",
         "predictions": values.tolist(),
         "lower": (values - 1).tolist(),
@@ -199,6 +200,7 @@ def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() 
         result = model.explain_one(values)
         typed = pb.PredictResponse(
             prediction=result.prediction,
+            model_name=model.name,
             model_version=model.version,
             interval=pb.PredictionInterval(
                 lower=result.lower, upper=result.upper, confidence=model.interval.confidence

@@ -244,6 +244,27 @@ ERRORS = (
         'Could not find field "bmx" in the type "diabetes.v1.PredictJsonRecordRequest".',
         _post("/stream?bmx=1", '{"bmi": 0.05}'),
     ),
+    Error(
+        "Unknown model (`?model=`, gRPC `model`)",
+        404,
+        5,
+        'no model "nope"; this server serves "diabetes-bmi", "diabetes-bmi-raw"',
+        _post("/stream?model=nope", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "Unknown version (`?version=`, gRPC `version`)",
+        404,
+        5,
+        'model "diabetes-bmi" has no version "v9"; its versions are ...',
+        _post("/stream?version=v9", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "`?version=canary` when the model has no canary",
+        404,
+        5,
+        'model "diabetes-bmi" has no canary; its versions are ...',
+        _post("/stream?version=canary", '{"bmi": 0.05}'),
+    ),
     Error("Unknown route", 404, 5, f"no such route: GET /nope {ROUTES}", Request("GET", "/nope")),
     Error(
         "Wrong method", 404, 5, f"no such route: GET /stream {ROUTES}", Request("GET", "/stream")

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64iabetes/v1/json.proto\x12\x0b\x64iabetes.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"Z\n\x19PredictJsonRecordsRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x19\n\x11include_intervals\x18\x02 \x01(\x08\"Z\n\x19PredictJsonColumnsRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x19\n\x11include_intervals\x18\x02 \x01(\x08\">\n\x18PredictJsonRecordRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody2\xe0\x02\n\x15JsonPredictionService\x12j\n\x12PredictJsonRecords\x12&.diabetes.v1.PredictJsonRecordsRequest\x1a\x14.google.api.HttpBody\"\x14\x82\xd3\xe4\x93\x02\x0e\"\x06/batch:\x04\x62ody0\x01\x12g\n\x11PredictJsonRecord\x12%.diabetes.v1.PredictJsonRecordRequest\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x07/stream:\x04\x62ody\x12r\n\x12PredictJsonColumns\x12&.diabetes.v1.PredictJsonColumnsRequest\x1a\x14.google.api.HttpBody\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x0e/batch/columns:\x04\x62ody0\x01\x42h\n\x17\x63om.example.diabetes.v1B\tJsonProtoP\x01Z2example.com/diabetes/gen/go/diabetes/v1;diabetesv1\xaa\x02\x0b\x44iabetes.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64iabetes/v1/json.proto\x12\x0b\x64iabetes.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"z\n\x19PredictJsonRecordsRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x19\n\x11include_intervals\x18\x02 \x01(\x08\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\"z\n\x19PredictJsonColumnsRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x19\n\x11include_intervals\x18\x02 \x01(\x08\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\"^\n\x18PredictJsonRecordRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t2\xe0\x02\n\x15JsonPredictionService\x12j\n\x12PredictJsonRecords\x12&.diabetes.v1.PredictJsonRecordsRequest\x1a\x14.google.api.HttpBody\"\x14\x82\xd3\xe4\x93\x02\x0e\"\x06/batch:\x04\x62ody0\x01\x12g\n\x11PredictJsonRecord\x12%.diabetes.v1.PredictJsonRecordRequest\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x07/stream:\x04\x62ody\x12r\n\x12PredictJsonColumns\x12&.diabetes.v1.PredictJsonColumnsRequest\x1a\x14.google.api.HttpBody\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x0e/batch/columns:\x04\x62ody0\x01\x42h\n\x17\x63om.example.diabetes.v1B\tJsonProtoP\x01Z2example.com/diabetes/gen/go/diabetes/v1;diabetesv1\xaa\x02\x0b\x44iabetes.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,11 +41,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JSONPREDICTIONSERVICE'].methods_by_name['PredictJsonColumns']._loaded_options = None
   _globals['_JSONPREDICTIONSERVICE'].methods_by_name['PredictJsonColumns']._serialized_options = b'\202\323\344\223\002\026\"\016/batch/columns:\004body'
   _globals['_PREDICTJSONRECORDSREQUEST']._serialized_start=96
-  _globals['_PREDICTJSONRECORDSREQUEST']._serialized_end=186
-  _globals['_PREDICTJSONCOLUMNSREQUEST']._serialized_start=188
-  _globals['_PREDICTJSONCOLUMNSREQUEST']._serialized_end=278
-  _globals['_PREDICTJSONRECORDREQUEST']._serialized_start=280
-  _globals['_PREDICTJSONRECORDREQUEST']._serialized_end=342
-  _globals['_JSONPREDICTIONSERVICE']._serialized_start=345
-  _globals['_JSONPREDICTIONSERVICE']._serialized_end=697
+  _globals['_PREDICTJSONRECORDSREQUEST']._serialized_end=218
+  _globals['_PREDICTJSONCOLUMNSREQUEST']._serialized_start=220
+  _globals['_PREDICTJSONCOLUMNSREQUEST']._serialized_end=342
+  _globals['_PREDICTJSONRECORDREQUEST']._serialized_start=344
+  _globals['_PREDICTJSONRECORDREQUEST']._serialized_end=438
+  _globals['_JSONPREDICTIONSERVICE']._serialized_start=441
+  _globals['_JSONPREDICTIONSERVICE']._serialized_end=793
 # @@protoc_insertion_point(module_scope)

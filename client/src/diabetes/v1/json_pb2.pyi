@@ -8,23 +8,35 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PredictJsonRecordsRequest(_message.Message):
-    __slots__ = ("body", "include_intervals")
+    __slots__ = ("body", "include_intervals", "model", "version")
     BODY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     body: _httpbody_pb2.HttpBody
     include_intervals: bool
-    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ...) -> None: ...
+    model: str
+    version: str
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ..., model: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class PredictJsonColumnsRequest(_message.Message):
-    __slots__ = ("body", "include_intervals")
+    __slots__ = ("body", "include_intervals", "model", "version")
     BODY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     body: _httpbody_pb2.HttpBody
     include_intervals: bool
-    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ...) -> None: ...
+    model: str
+    version: str
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., include_intervals: _Optional[bool] = ..., model: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class PredictJsonRecordRequest(_message.Message):
-    __slots__ = ("body",)
+    __slots__ = ("body", "model", "version")
     BODY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     body: _httpbody_pb2.HttpBody
-    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
+    model: str
+    version: str
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., model: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...

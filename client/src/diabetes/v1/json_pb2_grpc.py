@@ -28,7 +28,8 @@ if _version_not_supported:
 
 class JsonPredictionServiceStub:
     """Predicts records sent as JSON. A batch's reply is one JSON document,
-    `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
+    `{"model_name": ..., "model_version": ..., "predictions": [...],
+    "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
     byte, so an error is always a clean HTTP 400.
@@ -59,7 +60,8 @@ class JsonPredictionServiceStub:
 
 class JsonPredictionServiceServicer:
     """Predicts records sent as JSON. A batch's reply is one JSON document,
-    `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
+    `{"model_name": ..., "model_version": ..., "predictions": [...],
+    "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
     byte, so an error is always a clean HTTP 400.
@@ -126,7 +128,8 @@ def add_JsonPredictionServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class JsonPredictionService:
     """Predicts records sent as JSON. A batch's reply is one JSON document,
-    `{"model_version": ..., "predictions": [...], "out_of_range_indices": [...]}`
+    `{"model_name": ..., "model_version": ..., "predictions": [...],
+    "out_of_range_indices": [...]}`
     (plus `"lower"` and `"upper"` with `?include_intervals=true`), streamed in
     pieces as it is computed; the whole batch is validated before the first
     byte, so an error is always a clean HTTP 400.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64iabetes/v1/prediction.proto\x12\x0b\x64iabetes.v1\x1a\x1cgoogle/api/annotations.proto\"\xfe\x01\n\x06Record\x12\x10\n\x03\x61ge\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03sex\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03\x62mi\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x02\x62p\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x0f\n\x02s1\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12\x0f\n\x02s2\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x0f\n\x02s3\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x0f\n\x02s4\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x0f\n\x02s5\x18\t \x01(\x01H\x08\x88\x01\x01\x12\x0f\n\x02s6\x18\n \x01(\x01H\t\x88\x01\x01\x42\x06\n\x04_ageB\x06\n\x04_sexB\x06\n\x04_bmiB\x05\n\x03_bpB\x05\n\x03_s1B\x05\n\x03_s2B\x05\n\x03_s3B\x05\n\x03_s4B\x05\n\x03_s5B\x05\n\x03_s6\"\x8b\x01\n\x0e\x46\x65\x61tureColumns\x12\x0b\n\x03\x61ge\x18\x01 \x03(\x01\x12\x0b\n\x03sex\x18\x02 \x03(\x01\x12\x0b\n\x03\x62mi\x18\x03 \x03(\x01\x12\n\n\x02\x62p\x18\x04 \x03(\x01\x12\n\n\x02s1\x18\x05 \x03(\x01\x12\n\n\x02s2\x18\x06 \x03(\x01\x12\n\n\x02s3\x18\x07 \x03(\x01\x12\n\n\x02s4\x18\x08 \x03(\x01\x12\n\n\x02s5\x18\t \x03(\x01\x12\n\n\x02s6\x18\n \x03(\x01\"5\n\x0ePredictRequest\x12#\n\x06record\x18\x01 \x01(\x0b\x32\x13.diabetes.v1.Record\"F\n\x12PredictionInterval\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"\x9e\x02\n\x0fPredictResponse\x12\x12\n\nprediction\x18\x01 \x01(\x01\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x31\n\x08interval\x18\x03 \x01(\x0b\x32\x1f.diabetes.v1.PredictionInterval\x12\x10\n\x08\x62\x61seline\x18\x04 \x01(\x01\x12\x46\n\rcontributions\x18\x05 \x03(\x0b\x32/.diabetes.v1.PredictResponse.ContributionsEntry\x12\x1d\n\x15out_of_range_features\x18\x06 \x03(\t\x1a\x34\n\x12\x43ontributionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x84\x01\n\x13PredictBatchRequest\x12$\n\x07records\x18\x01 \x03(\x0b\x32\x13.diabetes.v1.Record\x12,\n\x07\x63olumns\x18\x02 \x01(\x0b\x32\x1b.diabetes.v1.FeatureColumns\x12\x19\n\x11include_intervals\x18\x03 \x01(\x08\"\x8e\x01\n\x14PredictBatchResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x05\x12\x13\n\x0bpredictions\x18\x02 \x03(\x01\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\r\n\x05lower\x18\x04 \x03(\x01\x12\r\n\x05upper\x18\x05 \x03(\x01\x12\x1c\n\x14out_of_range_indices\x18\x06 \x03(\x05\"\x15\n\x13GetModelInfoRequest\"e\n\x0b\x46\x65\x61tureInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x63oefficient\x18\x02 \x01(\x01\x12\x0c\n\x04mean\x18\x03 \x01(\x01\x12\x0b\n\x03std\x18\x04 \x01(\x01\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"j\n\rServiceLimits\x12\x19\n\x11max_batch_records\x18\x01 \x01(\x05\x12\x1b\n\x13\x62\x61tch_chunk_records\x18\x02 \x01(\x05\x12!\n\x19max_receive_message_bytes\x18\x03 \x01(\x05\"\xf7\x02\n\x14GetModelInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12*\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x18.diabetes.v1.FeatureInfo\x12\x11\n\tintercept\x18\x04 \x01(\x01\x12\x10\n\x08\x62\x61seline\x18\x05 \x01(\x01\x12?\n\x07metrics\x18\x06 \x03(\x0b\x32..diabetes.v1.GetModelInfoResponse.MetricsEntry\x12\x1b\n\x13interval_confidence\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x10\n\x08\x63hecksum\x18\t \x01(\t\x12*\n\x06limits\x18\n \x01(\x0b\x32\x1a.diabetes.v1.ServiceLimits\x12\x0f\n\x07n_train\x18\x0b \x01(\x05\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\x95\x02\n\x11PredictionService\x12\x44\n\x07Predict\x12\x1b.diabetes.v1.PredictRequest\x1a\x1c.diabetes.v1.PredictResponse\x12U\n\x0cPredictBatch\x12 .diabetes.v1.PredictBatchRequest\x1a!.diabetes.v1.PredictBatchResponse0\x01\x12\x63\n\x0cGetModelInfo\x12 .diabetes.v1.GetModelInfoRequest\x1a!.diabetes.v1.GetModelInfoResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/modelBn\n\x17\x63om.example.diabetes.v1B\x0fPredictionProtoP\x01Z2example.com/diabetes/gen/go/diabetes/v1;diabetesv1\xaa\x02\x0b\x44iabetes.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64iabetes/v1/prediction.proto\x12\x0b\x64iabetes.v1\x1a\x1cgoogle/api/annotations.proto\"\xfe\x01\n\x06Record\x12\x10\n\x03\x61ge\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03sex\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03\x62mi\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x02\x62p\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x0f\n\x02s1\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12\x0f\n\x02s2\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x0f\n\x02s3\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x0f\n\x02s4\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x0f\n\x02s5\x18\t \x01(\x01H\x08\x88\x01\x01\x12\x0f\n\x02s6\x18\n \x01(\x01H\t\x88\x01\x01\x42\x06\n\x04_ageB\x06\n\x04_sexB\x06\n\x04_bmiB\x05\n\x03_bpB\x05\n\x03_s1B\x05\n\x03_s2B\x05\n\x03_s3B\x05\n\x03_s4B\x05\n\x03_s5B\x05\n\x03_s6\"\x8b\x01\n\x0e\x46\x65\x61tureColumns\x12\x0b\n\x03\x61ge\x18\x01 \x03(\x01\x12\x0b\n\x03sex\x18\x02 \x03(\x01\x12\x0b\n\x03\x62mi\x18\x03 \x03(\x01\x12\n\n\x02\x62p\x18\x04 \x03(\x01\x12\n\n\x02s1\x18\x05 \x03(\x01\x12\n\n\x02s2\x18\x06 \x03(\x01\x12\n\n\x02s3\x18\x07 \x03(\x01\x12\n\n\x02s4\x18\x08 \x03(\x01\x12\n\n\x02s5\x18\t \x03(\x01\x12\n\n\x02s6\x18\n \x03(\x01\"U\n\x0ePredictRequest\x12#\n\x06record\x18\x01 \x01(\x0b\x32\x13.diabetes.v1.Record\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"F\n\x12PredictionInterval\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"\xb2\x02\n\x0fPredictResponse\x12\x12\n\nprediction\x18\x01 \x01(\x01\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x31\n\x08interval\x18\x03 \x01(\x0b\x32\x1f.diabetes.v1.PredictionInterval\x12\x10\n\x08\x62\x61seline\x18\x04 \x01(\x01\x12\x46\n\rcontributions\x18\x05 \x03(\x0b\x32/.diabetes.v1.PredictResponse.ContributionsEntry\x12\x1d\n\x15out_of_range_features\x18\x06 \x03(\t\x12\x12\n\nmodel_name\x18\x07 \x01(\t\x1a\x34\n\x12\x43ontributionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa4\x01\n\x13PredictBatchRequest\x12$\n\x07records\x18\x01 \x03(\x0b\x32\x13.diabetes.v1.Record\x12,\n\x07\x63olumns\x18\x02 \x01(\x0b\x32\x1b.diabetes.v1.FeatureColumns\x12\x19\n\x11include_intervals\x18\x03 \x01(\x08\x12\r\n\x05model\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\"\xa2\x01\n\x14PredictBatchResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x05\x12\x13\n\x0bpredictions\x18\x02 \x03(\x01\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\r\n\x05lower\x18\x04 \x03(\x01\x12\r\n\x05upper\x18\x05 \x03(\x01\x12\x1c\n\x14out_of_range_indices\x18\x06 \x03(\x05\x12\x12\n\nmodel_name\x18\x07 \x01(\t\"5\n\x13GetModelInfoRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"y\n\x0bServedModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x0e\n\x06stable\x18\x03 \x01(\t\x12\x0e\n\x06\x63\x61nary\x18\x04 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x05 \x01(\x01\x12\x12\n\nis_default\x18\x06 \x01(\x08\"e\n\x0b\x46\x65\x61tureInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x63oefficient\x18\x02 \x01(\x01\x12\x0c\n\x04mean\x18\x03 \x01(\x01\x12\x0b\n\x03std\x18\x04 \x01(\x01\x12\x0b\n\x03min\x18\x05 \x01(\x01\x12\x0b\n\x03max\x18\x06 \x01(\x01\"j\n\rServiceLimits\x12\x19\n\x11max_batch_records\x18\x01 \x01(\x05\x12\x1b\n\x13\x62\x61tch_chunk_records\x18\x02 \x01(\x05\x12!\n\x19max_receive_message_bytes\x18\x03 \x01(\x05\"\x8c\x04\n\x14GetModelInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12*\n\x08\x66\x65\x61tures\x18\x03 \x03(\x0b\x32\x18.diabetes.v1.FeatureInfo\x12\x11\n\tintercept\x18\x04 \x01(\x01\x12\x10\n\x08\x62\x61seline\x18\x05 \x01(\x01\x12?\n\x07metrics\x18\x06 \x03(\x0b\x32..diabetes.v1.GetModelInfoResponse.MetricsEntry\x12\x1b\n\x13interval_confidence\x18\x07 \x01(\x01\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x10\n\x08\x63hecksum\x18\t \x01(\t\x12*\n\x06limits\x18\n \x01(\x0b\x32\x1a.diabetes.v1.ServiceLimits\x12\x0f\n\x07n_train\x18\x0b \x01(\x05\x12(\n\x06models\x18\x0c \x03(\x0b\x32\x18.diabetes.v1.ServedModel\x12;\n\x05units\x18\r \x03(\x0b\x32,.diabetes.v1.GetModelInfoResponse.UnitsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a,\n\nUnitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\x95\x02\n\x11PredictionService\x12\x44\n\x07Predict\x12\x1b.diabetes.v1.PredictRequest\x1a\x1c.diabetes.v1.PredictResponse\x12U\n\x0cPredictBatch\x12 .diabetes.v1.PredictBatchRequest\x1a!.diabetes.v1.PredictBatchResponse0\x01\x12\x63\n\x0cGetModelInfo\x12 .diabetes.v1.GetModelInfoRequest\x1a!.diabetes.v1.GetModelInfoResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/modelBn\n\x17\x63om.example.diabetes.v1B\x0fPredictionProtoP\x01Z2example.com/diabetes/gen/go/diabetes/v1;diabetesv1\xaa\x02\x0b\x44iabetes.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTRESPONSE_CONTRIBUTIONSENTRY']._serialized_options = b'8\001'
   _globals['_GETMODELINFORESPONSE_METRICSENTRY']._loaded_options = None
   _globals['_GETMODELINFORESPONSE_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_GETMODELINFORESPONSE_UNITSENTRY']._loaded_options = None
+  _globals['_GETMODELINFORESPONSE_UNITSENTRY']._serialized_options = b'8\001'
   _globals['_PREDICTIONSERVICE'].methods_by_name['GetModelInfo']._loaded_options = None
   _globals['_PREDICTIONSERVICE'].methods_by_name['GetModelInfo']._serialized_options = b'\202\323\344\223\002\010\022\006/model'
   _globals['_RECORD']._serialized_start=76
@@ -44,27 +46,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FEATURECOLUMNS']._serialized_start=333
   _globals['_FEATURECOLUMNS']._serialized_end=472
   _globals['_PREDICTREQUEST']._serialized_start=474
-  _globals['_PREDICTREQUEST']._serialized_end=527
-  _globals['_PREDICTIONINTERVAL']._serialized_start=529
-  _globals['_PREDICTIONINTERVAL']._serialized_end=599
-  _globals['_PREDICTRESPONSE']._serialized_start=602
-  _globals['_PREDICTRESPONSE']._serialized_end=888
-  _globals['_PREDICTRESPONSE_CONTRIBUTIONSENTRY']._serialized_start=836
-  _globals['_PREDICTRESPONSE_CONTRIBUTIONSENTRY']._serialized_end=888
-  _globals['_PREDICTBATCHREQUEST']._serialized_start=891
-  _globals['_PREDICTBATCHREQUEST']._serialized_end=1023
-  _globals['_PREDICTBATCHRESPONSE']._serialized_start=1026
-  _globals['_PREDICTBATCHRESPONSE']._serialized_end=1168
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1170
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1191
-  _globals['_FEATUREINFO']._serialized_start=1193
-  _globals['_FEATUREINFO']._serialized_end=1294
-  _globals['_SERVICELIMITS']._serialized_start=1296
-  _globals['_SERVICELIMITS']._serialized_end=1402
-  _globals['_GETMODELINFORESPONSE']._serialized_start=1405
-  _globals['_GETMODELINFORESPONSE']._serialized_end=1780
-  _globals['_GETMODELINFORESPONSE_METRICSENTRY']._serialized_start=1734
-  _globals['_GETMODELINFORESPONSE_METRICSENTRY']._serialized_end=1780
-  _globals['_PREDICTIONSERVICE']._serialized_start=1783
-  _globals['_PREDICTIONSERVICE']._serialized_end=2060
+  _globals['_PREDICTREQUEST']._serialized_end=559
+  _globals['_PREDICTIONINTERVAL']._serialized_start=561
+  _globals['_PREDICTIONINTERVAL']._serialized_end=631
+  _globals['_PREDICTRESPONSE']._serialized_start=634
+  _globals['_PREDICTRESPONSE']._serialized_end=940
+  _globals['_PREDICTRESPONSE_CONTRIBUTIONSENTRY']._serialized_start=888
+  _globals['_PREDICTRESPONSE_CONTRIBUTIONSENTRY']._serialized_end=940
+  _globals['_PREDICTBATCHREQUEST']._serialized_start=943
+  _globals['_PREDICTBATCHREQUEST']._serialized_end=1107
+  _globals['_PREDICTBATCHRESPONSE']._serialized_start=1110
+  _globals['_PREDICTBATCHRESPONSE']._serialized_end=1272
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1274
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1327
+  _globals['_SERVEDMODEL']._serialized_start=1329
+  _globals['_SERVEDMODEL']._serialized_end=1450
+  _globals['_FEATUREINFO']._serialized_start=1452
+  _globals['_FEATUREINFO']._serialized_end=1553
+  _globals['_SERVICELIMITS']._serialized_start=1555
+  _globals['_SERVICELIMITS']._serialized_end=1661
+  _globals['_GETMODELINFORESPONSE']._serialized_start=1664
+  _globals['_GETMODELINFORESPONSE']._serialized_end=2188
+  _globals['_GETMODELINFORESPONSE_METRICSENTRY']._serialized_start=2096
+  _globals['_GETMODELINFORESPONSE_METRICSENTRY']._serialized_end=2142
+  _globals['_GETMODELINFORESPONSE_UNITSENTRY']._serialized_start=2144
+  _globals['_GETMODELINFORESPONSE_UNITSENTRY']._serialized_end=2188
+  _globals['_PREDICTIONSERVICE']._serialized_start=2191
+  _globals['_PREDICTIONSERVICE']._serialized_end=2468
 # @@protoc_insertion_point(module_scope)

@@ -79,8 +79,10 @@ class PredictionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetModelInfo(self, request, context):
-        """Describes the model being served: version, features, coefficients,
-        training metrics and the service's limits. JSON: `GET /model`.
+        """Describes a model being served (the default one unless the request names
+        another): version, features, units, coefficients, training metrics and the
+        service's limits; and lists every model, version and label served.
+        JSON: `GET /model`, `GET /model?model=diabetes-bmi-raw&version=canary`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
