@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -41,7 +42,23 @@ def bench_results(path: Path = BENCH) -> Mapping[str, Any]:
 
 
 def _bc(results: Mapping[str, Any]) -> int:
-    return int(results.get("batch_concurrency", 4))
+    return int(results["settings"]["batch_concurrency"])
+
+
+def _version(text: str) -> str:
+    """`h2load nghttp2/1.52.0` -> `1.52.0`; `wrk debian/4.1.0-3+b2 [epoll] ...` -> `4.1.0`."""
+    found = re.search(r"\d+\.\d+(?:\.\d+)?", text)
+    return found.group(0) if found else text
+
+
+def _environment(results: Mapping[str, Any]) -> str:
+    e = results["environment"]
+    return (
+        f"the project's {e['cpus']}-CPU development machine ({e['cpu']}; Python {e['python']}, "
+        f"grpcio {e['grpcio']}, protobuf {e['protobuf']}, numpy {e['numpy']}, "
+        f"Envoy {e['envoy']}, h2load {_version(e['h2load'])}, wrk {_version(e['wrk'])}), "
+        f"commit {e['git_commit']}, {e['date'][:10]}"
+    )
 
 
 def bench_table(name: str) -> str:
@@ -138,8 +155,29 @@ def _figures() -> dict[str, Callable[[Figures, Mapping[str, Any]], str]]:
 
     ten_k = 10_000
     return {
-        "minutes": lambda f, r: f"{math.ceil(float(r['duration_s']) / 60)} minutes",
-        "environment": lambda f, r: str(r["environment"]),
+        "minutes": lambda f, r: f"{math.ceil(float(r['elapsed_s']) / 60)} minutes",
+        "environment": lambda f, r: _environment(r),
+        "json-batch-10k-vs-mlserver": batch_times(
+            ("service", "json-batch"), ("mlserver", "rest-infer"), ten_k
+        ),
+        "json-batch-100k-vs-mlserver": batch_times(
+            ("service", "json-batch"), ("mlserver", "rest-infer"), 100_000
+        ),
+        "json-columns-100k-vs-mlserver": batch_times(
+            ("service", "json-batch-columns"), ("mlserver", "rest-infer"), 100_000
+        ),
+        "json-batch-all10-10k-vs-bmi": batch_times(
+            ("service", "json-batch-all10"), ("service", "json-batch"), ten_k
+        ),
+        "json-batch-10k-cpu": cpu("service", "json-batch", 4, ten_k),
+        "json-batch-all10-10k-cpu": cpu("service", "json-batch-all10", 4, ten_k),
+        "mlserver-rest-10k-cpu": cpu("mlserver", "rest-infer", 4, ten_k),
+        "v2-rest-10k-vs-mlserver": batch_times(
+            ("service", "v2-rest-infer"), ("mlserver", "rest-infer"), ten_k
+        ),
+        "v2-grpc-10k-vs-mlserver": batch_times(
+            ("service", "v2-grpc-infer"), ("mlserver", "grpc-infer"), ten_k
+        ),
         "grpc-predict-c32-vs-mlserver": times(
             ("service", "grpc-predict", 32), ("mlserver", "grpc-infer", 32)
         ),
