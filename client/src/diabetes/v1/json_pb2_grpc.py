@@ -84,6 +84,7 @@ class JsonPredictionServiceServicer:
         reply is one JSON object with the fields of PredictResponse, as
         Predict answers them (proto field names, every field present).
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
