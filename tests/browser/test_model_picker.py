@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from model.artifact import RAW_UNITS_ARTIFACT, LinearModel, load_artifact
-from tests.browser.browser import PHONE, console_errors
+from model.artifact import BUNDLED_ARTIFACT, RAW_UNITS_ARTIFACT, LinearModel, load_artifact
+from tests.browser.browser import DESKTOP, PHONE, console_errors
 from tests.browser.page import TryItPage
 from tests.browser.test_try_it_page import as_typed, example_values
+from tests.support.processes import wait_until
+from tests.support.stack import running_stack
 
 RAW = "diabetes-bmi-raw"
 
@@ -149,3 +154,36 @@ def test_the_raw_model_fits_a_phone(page: TryItPage, raw_model: LinearModel) -> 
         float(raw_model.predict(np.array([[22.5]]))[0]), rel=1e-12
     )
     assert page.horizontal_overflow() == 0
+
+
+def test_a_picked_model_that_is_removed_falls_back_to_the_default(
+    chromium: webdriver.Chrome, served_model: LinearModel, tmp_path: Path
+) -> None:
+    repository = tmp_path / "models"
+    repository.mkdir()
+    for artifact in (BUNDLED_ARTIFACT, RAW_UNITS_ARTIFACT):
+        shutil.copy(artifact, repository / artifact.name)
+    with running_stack(model_repository=repository, server_args=("--watch-model", "true")) as stack:
+        chromium.set_window_size(*DESKTOP)
+        page = TryItPage(chromium, stack.http_url + "/")
+        page.open()
+        page.pick_model(RAW)
+
+        (repository / RAW_UNITS_ARTIFACT.name).unlink()
+        wait_until(
+            lambda: RAW not in served_names(stack.http_url), 20, "the server drops the model"
+        )
+        page.predict({"bmi": "30"})  # NOT_FOUND: the page learns what is served now
+
+        page.wait_model(served_model.name)
+        assert page.picked() == (served_model.name, served_model.version)
+        assert RAW not in {o.get_attribute("data-model") for o in page.picker().options}
+        notice = page.error("model")
+        assert "no longer served" in notice
+        assert "NOT_FOUND" in notice
+        page.predict(as_typed(example_values(served_model)))
+        assert answered_by(page) == (served_model.name, served_model.version)
+
+
+def served_names(url: str) -> set[str]:
+    return {m["name"] for m in requests.get(f"{url}/model", timeout=10).json()["models"]}
