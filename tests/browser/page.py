@@ -10,7 +10,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WAIT_SECONDS = 15.0
 
@@ -40,6 +40,37 @@ class TryItPage:
         self.wait().until(
             lambda d: d.find_element(By.ID, "plot-box").get_attribute("aria-busy") == "false"
         )
+
+    def picker(self) -> Select:
+        return Select(self.by_id("model-picker"))
+
+    def picked(self) -> tuple[str, str]:
+        """(model, version) the picker shows."""
+        option = self.picker().first_selected_option
+        return str(option.get_attribute("data-model")), str(option.get_attribute("data-version"))
+
+    def pick_model(self, name: str, version: str | None = None) -> None:
+        """Choose `name` (its `version`, else its stable one) in the picker and wait until the
+        page describes it, its form is built and its plot drawn."""
+        for option in self.picker().options:
+            if option.get_attribute("data-model") != name:
+                continue
+            if version is None and "stable" not in option.text:
+                continue
+            if version is not None and option.get_attribute("data-version") != version:
+                continue
+            self.picker().select_by_value(str(option.get_attribute("value")))
+            break
+        else:
+            raise AssertionError(f"the picker offers no {name} {version or 'stable'}")
+        self.wait_model(name)
+
+    def wait_model(self, name: str) -> None:
+        """Wait until the page describes model `name` and is ready for a prediction."""
+        self.wait().until(lambda _: self.by_id("model-name").text == name)
+        self.wait().until(lambda _: self.by_id("model").get_attribute("aria-busy") == "false")
+        self.wait().until(ec.element_to_be_clickable((By.ID, "predict-button")))
+        self.wait_plot()
 
     def feature_names(self) -> list[str]:
         fields = self.driver.find_elements(By.CSS_SELECTOR, "#feature-fields input[type=text]")

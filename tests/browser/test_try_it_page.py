@@ -178,6 +178,7 @@ def test_csv_upload_shows_every_row(
         assert float(line["prediction"]) == pytest.approx(prediction, rel=1e-12)
         assert float(line["lower"]) < float(line["prediction"]) < float(line["upper"])
         assert line["model_version"] == served_model.version
+        assert line["model_name"] == served_model.name
 
 
 def test_json_columns_upload_uses_the_columns_route(
