@@ -102,9 +102,8 @@ class ArtifactWatcher(threading.Thread):
             if not root.is_dir():
                 stat = root.stat()
                 return (("", stat.st_mtime_ns, stat.st_size),)
-            files = [p for p in root.rglob("*.json") if not _hidden(p.relative_to(root))]
             signature = []
-            for path in sorted(files):
+            for path in repository_files(root):
                 stat = path.stat()  # follows symlinks (a ConfigMap volume's files are links)
                 signature.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
         except OSError:
@@ -128,5 +127,17 @@ class ArtifactWatcher(threading.Thread):
         self._stopped.set()
 
 
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+def repository_files(root: Path) -> list[Path]:
+    """The `*.json` files a repository is read from: `NAME.json` and `NAME/*.json`, hidden
+    names skipped. Model directories are followed when they are symlinks: in a ConfigMap
+    volume each is a link into `..data/`, which an update swaps to a new timestamped
+    directory (`Path.rglob` would not descend into those links, and would see no change)."""
+    files = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            files.extend(sorted(p for p in entry.glob("*.json") if not p.name.startswith(".")))
+        elif entry.suffix == ".json":
+            files.append(entry)
+    return files
