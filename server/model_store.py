@@ -19,6 +19,7 @@ from model.repository import (
     RepositoryError,
     UnknownModelError,
     load,
+    repository_files,
 )
 from server.errors import ModelNotFoundError
 
@@ -125,19 +126,3 @@ class ArtifactWatcher(threading.Thread):
 
     def stop(self) -> None:
         self._stopped.set()
-
-
-def repository_files(root: Path) -> list[Path]:
-    """The `*.json` files a repository is read from: `NAME.json` and `NAME/*.json`, hidden
-    names skipped. Model directories are followed when they are symlinks: in a ConfigMap
-    volume each is a link into `..data/`, which an update swaps to a new timestamped
-    directory (`Path.rglob` would not descend into those links, and would see no change)."""
-    files = []
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            files.extend(sorted(p for p in entry.glob("*.json") if not p.name.startswith(".")))
-        elif entry.suffix == ".json":
-            files.append(entry)
-    return files

@@ -215,5 +215,5 @@ def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() 
         answer = json.loads(record_answer(model, result))
         assert answer == printed
         # Keys in field-number order, as protobuf's JSON printer writes every field.
-        fields = sorted(pb.PredictResponse.DESCRIPTOR.fields, key=lambda field: field.number)
-        assert list(answer) == [field.name for field in fields]
+        by_number = pb.PredictResponse.DESCRIPTOR.fields_by_number
+        assert list(answer) == [by_number[number].name for number in sorted(by_number)]

@@ -8,8 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
-from model.repository import Labels, write_labels
-from server.model_store import ArtifactWatcher, ModelStore, repository_files
+from model.repository import Labels, repository_files, write_labels
+from server.model_store import ArtifactWatcher, ModelStore
 from tests.support.artifacts import write_test_artifact
 
 MODEL = "diabetes-test"
