@@ -243,6 +243,22 @@ def version_files(directory: Path) -> list[Path]:
     )
 
 
+def repository_files(root: Path) -> list[Path]:
+    """The `*.json` files a repository directory is read from (`NAME.json`, `NAME/*.json`;
+    hidden names skipped), in order. Model directories are followed when they are symlinks:
+    in a Kubernetes ConfigMap volume each is a link into `..data/`, which an update swaps to
+    a new timestamped directory (`Path.rglob` does not descend into such links)."""
+    files: list[Path] = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            files.extend(sorted(p for p in entry.glob("*.json") if not p.name.startswith(".")))
+        elif entry.suffix == ".json":
+            files.append(entry)
+    return files
+
+
 def _model_directory(directory: Path) -> ModelVersions | None:
     files = version_files(directory)
     manifest = directory / MANIFEST

@@ -19,6 +19,7 @@ from model.repository import (
     RepositoryError,
     UnknownModelError,
     load,
+    repository_files,
 )
 from server.errors import ModelNotFoundError
 
@@ -102,9 +103,8 @@ class ArtifactWatcher(threading.Thread):
             if not root.is_dir():
                 stat = root.stat()
                 return (("", stat.st_mtime_ns, stat.st_size),)
-            files = [p for p in root.rglob("*.json") if not _hidden(p.relative_to(root))]
             signature = []
-            for path in sorted(files):
+            for path in repository_files(root):
                 stat = path.stat()  # follows symlinks (a ConfigMap volume's files are links)
                 signature.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
         except OSError:
@@ -126,7 +126,3 @@ class ArtifactWatcher(threading.Thread):
 
     def stop(self) -> None:
         self._stopped.set()
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)

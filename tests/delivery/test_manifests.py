@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from model.repository import describe, load_repository, repository_files
 from server.contract import SERVICE_NAME
 from server.stack.stack import envoy_binary
 from tests.delivery.envoy_files import (
@@ -283,3 +285,84 @@ def test_envoy_body_cap_matches_the_ingress(production: list[Doc]) -> None:
     assert size.endswith("m")
     cap = http_filter(load(K8S_PRODUCTION), "grpc_json_transcoder")["max_request_body_size"]
     assert cap == int(size[:-1]) * 1024 * 1024
+
+
+def _deploy_config() -> Any:
+    """tools/delivery/deploy_config.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("deploy_config", DEPLOY_CONFIG)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _server_models(docs: list[Doc]) -> tuple[Doc, Doc, Doc]:
+    """The server container, its model volume and the ConfigMap that volume names."""
+    pod = find(docs, "Deployment", "diabetes-server")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(
+        m for m in container["volumeMounts"] if m["mountPath"] == env["DIABETES_MODEL_REPOSITORY"]
+    )
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    configmap = find(docs, "ConfigMap", volume["configMap"]["name"])
+    return container, volume, configmap
+
+
+@pytest.mark.parametrize("overlay", ["base", "production"])
+def test_every_repository_file_is_in_the_model_configmap_at_its_path(
+    overlay: str, base: list[Doc], production: list[Doc], tmp_path: Path
+) -> None:
+    """Each file of deploy/models/ is a ConfigMap key, byte for byte, and the volume's items
+    put it back at its path; laid out as the kubelet would, it loads as the same repository,
+    mounted read-only where the server reads it, and watched."""
+    docs = base if overlay == "base" else production
+    container, volume, configmap = _server_models(docs)
+    source = DEPLOY / "models"
+    files = {p.relative_to(source).as_posix() for p in repository_files(source)}
+    assert {"diabetes-bmi/labels.json", "diabetes-bmi-raw/labels.json"} <= files
+    items = {item["path"]: item["key"] for item in volume["configMap"]["items"]}
+    assert set(items) == files
+    assert set(configmap["data"]) == set(items.values())
+    assert configmap["metadata"]["name"] == "diabetes-models"  # no hash: updated in place
+    for path, key in items.items():
+        assert "/" not in key
+        assert configmap["data"][key] == (source / path).read_text()
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(configmap["data"][key])
+    assert describe(load_repository(tmp_path)) == describe(load_repository(source))
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert mount["readOnly"] is True
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DIABETES_WATCH_MODEL"] == "true"
+
+
+def test_the_model_configmap_fits_the_configmap_limit(base: list[Doc]) -> None:
+    """The API server refuses a ConfigMap over 1 MiB; the render refuses one first."""
+    _, _, configmap = _server_models(base)
+    size = sum(len(k) + len(v.encode()) for k, v in configmap["data"].items())
+    assert 0 < size < 1024 * 1024
+    assert len(json.dumps(configmap).encode()) < 1024 * 1024
+
+
+def test_deploy_config_refuses_a_repository_a_configmap_cannot_hold(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deploy_config = _deploy_config()
+    monkeypatch.setattr(deploy_config, "CONFIGMAP_LIMIT_BYTES", 1000)
+    with pytest.raises(deploy_config.ModelRepositoryError, match="from a volume instead"):
+        deploy_config.model_repository_files()
+    repository = tmp_path / "models"
+    (repository / "m").mkdir(parents=True)
+    (repository / "m" / "v 1.json").write_text("{}")
+    with pytest.raises(deploy_config.ModelRepositoryError, match="cannot be a ConfigMap key"):
+        deploy_config.configmap_items(repository)
+    (repository / "m" / "v 1.json").unlink()
+    (repository / "a--b").mkdir()
+    (repository / "a--b" / "c.json").write_text("{}")
+    (repository / "a").mkdir()
+    (repository / "a" / "b--c.json").write_text("{}")
+    with pytest.raises(deploy_config.ModelRepositoryError, match="would both be key"):
+        deploy_config.configmap_items(repository)

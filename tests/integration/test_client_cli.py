@@ -72,7 +72,7 @@ def test_batch_csv_to_csv_with_intervals(
         "--output", str(output), "--target", two_feature_server.target,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert f"predicted {COUNT} records with model test-1" in done.stderr
+    assert f"predicted {COUNT} records with diabetes-test version test-1" in done.stderr
     with output.open() as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == ["prediction", "lower", "upper", "out_of_range"]

@@ -7,7 +7,8 @@
 // Options: --target HOST:PORT (env DIABETES_TARGET, default 127.0.0.1:50051), --timeout SECONDS,
 //   --token JWT (env DIABETES_TOKEN; prefer the variable: a flag shows in the process list),
 //   --tls (env DIABETES_TLS=1), --tls-ca FILE (env DIABETES_TLS_CA; implies --tls),
-//   --tls-server-name NAME (env DIABETES_TLS_SERVER_NAME): the same as the Python CLI's.
+//   --tls-server-name NAME (env DIABETES_TLS_SERVER_NAME), --model NAME (env DIABETES_MODEL_NAME),
+//   --version VERSION|stable|canary (env DIABETES_MODEL_VERSION): the same as the Python CLI's.
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
@@ -34,6 +35,8 @@ async function main(argv) {
     tls: { type: 'boolean' },
     'tls-ca': { type: 'string' },
     'tls-server-name': { type: 'string' },
+    model: { type: 'string' },
+    version: { type: 'string' },
     ...Object.fromEntries(FEATURES.map((name) => [name, { type: 'string' }])),
   };
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
@@ -47,20 +50,25 @@ async function main(argv) {
     tlsCa: values['tls-ca'] ?? (env.DIABETES_TLS_CA || undefined),
     tlsServerName: values['tls-server-name'] ?? (env.DIABETES_TLS_SERVER_NAME || undefined),
   });
+  const choice = {
+    model: values.model ?? (env.DIABETES_MODEL_NAME || ''),
+    version: values.version ?? (env.DIABETES_MODEL_VERSION || ''),
+  };
   try {
     let result;
     if (command === 'predict') {
       const record = {};
       for (const name of FEATURES) if (values[name] !== undefined) record[name] = Number(values[name]);
-      result = await predict(client, record);
+      result = await predict(client, record, choice);
     } else if (command === 'batch') {
       const text = fs.readFileSync(input === undefined || input === '-' ? 0 : input, 'utf8');
       result = await predictBatch(client, {
         records: parseRecords(text),
         includeIntervals: Boolean(values.intervals),
+        ...choice,
       });
     } else if (command === 'info') {
-      result = await getModelInfo(client);
+      result = await getModelInfo(client, choice);
     } else {
       throw new Error('usage: diabetes-client-node predict|batch|info [options]');
     }

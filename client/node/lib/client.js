@@ -132,20 +132,33 @@ function unary(client, method, request) {
   });
 }
 
-// Predict one record, e.g. {bmi: 0.06}. Resolves to the PredictResponse.
-function predict(client, record) {
-  return unary(client, 'Predict', { record });
+// `model`: a model the server lists (getModelInfo's `models`; '' = its default model);
+// `version`: a version of it or a label, 'stable' or 'canary' ('' = the stable version, or
+// the canary for its share of calls). One the server does not serve fails with a CallError
+// whose codeName is 'NOT_FOUND' and whose details name what is served.
+
+// Predict one record, e.g. {bmi: 0.06}. Resolves to the PredictResponse (with model_name
+// and model_version: what answered).
+function predict(client, record, { model = '', version = '' } = {}) {
+  return unary(client, 'Predict', { record, model, version });
 }
 
 // Predict many records: `{records: [{bmi: 0.06}, ...]}` or `{columns: {bmi: [0.06, ...]}}`.
-// Resolves to {predictions, lower, upper, modelVersion, outOfRangeIndices}, in input order
-// (the replies are placed by their offsets).
-function predictBatch(client, { records, columns, includeIntervals = false }) {
-  const request = { include_intervals: includeIntervals };
+// Resolves to {predictions, lower, upper, modelName, modelVersion, outOfRangeIndices}, in
+// input order (the replies are placed by their offsets).
+function predictBatch(client, { records, columns, includeIntervals = false, model = '', version = '' }) {
+  const request = { include_intervals: includeIntervals, model, version };
   if (columns !== undefined) request.columns = columns;
   else request.records = records;
   return new Promise((resolve, reject) => {
-    const result = { predictions: [], lower: [], upper: [], modelVersion: '', outOfRangeIndices: [] };
+    const result = {
+      predictions: [],
+      lower: [],
+      upper: [],
+      modelName: '',
+      modelVersion: '',
+      outOfRangeIndices: [],
+    };
     const call = client.PredictBatch(request, client.metadata.clone(), deadline(client));
     call.on('data', (reply) => {
       reply.predictions.forEach((value, i) => {
@@ -158,6 +171,7 @@ function predictBatch(client, { records, columns, includeIntervals = false }) {
         result.upper[reply.offset + i] = value;
       });
       result.outOfRangeIndices.push(...reply.out_of_range_indices);
+      result.modelName = reply.model_name;
       result.modelVersion = reply.model_version;
     });
     call.on('error', (error) => reject(new CallError(error)));
@@ -168,9 +182,11 @@ function predictBatch(client, { records, columns, includeIntervals = false }) {
   });
 }
 
-// The served model: version, features, coefficients, metrics and the service's limits.
-function getModelInfo(client) {
-  return unary(client, 'GetModelInfo', {});
+// A served model (the default, or `model` and `version` as for predict): version,
+// features, units, coefficients, metrics, the service's limits, and `models`: every model,
+// version and label served.
+function getModelInfo(client, { model = '', version = '' } = {}) {
+  return unary(client, 'GetModelInfo', { model, version });
 }
 
 module.exports = {

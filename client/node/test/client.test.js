@@ -67,6 +67,7 @@ test('Predict returns the model prediction with its interval', async () => {
     const reply = await predict(client, record);
     assert.equal(reply.prediction, expected(record));
     assert.equal(reply.model_version, info.version);
+    assert.equal(reply.model_name, info.name);
     assert.ok(reply.interval.lower < reply.prediction && reply.prediction < reply.interval.upper);
     assert.deepEqual(Object.keys(reply.contributions).sort(), info.features.map((f) => f.name).sort());
     predictions.push(reply.prediction);
@@ -78,6 +79,7 @@ test('PredictBatch with records returns every prediction in order', async () => 
   const batch = await predictBatch(client, { records: inputs, includeIntervals: true });
   assert.equal(batch.predictions.length, COUNT);
   assert.equal(batch.modelVersion, info.version);
+  assert.equal(batch.modelName, info.name);
   batch.predictions.forEach((value, i) => assert.equal(value, expected(inputs[i])));
   batch.predictions.forEach((value, i) => assert.ok(batch.lower[i] < value && value < batch.upper[i]));
   results.predictBatch = batch.predictions;

@@ -5,6 +5,7 @@ from diabetes_client import PredictionClient
 with PredictionClient("127.0.0.1:50051") as client:
     client.predict({"bmi": 0.06}).prediction
     client.predict_columns({"bmi": bmi_array}).predictions
+    client.predict({"bmi": 31.0}, model="diabetes-bmi-raw").model_name
 """
 
 from diabetes_client.aio import AsyncPredictionClient
@@ -14,6 +15,7 @@ from diabetes_client.errors import (
     DeadlineExceededError,
     InvalidInputError,
     MessageTooLargeError,
+    ModelNotFoundError,
     PermissionDeniedError,
     PredictionError,
     RateLimitedError,
@@ -25,6 +27,7 @@ from diabetes_client.results import (
     FeatureInfo,
     ModelInfo,
     Prediction,
+    ServedModel,
     ServiceLimits,
 )
 from diabetes_client.security import Tls
@@ -39,12 +42,14 @@ __all__ = [
     "InvalidInputError",
     "MessageTooLargeError",
     "ModelInfo",
+    "ModelNotFoundError",
     "PermissionDeniedError",
     "Prediction",
     "PredictionClient",
     "PredictionError",
     "RateLimitedError",
     "RetryPolicy",
+    "ServedModel",
     "ServiceLimits",
     "Tls",
     "UnauthenticatedError",

@@ -8,7 +8,6 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2
 
-from diabetes.v1 import prediction_pb2 as pb
 from diabetes_client.base import ClientBase
 from diabetes_client.channel import SERVICE
 from diabetes_client.convert import (
@@ -18,6 +17,7 @@ from diabetes_client.convert import (
     column_arrays,
     column_calls,
     model_info_from_reply,
+    model_info_request,
     predict_request,
     prediction_from_reply,
     record_calls,
@@ -35,10 +35,16 @@ class AsyncPredictionClient(ClientBase):
     _insecure_channel = staticmethod(grpc.aio.insecure_channel)
 
     async def predict(
-        self, record: Mapping[str, float], *, timeout: float | None = None
+        self,
+        record: Mapping[str, float],
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        timeout: float | None = None,
     ) -> Prediction:
-        """Predict one record, e.g. `{"bmi": 0.06}`."""
-        request = predict_request(record)
+        """Predict one record, e.g. `{"bmi": 0.06}`, with `model` and `version` (default:
+        the client's)."""
+        request = predict_request(record, *self._choice(model, version))
         try:
             reply = await self._stub.Predict(request, **self._call_args(timeout))
         except grpc.RpcError as exc:
@@ -50,10 +56,14 @@ class AsyncPredictionClient(ClientBase):
         records: Iterable[Mapping[str, float]],
         *,
         include_intervals: bool = False,
+        model: str | None = None,
+        version: str | None = None,
         timeout: float | None = None,
     ) -> BatchPrediction:
         """Predict many records, in order; split into calls of `max_records_per_call`."""
-        calls = record_calls(records, self.max_records_per_call, include_intervals)
+        calls = record_calls(
+            records, self.max_records_per_call, include_intervals, *self._choice(model, version)
+        )
         return await self._run_batch(calls, include_intervals, timeout)
 
     async def predict_columns(
@@ -61,19 +71,30 @@ class AsyncPredictionClient(ClientBase):
         columns: Mapping[str, ColumnValues],
         *,
         include_intervals: bool = False,
+        model: str | None = None,
+        version: str | None = None,
         timeout: float | None = None,
     ) -> BatchPrediction:
         """Predict many records given as one array per feature (the cheaper form)."""
         arrays, count = column_arrays(columns)
-        calls = column_calls(arrays, count, self.max_records_per_call, include_intervals)
+        calls = column_calls(
+            arrays,
+            count,
+            self.max_records_per_call,
+            include_intervals,
+            *self._choice(model, version),
+        )
         return await self._run_batch(calls, include_intervals, timeout)
 
-    async def info(self, *, timeout: float | None = None) -> ModelInfo:
-        """The served model's version, features, coefficients, metrics and limits."""
+    async def info(
+        self, *, model: str | None = None, version: str | None = None, timeout: float | None = None
+    ) -> ModelInfo:
+        """A served model's version, features, units, coefficients, metrics and limits (the
+        model and version a call with the same `model` and `version` gets), and every model
+        the server serves."""
+        request = model_info_request(*self._choice(model, version))
         try:
-            reply = await self._stub.GetModelInfo(
-                pb.GetModelInfoRequest(), **self._call_args(timeout)
-            )
+            reply = await self._stub.GetModelInfo(request, **self._call_args(timeout))
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
         return model_info_from_reply(reply)

@@ -24,7 +24,12 @@ class ClientBase:
     `token` is sent as `authorization: Bearer <token>` metadata on every call (the
     production edge checks it; send it over TLS). `tls` turns TLS on (`Tls()`: the
     system's CAs; `Tls(ca_file=..., server_name=...)`); `credentials` is the lower-level
-    alternative, any `grpc.ChannelCredentials`."""
+    alternative, any `grpc.ChannelCredentials`.
+
+    `model` and `version` choose what answers every call (a call's own `model=`/`version=`
+    override them): a model the server lists (`info().models`; empty: its default model)
+    and a version or a label, `stable` or `canary` (empty: the stable version, or the canary
+    for its share of calls). One the server does not serve raises `ModelNotFoundError`."""
 
     _secure_channel: ClassVar[Callable[..., Any]]
     _insecure_channel: ClassVar[Callable[..., Any]]
@@ -41,6 +46,8 @@ class ClientBase:
         options: ChannelOptions = (),
         token: str | None = None,
         tls: Tls | None = None,
+        model: str = "",
+        version: str = "",
     ) -> None:
         if max_records_per_call < 1:
             raise ValueError(f"max_records_per_call must be at least 1, got {max_records_per_call}")
@@ -50,6 +57,8 @@ class ClientBase:
         self.timeout = timeout
         self.max_records_per_call = max_records_per_call
         self.wait_for_ready = wait_for_ready
+        self.model = model
+        self.version = version
         self._metadata = bearer_metadata(token)
         if tls is not None:
             credentials = tls.credentials()
@@ -62,6 +71,13 @@ class ClientBase:
         )
         self._stub = pb_grpc.PredictionServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def _choice(self, model: str | None, version: str | None) -> tuple[str, str]:
+        """The model and version a call asks for: its own, else the client's."""
+        return (
+            self.model if model is None else model,
+            self.version if version is None else version,
+        )
 
     def _call_args(self, timeout: float | None) -> dict[str, object]:
         return {

@@ -4,6 +4,7 @@ diabetes-client predict --bmi 0.05 --bp 0.02
 diabetes-client batch records.csv --output predictions.csv
 diabetes-client health
 diabetes-client info
+diabetes-client --model diabetes-bmi-raw --version canary predict --bmi 31.0
 DIABETES_TOKEN=... diabetes-client --target api.example.com:443 --tls predict --bmi 0.05
 """
 
@@ -86,6 +87,20 @@ def _connection_options() -> argparse.ArgumentParser:
         help="name the server's certificate must carry, if not the target's host "
         "[DIABETES_TLS_SERVER_NAME]",
     )
+    common.add_argument(
+        "--model",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="the model to ask (`info` lists them; default: the server's default model) "
+        "[DIABETES_MODEL_NAME]",
+    )
+    common.add_argument(
+        "--version",
+        metavar="VERSION",
+        default=argparse.SUPPRESS,
+        help="a version of that model, or a label: stable, canary (default: the stable "
+        "version, or the canary for its share of calls) [DIABETES_MODEL_VERSION]",
+    )
     return common
 
 
@@ -102,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         tls=os.environ.get("DIABETES_TLS", "") in TRUE_WORDS,
         tls_ca=os.environ.get("DIABETES_TLS_CA") or None,
         tls_server_name=os.environ.get("DIABETES_TLS_SERVER_NAME") or None,
+        model=os.environ.get("DIABETES_MODEL_NAME", ""),
+        version=os.environ.get("DIABETES_MODEL_VERSION", ""),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -111,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict one record given as flags; prints JSON",
     )
     for name in FEATURES:
-        predict.add_argument(f"--{name}", type=float, metavar="VALUE", help=f"scaled {name}")
+        predict.add_argument(
+            f"--{name}", type=float, metavar="VALUE", help=f"{name} in the model's units (`info`)"
+        )
 
     batch = commands.add_parser(
         "batch", parents=[_connection_options()], help="predict a CSV or JSON-lines file of records"
@@ -161,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_records_per_call=max_per_call,
             token=args.token,
             tls=_tls(args),
+            model=args.model,
+            version=args.version,
         ) as client:
             return int(_COMMANDS[args.command](client, args))
     except PredictionError as exc:
@@ -204,7 +225,7 @@ def _health(client: PredictionClient, args: argparse.Namespace) -> int:
 
 def _batch(client: PredictionClient, args: argparse.Namespace) -> int:
     output_format = args.format or output_format_for(args.output)
-    versions: dict[str, int] = {}
+    versions: dict[tuple[str, str], int] = {}
     with _open_input(args.input) as source, _open_output(args.output) as sink:
         first_line = source.readline()
         input_format = args.input_format or input_format_for(args.input, first_line)
@@ -226,20 +247,21 @@ def _batch(client: PredictionClient, args: argparse.Namespace) -> int:
                     result = client.predict_columns(chunk.columns, include_intervals=args.intervals)
                 except PredictionError as exc:
                     raise type(exc)(exc.code, exc.message, records) from None
-                versions.setdefault(result.model_version, records)
+                versions.setdefault((result.model_name, result.model_version), records)
                 writer.write(result)
                 records += chunk.count
                 bar.update(chunk.size)
         if not records:
             raise InputFileError(f"{_display(args.input)}: no records")
         if len(versions) > 1:
-            changes = ", ".join(f"{v!r} from record {i}" for v, i in versions.items())
+            changes = ", ".join(f"{v!r} from record {i}" for (_, v), i in versions.items())
             raise PredictionError(
                 grpc.StatusCode.ABORTED,
                 f"the served model changed during the run ({changes}); run the batch again",
             )
         writer.close()
-    print(f"predicted {records} records with model {next(iter(versions))}", file=sys.stderr)
+    name, version = next(iter(versions))
+    print(f"predicted {records} records with {name} version {version}", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ from diabetes_client.results import (
     FloatArray,
     ModelInfo,
     Prediction,
+    ServedModel,
     ServiceLimits,
 )
 
@@ -51,8 +52,14 @@ def _record_problem(record: Mapping[str, Any], where: str) -> str | None:
     return None
 
 
-def predict_request(record: Mapping[str, float]) -> pb.PredictRequest:
-    return pb.PredictRequest(record=record_message(record))
+def predict_request(
+    record: Mapping[str, float], model: str = "", version: str = ""
+) -> pb.PredictRequest:
+    return pb.PredictRequest(record=record_message(record), model=model, version=version)
+
+
+def model_info_request(model: str = "", version: str = "") -> pb.GetModelInfoRequest:
+    return pb.GetModelInfoRequest(model=model, version=version)
 
 
 def prediction_from_reply(reply: pb.PredictResponse) -> Prediction:
@@ -65,6 +72,7 @@ def prediction_from_reply(reply: pb.PredictResponse) -> Prediction:
         contributions=dict(reply.contributions),
         out_of_range_features=tuple(reply.out_of_range_features),
         model_version=reply.model_version,
+        model_name=reply.model_name,
     )
 
 
@@ -87,6 +95,18 @@ def model_info_from_reply(reply: pb.GetModelInfoResponse) -> ModelInfo:
             max_receive_message_bytes=reply.limits.max_receive_message_bytes,
         ),
         n_train=reply.n_train,
+        models=tuple(
+            ServedModel(
+                name=m.name,
+                versions=tuple(m.versions),
+                stable=m.stable,
+                canary=m.canary,
+                canary_percent=m.canary_percent,
+                is_default=m.is_default,
+            )
+            for m in reply.models
+        ),
+        units=dict(reply.units),
     )
 
 
@@ -100,7 +120,11 @@ class BatchCall:
 
 
 def record_calls(
-    records: Iterable[Mapping[str, float]], max_per_call: int, include_intervals: bool
+    records: Iterable[Mapping[str, float]],
+    max_per_call: int,
+    include_intervals: bool,
+    model: str = "",
+    version: str = "",
 ) -> Iterator[BatchCall]:
     """The calls for a records input, built lazily one call at a time."""
     _check_max_per_call(max_per_call)
@@ -110,7 +134,9 @@ def record_calls(
         messages = [
             record_message(record, f"records[{start + i}]") for i, record in enumerate(chunk)
         ]
-        request = pb.PredictBatchRequest(records=messages, include_intervals=include_intervals)
+        request = pb.PredictBatchRequest(
+            records=messages, include_intervals=include_intervals, model=model, version=version
+        )
         yield BatchCall(start, len(messages), request)
         start += len(messages)
     if start == 0:
@@ -157,7 +183,12 @@ def _float_column(name: str, values: ColumnValues) -> FloatArray:
 
 
 def column_calls(
-    arrays: Mapping[str, FloatArray], count: int, max_per_call: int, include_intervals: bool
+    arrays: Mapping[str, FloatArray],
+    count: int,
+    max_per_call: int,
+    include_intervals: bool,
+    model: str = "",
+    version: str = "",
 ) -> Iterator[BatchCall]:
     """The calls for a columns input (from `column_arrays`), built lazily."""
     _check_max_per_call(max_per_call)
@@ -166,7 +197,9 @@ def column_calls(
         columns = pb.FeatureColumns(
             **{name: array[start:end].tolist() for name, array in arrays.items()}
         )
-        request = pb.PredictBatchRequest(columns=columns, include_intervals=include_intervals)
+        request = pb.PredictBatchRequest(
+            columns=columns, include_intervals=include_intervals, model=model, version=version
+        )
         yield BatchCall(start, end - start, request)
 
 
@@ -191,7 +224,8 @@ class BatchAssembler:
         self._include_intervals = include_intervals
         self._pieces: list[_Piece] = []
         self._out_of_range: list[int] = []
-        self._versions: dict[str, int] = {}
+        # (model name, version) of each answering model, with the first record it answered.
+        self._versions: dict[tuple[str, str], int] = {}
         self._expected = 0
 
     def expect(self, call: BatchCall) -> None:
@@ -212,7 +246,7 @@ class BatchAssembler:
             raise _protocol_error("a reply lacks the prediction intervals that were asked for")
         self._pieces.append(_Piece(start, predictions, lower, upper))
         self._out_of_range.extend(call.start + i for i in reply.out_of_range_indices)
-        self._versions.setdefault(reply.model_version, start)
+        self._versions.setdefault((reply.model_name, reply.model_version), start)
 
     def result(self) -> BatchPrediction:
         pieces = sorted(self._pieces, key=lambda piece: piece.start)
@@ -224,7 +258,9 @@ class BatchAssembler:
         if position != self._expected:
             raise _protocol_error(f"got {position} predictions for {self._expected} records")
         if len(self._versions) > 1:
-            changes = ", ".join(f"{v!r} from record {i}" for v, i in self._versions.items())
+            changes = ", ".join(
+                f"{version!r} from record {i}" for (_, version), i in self._versions.items()
+            )
             raise PredictionError(
                 grpc.StatusCode.ABORTED,
                 f"the served model changed while the input was being predicted ({changes}); "
@@ -237,9 +273,11 @@ class BatchAssembler:
                 whole.extend(part)
             return whole
 
+        model_name, model_version = next(iter(self._versions), ("", ""))
         return BatchPrediction(
             predictions=joined(p.predictions for p in pieces),
-            model_version=next(iter(self._versions), ""),
+            model_version=model_version,
+            model_name=model_name,
             out_of_range_indices=array("q", sorted(self._out_of_range)),
             lower=joined(p.lower for p in pieces) if self._include_intervals else None,
             upper=joined(p.upper for p in pieces) if self._include_intervals else None,

@@ -36,6 +36,11 @@ class InvalidInputError(PredictionError):
     """The server refused the input (INVALID_ARGUMENT); the message names the field."""
 
 
+class ModelNotFoundError(PredictionError):
+    """The call names a model, version or label the server does not serve (NOT_FOUND); the
+    message names those it does (`info().models` lists them)."""
+
+
 class UnavailableError(PredictionError):
     """The server could not be reached, even after the configured retries (UNAVAILABLE)."""
 
@@ -67,6 +72,7 @@ class PermissionDeniedError(PredictionError):
 
 _BY_CODE: dict[grpc.StatusCode, type[PredictionError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
+    grpc.StatusCode.NOT_FOUND: ModelNotFoundError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimitedError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 FloatArray: TypeAlias = "array[float]"
@@ -30,6 +30,8 @@ class Prediction:
     contributions: Mapping[str, float]
     out_of_range_features: tuple[str, ...]
     model_version: str
+    # The model that answered (the server's default when the call named none).
+    model_name: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +45,7 @@ class BatchPrediction:
     out_of_range_indices: IndexArray
     lower: FloatArray | None = None
     upper: FloatArray | None = None
+    model_name: str = ""
 
     def __len__(self) -> int:
         return len(self.predictions)
@@ -67,6 +70,21 @@ class ServiceLimits:
 
 
 @dataclass(frozen=True)
+class ServedModel:
+    """A model the server serves: its versions and labels."""
+
+    name: str
+    versions: tuple[str, ...]
+    stable: str
+    # Empty when there is no canary.
+    canary: str
+    # Per cent of calls naming no version that the canary answers.
+    canary_percent: float
+    # The model answering calls that name none.
+    is_default: bool
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """The model being served and the service's limits."""
 
@@ -81,3 +99,7 @@ class ModelInfo:
     checksum: str
     limits: ServiceLimits
     n_train: int
+    # Every model, version and label the server serves.
+    models: tuple[ServedModel, ...] = ()
+    # Each feature's unit, e.g. {"bmi": "kg/m2"} or {"bmi": "scaled"}.
+    units: Mapping[str, str] = field(default_factory=dict)

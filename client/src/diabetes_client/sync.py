@@ -8,7 +8,6 @@ from types import TracebackType
 import grpc
 from grpc_health.v1 import health_pb2
 
-from diabetes.v1 import prediction_pb2 as pb
 from diabetes_client.base import ClientBase
 from diabetes_client.channel import SERVICE
 from diabetes_client.convert import (
@@ -18,6 +17,7 @@ from diabetes_client.convert import (
     column_arrays,
     column_calls,
     model_info_from_reply,
+    model_info_request,
     predict_request,
     prediction_from_reply,
     record_calls,
@@ -34,9 +34,17 @@ class PredictionClient(ClientBase):
     _secure_channel = staticmethod(grpc.secure_channel)
     _insecure_channel = staticmethod(grpc.insecure_channel)
 
-    def predict(self, record: Mapping[str, float], *, timeout: float | None = None) -> Prediction:
-        """Predict one record, e.g. `{"bmi": 0.06}`."""
-        request = predict_request(record)
+    def predict(
+        self,
+        record: Mapping[str, float],
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        timeout: float | None = None,
+    ) -> Prediction:
+        """Predict one record, e.g. `{"bmi": 0.06}`, with `model` and `version` (default:
+        the client's)."""
+        request = predict_request(record, *self._choice(model, version))
         try:
             reply = self._stub.Predict(request, **self._call_args(timeout))
         except grpc.RpcError as exc:
@@ -48,11 +56,15 @@ class PredictionClient(ClientBase):
         records: Iterable[Mapping[str, float]],
         *,
         include_intervals: bool = False,
+        model: str | None = None,
+        version: str | None = None,
         timeout: float | None = None,
     ) -> BatchPrediction:
         """Predict many records (mappings of feature name to value), in order. An input
         over `max_records_per_call` is sent as several calls."""
-        calls = record_calls(records, self.max_records_per_call, include_intervals)
+        calls = record_calls(
+            records, self.max_records_per_call, include_intervals, *self._choice(model, version)
+        )
         return self._run_batch(calls, include_intervals, timeout)
 
     def predict_columns(
@@ -60,19 +72,32 @@ class PredictionClient(ClientBase):
         columns: Mapping[str, ColumnValues],
         *,
         include_intervals: bool = False,
+        model: str | None = None,
+        version: str | None = None,
         timeout: float | None = None,
     ) -> BatchPrediction:
         """Predict many records given as one array per feature, e.g.
         `{"bmi": [0.06, -0.05]}` (lists, `array.array`s or numpy arrays): far cheaper to
         send than records."""
         arrays, count = column_arrays(columns)
-        calls = column_calls(arrays, count, self.max_records_per_call, include_intervals)
+        calls = column_calls(
+            arrays,
+            count,
+            self.max_records_per_call,
+            include_intervals,
+            *self._choice(model, version),
+        )
         return self._run_batch(calls, include_intervals, timeout)
 
-    def info(self, *, timeout: float | None = None) -> ModelInfo:
-        """The served model's version, features, coefficients, metrics and limits."""
+    def info(
+        self, *, model: str | None = None, version: str | None = None, timeout: float | None = None
+    ) -> ModelInfo:
+        """A served model's version, features, units, coefficients, metrics and limits (the
+        model and version a call with the same `model` and `version` gets), and every model
+        the server serves."""
+        request = model_info_request(*self._choice(model, version))
         try:
-            reply = self._stub.GetModelInfo(pb.GetModelInfoRequest(), **self._call_args(timeout))
+            reply = self._stub.GetModelInfo(request, **self._call_args(timeout))
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
         return model_info_from_reply(reply)

@@ -11,6 +11,7 @@ from diabetes_client import (
     DeadlineExceededError,
     InvalidInputError,
     MessageTooLargeError,
+    ModelNotFoundError,
     PermissionDeniedError,
     PredictionError,
     RateLimitedError,
@@ -43,7 +44,8 @@ class FailedCall(grpc.RpcError):  # type: ignore[misc]
         (grpc.StatusCode.UNAUTHENTICATED, UnauthenticatedError),
         (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError),
         (grpc.StatusCode.INTERNAL, PredictionError),
-        (grpc.StatusCode.NOT_FOUND, PredictionError),
+        (grpc.StatusCode.NOT_FOUND, ModelNotFoundError),
+        (grpc.StatusCode.ABORTED, PredictionError),
     ],
 )
 def test_status_codes_map_to_exceptions(code, kind):

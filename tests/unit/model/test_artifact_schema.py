@@ -31,7 +31,12 @@ from model.features import FEATURE_NAMES, RAW_UNITS, SCALED
 FORMAT_1 = Path(__file__).parent / "data" / "diabetes-bmi-format1.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-COMMITTED = sorted(ARTIFACTS.glob("*.json"))
+# The bundled artifacts, and the versions of the repository Kubernetes serves (deploy/models/).
+COMMITTED = sorted(ARTIFACTS.glob("*.json")) + sorted(
+    path
+    for path in (ARTIFACTS.parents[1] / "deploy" / "models").glob("*/*.json")
+    if path.name != "labels.json"
+)
 # Values of the wrong type, sign or size for most fields.
 REPLACEMENTS: tuple[Any, ...] = ("x", "", None, -1, 0, 1.5, True, [], {})
 Path_ = tuple[str | int, ...]
@@ -84,7 +89,9 @@ def test_both_bundled_models_are_committed():
     assert {BUNDLED_ARTIFACT, RAW_UNITS_ARTIFACT} <= set(COMMITTED)
 
 
-@pytest.mark.parametrize("path", [*COMMITTED, FORMAT_1], ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", [*COMMITTED, FORMAT_1], ids=lambda path: f"{path.parent.name}/{path.name}"
+)
 def test_every_committed_artifact_passes_the_schema_and_loads(path: Path):
     document = json.loads(path.read_text())
     errors = [error.message for error in VALIDATOR.iter_errors(document)]
