@@ -78,3 +78,34 @@ def test_envoy_accepts_every_option_together(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _envoy_validates(config: dict[str, Any], path: Path) -> subprocess.CompletedProcess[str]:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_largest_streams_are_reset_before_new_requests_are_refused(tmp_path: Path) -> None:
+    config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
+    overload = config["overload_manager"]
+    triggers = {a["name"].rsplit(".", 1)[-1]: a["triggers"] for a in overload["actions"]}
+    (reset,) = triggers["reset_high_memory_stream"]
+    (refuse,) = triggers["stop_accepting_requests"]
+    assert reset["name"] == refuse["name"] == "envoy.resource_monitors.fixed_heap"
+    scaled = reset["scaled"]
+    assert scaled["scaling_threshold"] < scaled["saturation_threshold"]
+    assert scaled["saturation_threshold"] < refuse["threshold"]["value"]
+    assert overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"] == 20
+    accepted = _envoy_validates(config, tmp_path / "envoy.yaml")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    # Envoy itself checks the pairing: without buffer accounting the action is refused.
+    del overload["buffer_factory_config"]
+    refused = _envoy_validates(config, tmp_path / "no-accounts.yaml")
+    assert refused.returncode != 0
+    assert "requires buffer_factory_config" in refused.stdout + refused.stderr
