@@ -11,6 +11,6 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 import gen_docs  # noqa: E402
-from docgen import commands, errors, figures, limits, markers  # noqa: E402
+from docgen import capacity, commands, errors, figures, limits, markers  # noqa: E402
 
-__all__ = ["commands", "errors", "figures", "gen_docs", "limits", "markers"]
+__all__ = ["capacity", "commands", "errors", "figures", "gen_docs", "limits", "markers"]

@@ -3,14 +3,23 @@ when on, and accepted by Envoy itself (`envoy --mode validate`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
+import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 import yaml
 
+from server.processes import free_port, start
 from server.stack.envoy_config import EnvoyOptions, main, render
 from server.stack.stack import envoy_binary
 from tests.support.credentials import SigningKey, write_self_signed_certificate
@@ -78,3 +87,139 @@ def test_envoy_accepts_every_option_together(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _envoy_validates(config: dict[str, Any], path: Path) -> subprocess.CompletedProcess[str]:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_largest_streams_are_reset_before_new_requests_are_refused(tmp_path: Path) -> None:
+    config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
+    overload = config["overload_manager"]
+    triggers = {a["name"].rsplit(".", 1)[-1]: a["triggers"] for a in overload["actions"]}
+    (reset,) = triggers["reset_high_memory_stream"]
+    (refuse,) = triggers["stop_accepting_requests"]
+    assert reset["name"] == refuse["name"] == "envoy.resource_monitors.fixed_heap"
+    scaled = reset["scaled"]
+    assert scaled["scaling_threshold"] < scaled["saturation_threshold"]
+    assert scaled["saturation_threshold"] < refuse["threshold"]["value"]
+    assert overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"] == 20
+    accepted = _envoy_validates(config, tmp_path / "envoy.yaml")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    # Envoy itself checks the pairing: without buffer accounting the action is refused.
+    del overload["buffer_factory_config"]
+    refused = _envoy_validates(config, tmp_path / "no-accounts.yaml")
+    assert refused.returncode != 0
+    assert "requires buffer_factory_config" in refused.stdout + refused.stderr
+
+
+def _sink() -> tuple[socket.socket, list[socket.socket]]:
+    """An upstream that accepts connections and never reads: what Envoy sends stays in Envoy."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, held
+
+
+MIB = 1024 * 1024
+
+
+def _upload_until_reset(port: int, limit: int) -> tuple[int, list[h2.events.Event]]:
+    """One HTTP/2 POST /batch whose body never ends: bytes sent when Envoy answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        connection.initiate_connection()
+        stream = connection.get_next_available_stream_id()
+        connection.send_headers(
+            stream,
+            [(":method", "POST"), (":path", "/batch"), (":scheme", "http"), (":authority", "t")],
+        )
+        sock.sendall(connection.data_to_send())
+        sent, deadline = 0, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            window = min(connection.local_flow_control_window(stream), 16384, limit - sent)
+            if window > 0:
+                connection.send_data(stream, b" " * window)
+                sent += window
+                sock.sendall(connection.data_to_send())
+                if sent // MIB > (sent - window) // MIB:
+                    time.sleep(0.05)  # the heap grows slower than Envoy's monitor samples it
+                continue
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            events = connection.receive_data(data) if data else []
+            answers: list[h2.events.Event] = [
+                e
+                for e in events
+                if isinstance(e, h2.events.StreamReset | h2.events.ResponseReceived)
+            ]
+            if answers or not data:
+                return sent, answers
+            sock.sendall(connection.data_to_send())
+    return sent, []
+
+
+def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Path) -> None:
+    """A body held in Envoy (its upstream never reads) pushes the heap over the reset action's
+    threshold: Envoy resets that stream (its body never ended, so nothing else would)."""
+    listener, held = _sink()
+    port, admin = free_port(), free_port()
+    heap = 40 * MIB
+    config = render(
+        EnvoyOptions(
+            upstreams=(("127.0.0.1", listener.getsockname()[1]),),
+            listen_address="127.0.0.1",
+            http_port=port,
+            admin_port=admin,
+            max_heap_bytes=heap,
+        )
+    )
+    (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    envoy = start(
+        "envoy",
+        [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
+         "--disable-hot-restart", "--log-level", "warn"],
+        log_path=tmp_path / "envoy.log",
+    )  # fmt: skip
+    try:
+
+        def stats() -> dict[str, str]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
+                lines = reply.read().decode().splitlines()
+            return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+        def live() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        envoy.wait_ready(live, timeout=30)
+        sent, answers = _upload_until_reset(port, limit=31 * MIB)
+        after = stats()
+        pressure = after["overload.envoy.resource_monitors.fixed_heap.pressure"]
+        print(f"[reset] upload reset after {sent / MIB:.1f} MiB, heap at {pressure}% of 40 MiB")
+        assert [type(a).__name__ for a in answers] == ["StreamReset"], answers
+        assert int(after["envoy.overload_actions.reset_high_memory_stream.count"]) >= 1
+    finally:
+        envoy.stop()
+        listener.close()
+        for connection in held:
+            connection.close()

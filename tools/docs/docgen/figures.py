@@ -249,6 +249,10 @@ def bench_figure(name: str) -> str:
         return bench_table(name)
     if name == "serving":
         return serving_table()
+    if name.startswith("capacity-"):
+        from docgen import capacity  # reads the manifests and the Envoy config as well
+
+        return capacity.figure(name.removeprefix("capacity-"), bench_results())
     figures = _figures()
     if name not in figures:
         raise KeyError(f"no benchmark figure {name!r} in docgen.figures")

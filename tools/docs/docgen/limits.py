@@ -149,10 +149,10 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
     monitors = {
         m["name"].rsplit(".", 1)[-1]: m["typed_config"] for m in overload["resource_monitors"]
     }
-    actions = {
-        a["name"].rsplit(".", 1)[-1]: a["triggers"][0]["threshold"]["value"]
-        for a in overload["actions"]
-    }
+    triggers = {a["name"].rsplit(".", 1)[-1]: a["triggers"][0] for a in overload["actions"]}
+    actions = {name: t["threshold"]["value"] for name, t in triggers.items() if "threshold" in t}
+    reset = triggers["reset_high_memory_stream"]["scaled"]
+    tracked = 2 ** overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"]
     heap = monitors["fixed_heap"]["max_heap_size_bytes"]
     connections = monitors["global_downstream_max_connections"]
     from server.stack.envoy_config import TLS_HANDSHAKE_TIMEOUT  # set when TLS is on
@@ -190,8 +190,11 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
         ),
         (
             "Envoy heap (overload manager)",
-            f"{size(heap)}: free memory returned above {actions['shrink_heap']:.0%}, "
-            f"new requests refused (503) above {actions['stop_accepting_requests']:.0%}",
+            f"{size(heap)}: from {reset['scaling_threshold']:.0%} the HTTP/2 streams holding "
+            f"the most buffered memory are reset, largest first (every stream holding "
+            f"{size(tracked)} or more by {reset['saturation_threshold']:.0%}); free memory "
+            f"returned above {actions['shrink_heap']:.0%}, new requests refused (503) above "
+            f"{actions['stop_accepting_requests']:.0%}",
         ),
         ("connect to a server", _duration(cluster["connect_timeout"])),
         (
