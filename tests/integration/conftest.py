@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel, load_artifact
 from tests.support.artifacts import write_test_artifact
-from tests.support.processes import ServerProcess, running_server
+from tests.support.processes import ROOT, ServerProcess, running_server
 
 BATCH_LIMIT = 120_000
 CHUNK = 10_000
@@ -45,3 +46,17 @@ def stub(two_feature_server: ServerProcess) -> Iterator[pb_grpc.PredictionServic
         two_feature_server.target, options=[("grpc.max_send_message_length", 64 << 20)]
     ) as channel:
         yield pb_grpc.PredictionServiceStub(channel)
+
+
+NODE_CLIENT = ROOT / "client" / "node"
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The Node.js binary, with the Node client's packages installed (`make test-deps`)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed (Node.js 20 or newer is needed)")
+    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        pytest.fail("the Node client's packages are missing: run `make test-deps`")
+    return node

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,13 +24,13 @@ from diabetes_client import (
     UnauthenticatedError,
     UnavailableError,
 )
+from tests.integration.conftest import NODE_CLIENT
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
 from tests.support.ops import running_envoy
-from tests.support.processes import ROOT, ServerProcess
+from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-NODE_CLIENT = ROOT / "client" / "node"
 RECORD = {"bmi": 0.05}
 
 
@@ -178,16 +177,6 @@ def test_cli_without_a_token_says_unauthenticated(edge: Edge) -> None:
 
 
 # -- the Node client --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (Node.js 20 or newer is needed)")
-    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        pytest.fail("the Node client's packages are missing: run `make test-deps`")
-    return node
 
 
 def run_node(

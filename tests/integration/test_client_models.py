@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,12 +18,12 @@ import pytest
 from diabetes_client import AsyncPredictionClient, ModelNotFoundError, PredictionClient
 from model.artifact import LinearModel, load_artifact
 from model.repository import BUNDLED_REPOSITORY
+from tests.integration.conftest import NODE_CLIENT
 from tests.support.processes import ROOT, ServerProcess, running_server
 
 RAW = "diabetes-bmi-raw"
 SCALED = "diabetes-bmi"
 RAW_BMI = 31.0  # kg/m2
-NODE_CLIENT = ROOT / "client" / "node"
 
 
 @pytest.fixture(scope="module")
@@ -151,16 +150,6 @@ def test_cli_picks_a_model_by_flag_or_variable(
     assert "NOT_FOUND" in unknown.stderr
     assert "diabetes-nope" in unknown.stderr
     assert f'"{RAW}"' in unknown.stderr
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (Node.js 20 or newer is needed)")
-    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        pytest.fail("the Node client's packages are missing: run `make node-client-deps`")
-    return node
 
 
 def test_node_client_picks_a_model(

@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from model.artifact import LinearModel
-from tests.support.processes import ROOT, ServerProcess
-
-NODE_CLIENT = ROOT / "client" / "node"
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (Node.js 20 or newer is needed)")
-    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        pytest.fail("the Node client's packages are missing: run `make test-deps`")
-    return node
+from tests.integration.conftest import NODE_CLIENT
+from tests.support.processes import ServerProcess
 
 
 def run_node(node: str, *args: str, target: str, **env: str) -> subprocess.CompletedProcess[str]:
