@@ -20,13 +20,12 @@ from server.inference_tensors import (
     OUTPUTS,
     RAW_DTYPES,
     TensorSpec,
-    feature_columns,
-    predict_outputs,
+    infer,
     requested_outputs,
     served_model,
 )
 from server.model_store import ModelStore
-from server.telemetry import InputStats, count_records
+from server.telemetry import InputStats
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVICE_NAME = SERVICE.full_name
@@ -106,10 +105,9 @@ class InferenceProtocolServicer:
             TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
             for tensor in request.inputs
         ]
-        columns = feature_columns(specs, _reader(request), model, self._max_batch_records)
-        count_records(len(columns[0]))
-        self._inputs.inputs_seen(model, columns)
-        answer = predict_outputs(model, columns, outputs)
+        answer = infer(
+            model, specs, _reader(request), outputs, self._max_batch_records, self._inputs
+        )
         reply = pb.ModelInferResponse(
             model_name=model.name, model_version=model.version, id=request.id
         )

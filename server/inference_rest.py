@@ -23,13 +23,12 @@ from server.inference_tensors import (
     RAW_DTYPES,
     NotReadyError,
     TensorSpec,
-    feature_columns,
-    predict_outputs,
+    infer,
     requested_outputs,
     served_model,
 )
 from server.model_store import ModelStore
-from server.telemetry import InputStats, count_records
+from server.telemetry import InputStats
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
 SERVICE_NAME = SERVICE.full_name
@@ -200,10 +199,9 @@ class InferenceRestServicer:
             TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
             for tensor in document.inputs
         ]
-        columns = feature_columns(specs, _reader(document, binary), model, self._max_batch_records)
-        count_records(len(columns[0]))
-        self._inputs.inputs_seen(model, columns)
-        answer = predict_outputs(model, columns, outputs)
+        answer = infer(
+            model, specs, _reader(document, binary), outputs, self._max_batch_records, self._inputs
+        )
         return _json(
             InferenceResponse(
                 model_name=model.name,

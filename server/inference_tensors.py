@@ -24,6 +24,7 @@ from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError, ModelNotFoundError, ServiceError
 from server.model_store import ModelStore
+from server.telemetry import InputStats, answered_by, count_records
 from server.validation import check_size, check_within_limit
 
 DATATYPES = ("FP64", "FP32")
@@ -180,6 +181,24 @@ def requested_outputs(names: Sequence[str], include_intervals: bool) -> tuple[st
     if names:
         return tuple(name for name in OUTPUTS if name in names)
     return OUTPUTS if include_intervals else (PREDICT,)
+
+
+def infer(
+    model: LinearModel,
+    inputs: Sequence[TensorSpec],
+    read: Callable[[int], FloatArray],
+    outputs: Sequence[str],
+    max_records: int,
+    seen: InputStats,
+) -> dict[str, FloatArray]:
+    """One inference call of either face (gRPC `ModelInfer`, REST `/infer`): the inputs
+    checked, the call reported (records, the model that answered, drift inputs), the
+    requested outputs computed."""
+    answered_by(model)
+    columns = feature_columns(inputs, read, model, max_records)
+    count_records(len(columns[0]))
+    seen.inputs_seen(model, columns)
+    return predict_outputs(model, columns, outputs)
 
 
 def predict_outputs(

@@ -204,6 +204,7 @@ def test_calls_are_counted_and_logged_like_the_typed_rpcs(served: Served) -> Non
     served.access_log.close()
     [line] = [json.loads(line) for line in served.log.getvalue().splitlines()]
     assert (line["method"], line["records"]) == ("ModelInfer", 3)
+    assert (line["model"], line["model_version"]) == (served.model.name, served.model.version)
 
 
 def test_rest_readiness_fails_with_unavailable_while_draining(tmp_path: Path) -> None:
