@@ -28,13 +28,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
+from gen_api import DESCRIPTOR_SET  # noqa: E402
 from google.api import annotations_pb2  # noqa: E402
 from google.protobuf import descriptor_pb2  # noqa: E402
 
 from server import inference_rest  # noqa: E402
 
 OUTPUT = ROOT / "web" / "openapi.json"
-DESCRIPTOR_SET = ROOT / "client" / "src" / "diabetes" / "v1" / "prediction_descriptor.pb"
 HTTP_BODY = ".google.api.HttpBody"
 REF = "#/components/schemas/{name}"
 # RPCs answered with HttpBody whose JSON bodies the server's msgspec types describe.
