@@ -17,11 +17,14 @@ UNIT_TESTS := tests/unit tests/docs/test_docs_check.py tests/docs/test_complexit
 	print-ci-targets print-check-targets help system-deps
 .DEFAULT_GOAL := run
 
-# The client too, editable: the service depends on it for the generated code (diabetes).
-$(STAMP): pyproject.toml client/pyproject.toml
+# Everything from requirements/dev.lock (hashed: the same environment on any day), then this
+# repository's two distributions, editable, without resolving anything: the client (the
+# service depends on it for the generated code, diabetes) and the service.
+$(STAMP): pyproject.toml client/pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./client -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e ./client -e .
 	touch $(STAMP)
 
 ## Create .venv and install the project with its dev tools.

