@@ -26,7 +26,8 @@ def test_a_child_allocating_64_mib_shows_in_its_peak_growth() -> None:
         text=True,
     )
     try:
-        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout is not None
+        assert child.stdin is not None
         assert child.stdout.readline() == "up\n"
         with peak_growth(child.pid) as growth:
             child.stdin.write("go\n")
