@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from server.config import ServerConfig
 from server.contract import SERVICE_NAME
-from server.json_lane.servicer import SERVICE_NAME as JSON_SERVICE_NAME
+from server.faces.json_lane.servicer import SERVICE_NAME as JSON_SERVICE_NAME
 
 # What each service answers with an empty message: the typed RPCs, and the JSON lane's
 # `POST /stream` (an empty HttpBody: a 200 with no body through Envoy).

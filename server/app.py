@@ -17,16 +17,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server import inference_protocol, inference_rest
 from server.config import ServerConfig
-from server.json_lane.schema import JsonSchema
-from server.json_lane.servicer import SERVICE as JSON_SERVICE
-from server.json_lane.servicer import JsonPredictionServicer
+from server.faces import oip_grpc, oip_rest, prediction_service
+from server.faces.json_lane.schema import JsonSchema
+from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
+from server.faces.json_lane.servicer import JsonPredictionServicer
+from server.inference import Inference, Limits
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.registration import add_service
-from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
-from server.telemetry import CallMetrics, CallObserver
+from server.rpc import CallMetrics, CallObserver, add_service
 from server.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -79,20 +78,16 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        typed = PredictionServicer(store, limits, observer)
-        json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
+        core = Inference(store, limits, observer)
         self.ready = threading.Event()  # set while serving; cleared when draining
-        open_inference = inference_protocol.InferenceProtocolServicer(
-            store, config.max_batch_records, observer, self.ready.is_set
+        faces = (
+            (prediction_service.PredictionServicer(core), prediction_service.SERVICE),
+            (JsonPredictionServicer(core, JsonSchema.from_contract()), JSON_SERVICE),
+            (oip_grpc.OpenInferenceGrpcServicer(core, self.ready.is_set), oip_grpc.SERVICE),
+            (oip_rest.OpenInferenceRestServicer(core, self.ready.is_set), oip_rest.SERVICE),
         )
-        open_inference_rest = inference_rest.InferenceRestServicer(
-            store, config.max_batch_records, observer, self.ready.is_set
-        )
-        served = (
-            add_service(self.server, typed, SERVICE, observer),
-            add_service(self.server, json_lane, JSON_SERVICE, observer),
-            add_service(self.server, open_inference, inference_protocol.SERVICE, observer),
-            add_service(self.server, open_inference_rest, inference_rest.SERVICE, observer),
+        served = tuple(
+            add_service(self.server, servicer, service, observer) for servicer, service in faces
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -116,9 +111,9 @@ class RunningServer:
         self.ready.set()
         for service in (
             "",
-            SERVICE_NAME,
-            inference_protocol.SERVICE_NAME,
-            inference_rest.SERVICE_NAME,
+            prediction_service.SERVICE_NAME,
+            oip_grpc.SERVICE_NAME,
+            oip_rest.SERVICE_NAME,
         ):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(

@@ -31,7 +31,7 @@ class ModelNotFoundError(ServiceError):
 
 class MalformedRequest:
     """What request bytes that are not a valid protobuf message parse to (see
-    `server.registration`). grpc would answer INTERNAL and log a traceback; the call
+    `server.rpc`). grpc would answer INTERNAL and log a traceback; the call
     is answered INVALID_ARGUMENT instead, and logged and counted like any other."""
 
     __slots__ = ("error",)

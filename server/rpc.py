@@ -1,10 +1,16 @@
-"""What happens around every call, whatever the service: timing, metrics, the access log
-line (with the caller's `x-request-id` and JWT subject), and turning a handler's exception into the
-caller's status (the mapping is `server.errors.status_of`).
+"""The RPC boundary: registering a servicer on a grpc server from its service descriptor,
+and what happens around every call, whatever the service: timing, metrics, the access log
+line (with the caller's `x-request-id` and JWT subject), and turning a handler's exception
+into the caller's status (the mapping is `server.errors.status_of`).
 
-`server.registration` wraps every servicer method with one of the `CallObserver`
-wrappers, so a handler is plain business code: it raises `ServiceError`s and, when the
-logs and metrics should show how many records it handled, calls `count_records`.
+`add_service` registers one call per service, every method wrapped by a `CallObserver`, so
+a handler is plain business code: it raises `ServiceError`s, and the inference core
+(`server.inference`) reports what the call did (`answered_by`, `count_records`). Adding an
+RPC to a service is adding its method to the servicer.
+
+Requests are parsed leniently: bytes that are not a valid message reach the call as a
+`MalformedRequest`, answered INVALID_ARGUMENT (logged and counted like any call), where
+grpc's generated registration would answer INTERNAL with a traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import refuse_malformed, status_of
+from server.errors import malformed, refuse_malformed, status_of
 from server.logs import AccessLog
 
 # The servicer's method as grpc calls it: (request or request iterator, context).
@@ -192,3 +201,63 @@ def _caller(context: grpc.ServicerContext) -> tuple[str | None, str | None]:
         elif key == SUBJECT_METADATA:
             subject = str(value)
     return request_id, subject
+
+
+# Registration
+
+_HandlerFactory = Callable[..., grpc.RpcMethodHandler]
+
+# (client streaming, server streaming) -> grpc's handler factory and the observer's wrapper.
+_KINDS: dict[
+    tuple[bool, bool], tuple[_HandlerFactory, Callable[[CallObserver, str, Behavior], Behavior]]
+] = {
+    (False, False): (grpc.unary_unary_rpc_method_handler, CallObserver.unary_unary),
+    (False, True): (grpc.unary_stream_rpc_method_handler, CallObserver.unary_stream),
+    (True, False): (grpc.stream_unary_rpc_method_handler, CallObserver.stream_unary),
+    (True, True): (grpc.stream_stream_rpc_method_handler, CallObserver.stream_stream),
+}
+
+
+def add_service(
+    server: grpc.Server, servicer: object, service: ServiceDescriptor, observer: CallObserver
+) -> str:
+    """Register the methods of `service` that `servicer` has (by the RPC's name, e.g.
+    `servicer.Predict(request, context)`), each observed by `observer`; a method the
+    servicer lacks is answered UNIMPLEMENTED by grpc. Returns the service's full name
+    (for health and reflection)."""
+    handlers = {
+        method.name: method_handler(method, getattr(servicer, method.name), observer)
+        for method in service.methods
+        if callable(getattr(servicer, method.name, None))
+    }
+    name = service.full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)
+    return name
+
+
+def method_handler(
+    method: MethodDescriptor, behavior: Behavior, observer: CallObserver
+) -> grpc.RpcMethodHandler:
+    """grpc's handler for one RPC: its kind, parser and serializer from the descriptor,
+    `behavior` wrapped by `observer`."""
+    make_handler, wrap = _KINDS[method.client_streaming, method.server_streaming]
+    return make_handler(
+        wrap(observer, method.name, behavior),
+        request_deserializer=lenient_parser(GetMessageClass(method.input_type)),
+        response_serializer=GetMessageClass(method.output_type).SerializeToString,
+    )
+
+
+def lenient_parser(message_type: type[Message]) -> Callable[[bytes], object]:
+    """Parse request bytes; bytes that do not parse become a `MalformedRequest`."""
+    parse_bytes = message_type.FromString
+    name = message_type.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> object:
+        try:
+            return parse_bytes(data)
+        except DecodeError as exc:
+            return malformed(name, exc)
+
+    return parse

@@ -1,8 +1,9 @@
 """The Open Inference Protocol over REST (`/v2/...`, KServe's "V2" JSON), reached through
 Envoy's transcoder as `diabetes.v1.InferenceRestService`: every answer is an HttpBody with
 the protocol's own JSON, and the inference request's body is parsed here with msgspec.
-Tensors and outputs are `server.inference_tensors`', as on the gRPC face; a failure is a
-status (mapped by `server.errors`) that Envoy turns into `{"error": ...}`."""
+Tensors and outputs are `server.faces.oip_tensors`', as on the gRPC face, the inference
+`server.inference`'s; a failure is a status (mapped by `server.errors`) that Envoy turns
+into `{"error": ...}`."""
 
 from __future__ import annotations
 
@@ -15,20 +16,23 @@ import numpy as np
 from google.api.httpbody_pb2 import HttpBody
 
 from diabetes.v1 import inference_rest_pb2 as pb
+from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError
-from server.inference_protocol import SERVER_NAME, model_metadata, server_version
-from server.inference_tensors import (
+from server.faces.oip_tensors import (
     INCLUDE_INTERVALS,
     RAW_DTYPES,
+    SERVER_NAME,
     NotReadyError,
     TensorSpec,
-    infer,
+    model_metadata,
+    output_values,
     requested_outputs,
-    served_model,
+    server_version,
+    tensor_batch,
 )
-from server.model_store import ModelStore
-from server.telemetry import InputStats
+from server.inference import Inference, ModelRef
+from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
 SERVICE_NAME = SERVICE.full_name
@@ -131,19 +135,11 @@ def _json(document: Any) -> HttpBody:
     return HttpBody(content_type=JSON, data=_encode(document))
 
 
-class InferenceRestServicer:
+class OpenInferenceRestServicer:
     """`is_ready` says whether the server takes calls (false while it drains)."""
 
-    def __init__(
-        self,
-        store: ModelStore,
-        max_batch_records: int,
-        inputs: InputStats,
-        is_ready: Callable[[], bool],
-    ) -> None:
-        self._store = store
-        self._max_batch_records = max_batch_records
-        self._inputs = inputs
+    def __init__(self, core: Inference, is_ready: Callable[[], bool]) -> None:
+        self._core = core
         self._is_ready = is_ready
 
     def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
@@ -165,12 +161,11 @@ class InferenceRestServicer:
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
     ) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
-        metadata = model_metadata(model)
+        metadata = model_metadata(self._core.resolve(_named(request)))
         return _json(
             ModelMetadataResponse(
                 name=metadata.name,
-                versions=list(metadata.versions),
+                versions=metadata.versions,
                 platform=metadata.platform,
                 inputs=[_tensor_metadata(t) for t in metadata.inputs],
                 outputs=[_tensor_metadata(t) for t in metadata.outputs],
@@ -178,40 +173,45 @@ class InferenceRestServicer:
         )
 
     def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
+        model = self._core.resolve(_named(request))
         self._require_ready()
         return _json(ModelReadyResponse(name=model.name, ready=True))
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
-        header, binary = _split_body(request.body.data, context)
-        try:
-            document = _decode_request(header)
-        except msgspec.DecodeError as exc:
-            raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
-        include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
-        if not isinstance(include_intervals, bool):
-            raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
-        outputs = requested_outputs(
-            [output.name for output in document.outputs or ()], include_intervals
-        )
-        specs = [
-            TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
-            for tensor in document.inputs
-        ]
-        answer = infer(
-            model, specs, _reader(document, binary), outputs, self._max_batch_records, self._inputs
-        )
+        document: InferenceRequest | None = None
+        outputs: tuple[str, ...] = ()
+
+        def batch(model: LinearModel) -> Batch:
+            nonlocal document, outputs
+            header, binary = _split_body(request.body.data, context)
+            try:
+                document = _decode_request(header)
+            except msgspec.DecodeError as exc:
+                raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
+            include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
+            if not isinstance(include_intervals, bool):
+                raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
+            outputs = requested_outputs(
+                [output.name for output in document.outputs or ()], include_intervals
+            )
+            specs = [
+                TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
+                for tensor in document.inputs
+            ]
+            return tensor_batch(specs, _reader(document, binary), model.features, outputs)
+
+        answer = self._core.batch(_named(request), batch)
+        model = answer.model
         return _json(
             InferenceResponse(
                 model_name=model.name,
                 model_version=model.version,
-                id=document.id,
+                id=document.id if document is not None else None,
                 outputs=[
                     ResponseOutput(
                         name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
                     )
-                    for name, values in answer.items()
+                    for name, values in output_values(answer, outputs).items()
                 ],
             )
         )
@@ -221,7 +221,11 @@ class InferenceRestServicer:
             raise NotReadyError("the server is not ready: it is shutting down")
 
 
-def _tensor_metadata(tensor: Any) -> MetadataTensor:
+def _named(request: pb.ModelMetadataRequest | pb.ModelReadyRequest | pb.InferRequest) -> ModelRef:
+    return ModelRef(request.model_name, request.model_version, named=True)
+
+
+def _tensor_metadata(tensor: TensorSpec) -> MetadataTensor:
     return MetadataTensor(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
 
 
