@@ -97,7 +97,7 @@ def render_markdown(results: Mapping[str, Any], batch_concurrency: int) -> str:
     scaling = [p for p in results["points"] if str(p["system"]).startswith("service-w")]
     if scaling:
         out += _table(
-            ["unpinned, concurrency 32", "workers", "req/s", "server CPU µs/req"],
+            ["unpinned, concurrency 32", "processes", "req/s", "server CPU µs/req"],
             [
                 [
                     str(p["path"]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -63,7 +62,8 @@ class RunningServer:
         options = [
             ("grpc.max_receive_message_length", config.max_receive_message_bytes),
             ("grpc.max_send_message_length", config.max_send_message_bytes),
-            ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+            # grpc's default would let a second server bind the same port unnoticed.
+            ("grpc.so_reuseport", 0),
         ]
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
@@ -169,7 +169,4 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)
     tracing.shutdown()
-    if metrics is not None:
-        metrics.close()
-        metrics.process_exited(os.getpid())
     return 0

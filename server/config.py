@@ -22,7 +22,6 @@ class ServerConfig:
     model_path: Path | None = None
     model_repository: Path = BUNDLED_REPOSITORY
     default_model: str = DEFAULT_MODEL
-    workers: int = 1
     threads: int = 16
     # Calls in progress or waiting for a thread, per process; one more gets RESOURCE_EXHAUSTED
     # at once (Envoy retries it on another server) instead of queueing until its deadline.
@@ -81,11 +80,6 @@ SETTINGS: tuple[Setting, ...] = (
         type=Path,
     ),
     _setting("--default-model", "the repository's model for calls that name none"),
-    _setting(
-        "--workers",
-        "processes of this server sharing its one port (SO_REUSEPORT), under a supervisor",
-        type=positive_int,
-    ),
     _setting("--threads", "handler threads per process", type=positive_int),
     _setting(
         "--max-concurrent-rpcs",

@@ -1,5 +1,4 @@
-"""The server's Prometheus metrics: names, help, labels, buckets, and how the values of
-several worker processes add up."""
+"""The server's Prometheus metrics: names, help, labels and buckets."""
 
 from __future__ import annotations
 
@@ -13,23 +12,12 @@ class Kind(Enum):
     HISTOGRAM = "histogram"
 
 
-class AcrossWorkers(Enum):
-    """How the parent of `--workers N` combines the workers' values (prometheus-client's
-    multiprocess modes of the same names)."""
-
-    SUM = "sum"  # every worker's, dead ones included (counters, histograms, sums)
-    LIVESUM = "livesum"  # live workers' only
-    LIVEMAX = "livemax"
-    LIVEMOSTRECENT = "livemostrecent"  # the most recently written live worker's
-
-
 @dataclass(frozen=True)
 class Metric:
     name: str  # a counter's without `_total`
     help: str
     kind: Kind
     labels: tuple[str, ...]
-    across_workers: AcrossWorkers = AcrossWorkers.SUM
     buckets: tuple[float, ...] = ()  # histograms: upper bounds, +Inf implied
 
 
@@ -84,14 +72,12 @@ IN_FLIGHT = Metric(
     "Calls being handled now.",
     Kind.GAUGE,
     ("method",),
-    AcrossWorkers.LIVESUM,
 )
 MODEL_INFO = Metric(
     "diabetes_model_info",
     "1 for the model version being served (0 for one served before).",
     Kind.GAUGE,
     ("name", "version", "checksum"),
-    AcrossWorkers.LIVEMAX,
 )
 RELOADS = Metric(
     "diabetes_model_reloads",
@@ -104,14 +90,12 @@ TRAINING_MEAN = Metric(
     "Mean of each feature in the model's training data.",
     Kind.GAUGE,
     ("feature",),
-    AcrossWorkers.LIVEMOSTRECENT,
 )
 TRAINING_STD = Metric(
     "diabetes_training_feature_std",
     "Standard deviation of each feature in the model's training data.",
     Kind.GAUGE,
     ("feature",),
-    AcrossWorkers.LIVEMOSTRECENT,
 )
 # A gauge, not a counter: feature values (centred) are negative as often as not.
 FEATURE_SUM = Metric(

@@ -1,5 +1,5 @@
-"""The local stack: `servers` gRPC servers (one port each, each of `workers` processes)
-behind one Envoy, as children of the stack command."""
+"""The local stack: `servers` gRPC servers (one process and one port each) behind one
+Envoy, as children of the stack command."""
 
 from __future__ import annotations
 
@@ -32,8 +32,6 @@ class StackOptions:
     # Server i listens on grpc_port + i, on loopback.
     grpc_port: int = ServerConfig.port
     servers: int = 1
-    # Each server's --workers: processes sharing that server's one port.
-    workers: int = ServerConfig.workers
     # One artifact served alone; when None, the repository directory.
     model: Path | None = ServerConfig.model_path
     model_repository: Path = ServerConfig.model_repository
@@ -64,8 +62,6 @@ class StackOptions:
             SERVER_HOST,
             "--port",
             str(port),
-            "--workers",
-            str(self.workers),
             *self.model_flags,
             *self.server_args,
         ]

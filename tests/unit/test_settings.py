@@ -34,8 +34,8 @@ def test_every_command_can_be_enumerated() -> None:
 
 def test_server_settings_show_their_variable_and_default() -> None:
     docs = _options(describe(server_parser(environ={})))
-    assert docs["--workers"].env_var == "DIABETES_WORKERS"
-    assert docs["--workers"].default == str(ServerConfig.workers)
+    assert docs["--threads"].env_var == "DIABETES_THREADS"
+    assert docs["--threads"].default == str(ServerConfig.threads)
     assert docs["--port"].default == str(ServerConfig.port)
     # No machine path in what the docs render.
     assert docs["--model-repository"].default == "model/artifacts"
@@ -46,15 +46,14 @@ def test_server_settings_show_their_variable_and_default() -> None:
 
 
 def test_environment_variables_set_defaults_and_are_validated() -> None:
-    assert server_parser(environ={"DIABETES_WORKERS": "3"}).parse_args([]).workers == 3
+    assert server_parser(environ={"DIABETES_THREADS": "3"}).parse_args([]).threads == 3
     with pytest.raises(SystemExit):
-        server_parser(environ={"DIABETES_WORKERS": "0"}).parse_args([])
+        server_parser(environ={"DIABETES_THREADS": "0"}).parse_args([])
 
 
 def test_stack_shares_the_server_declarations() -> None:
     server = _options(describe(server_parser(environ={})))
     stack = _options(describe(stack_parser(environ={})))
-    assert stack["--workers"] == server["--workers"]
     assert stack["--model"] == server["--model"]
     assert stack["--model-repository"] == server["--model-repository"]
     assert stack["--servers"].env_var == "DIABETES_SERVERS"
@@ -82,20 +81,20 @@ def test_training_defaults_come_from_the_estimator() -> None:
 
 
 def test_stack_builds_explicit_server_flags() -> None:
-    options = parse_options(["--workers", "3", "--", "--threads", "4"])
+    options = parse_options(["--servers", "3", "--", "--threads", "4"])
     argv = options.server_argv(options.grpc_port)
-    assert argv[argv.index("--workers") + 1] == "3"
+    assert options.server_ports == [StackOptions.grpc_port + i for i in range(3)]
     assert argv[argv.index("--port") + 1] == str(StackOptions.grpc_port)
     assert "--model" not in argv
     assert Path(argv[argv.index("--model-repository") + 1]) == ServerConfig.model_repository
     assert argv[-2:] == ["--threads", "4"]
     with pytest.raises(SystemExit):
-        parse_options(["--", "--workers", "2"])
+        parse_options(["--", "--port", "2"])
 
 
 def test_children_inherit_no_service_settings() -> None:
     env = child_environment(
         {"PYTHONUNBUFFERED": "1"},
-        base={"PATH": "/bin", "DIABETES_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": "/tmp/x"},
+        base={"PATH": "/bin", "DIABETES_THREADS": "2", "PROMETHEUS_MULTIPROC_DIR": "/tmp/x"},
     )
     assert env == {"PATH": "/bin", "PYTHONUNBUFFERED": "1"}
