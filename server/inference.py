@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +38,7 @@ class Limits:
     max_receive_message_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class ModelRef:
+class ModelRef(NamedTuple):
     """The model a call names: a name (empty: the default model) and a version or label
     (empty: the stable version, or the canary's share). `named` is the Open Inference
     Protocol's way: the name is required (empty is no model), and NOT_FOUND lists every
@@ -49,8 +49,7 @@ class ModelRef:
     named: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RecordAnswer:
+class RecordAnswer(NamedTuple):
     """One record's answer: the model that gave it and its prediction, interval and
     explanation."""
 

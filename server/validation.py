@@ -48,7 +48,8 @@ def checked_record(fields: Iterable[Field], limit: float) -> list[float]:
     """One record's values, each within [-limit, limit]."""
     values = []
     for value, where in fields:
-        check_value_within_limit(value, limit, where)
+        if not -limit <= value <= limit:
+            raise InvalidInputError(_out_of_limit(where, value, limit))
         values.append(value)
     return values
 
