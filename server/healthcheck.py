@@ -5,6 +5,7 @@ setting (`--port`, DIABETES_PORT: the server's own declaration)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -30,7 +31,10 @@ def check(target: str, service: str = "", timeout: float = 2.0) -> bool:
 
 def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
     parser = SettingsParser(
-        prog="python -m server.healthcheck", description=__doc__.splitlines()[0], environ=environ
+        prog="python -m server.healthcheck",
+        description="Exit 0 when the server's gRPC health service says SERVING.",
+        environ=environ,
+        formatter_class=argparse.HelpFormatter,
     )
     parser.add_argument(
         "target", nargs="?", help="host:port of the server (default: 127.0.0.1:PORT)"
@@ -39,7 +43,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
     parser.add_argument(
         "--service", default="", help=f"service name to ask about, e.g. {SERVICE_NAME}"
     )
-    parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds (default: 2)")
     return parser
 
 
