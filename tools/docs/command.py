@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from tools.docs import complexity_run, diagrams, gen_docs, gen_openapi
 
+COMPLEXITY_RUN = complexity_run.COMMITTED_RUN.relative_to(complexity_run.ROOT)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -25,31 +27,48 @@ class Part:
     stale: Callable[[], list[str]]
     # None for a part the command cannot write (a committed measurement: re-run it).
     write: Callable[[], list[str]] | None
+    remedy: str = "run `make docs`"
 
 
 PARTS = (
     Part("documents", gen_docs.stale, gen_docs.write),
     Part("OpenAPI description", gen_openapi.stale, gen_openapi.write),
     Part("diagrams", diagrams.stale, diagrams.write),
-    Part("complexity run", complexity_run.stale, None),
+    Part(
+        "complexity run",
+        complexity_run.stale,
+        None,
+        f"re-measure: python -m tools.docs.measure_complexity --json {COMPLEXITY_RUN}",
+    ),
 )
 
 
+def problems(parts: Sequence[Part]) -> list[str]:
+    found = []
+    for part in parts:
+        for problem in part.stale():
+            print(f"{problem}: stale; {part.remedy}", file=sys.stderr)
+            found.append(problem)
+    return found
+
+
 def check(parts: Sequence[Part] = PARTS) -> int:
-    found = [problem for part in parts for problem in part.stale()]
-    for problem in found:
-        print(f"{problem}: stale; run `make docs`", file=sys.stderr)
-    if not found:
-        print(f"docs: fresh ({', '.join(part.name for part in parts)})")
-    return 1 if found else 0
+    if problems(parts):
+        return 1
+    print(f"docs: fresh ({', '.join(part.name for part in parts)})")
+    return 0
 
 
 def write(parts: Sequence[Part] = PARTS) -> int:
     """Write every part that is stale; a part that cannot be written is checked instead."""
-    for part in parts:
-        for written in part.write() if part.write else ():
-            print(f"wrote {written}")
-    return check([part for part in parts if part.write is None])
+    written = [path for part in parts if part.write for path in part.write()]
+    for path in written:
+        print(f"wrote {path}")
+    if problems([part for part in parts if part.write is None]):
+        return 1
+    if not written:
+        print("docs: nothing was stale")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
