@@ -86,6 +86,8 @@ class SettingsParser(argparse.ArgumentParser):
     ) -> argparse.Action:
         env = setting.env_var
         raw = self.environ.get(env) if env else None
+        if setting.required and not raw:
+            raw = None  # an empty variable gives no value that must be given
         help_text = f"{setting.help} [{env}]" if env else setting.help
         target = group or self
         if setting.switch:

@@ -166,10 +166,11 @@ def test_models_cli_reads_the_servers_repository_variable(tmp_path: Path) -> Non
 
 
 def test_models_cli_without_a_repository_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        models_parser(environ={}).parse_args(["list"])
-    assert exited.value.code == 2
-    assert "the following arguments are required: --repository" in capsys.readouterr().err
+    for environ in ({}, {"DIABETES_MODEL_REPOSITORY": ""}):
+        with pytest.raises(SystemExit) as exited:
+            models_parser(environ=environ).parse_args(["list"])
+        assert exited.value.code == 2
+        assert "the following arguments are required: --repository" in capsys.readouterr().err
 
 
 def test_health_check_asks_the_servers_port_setting(capsys: pytest.CaptureFixture[str]) -> None:
