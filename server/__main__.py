@@ -12,9 +12,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from server.app import serve
-from server.config import ServerConfig, parse_config
+from server.config import ServerConfig
 from server.logs import configure_logging
+from server.settings import build_parser, parse_config
 from server.workers import STARTUP_ERRORS, STARTUP_FAILED, run_workers
+
+# build_parser: the command's parser, beside its entry point, where the docs find it.
+__all__ = ["build_parser", "main"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
