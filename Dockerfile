@@ -27,7 +27,7 @@ RUN python3 -m venv /opt/venv \
        /wheels/diabetes_client-*.whl /wheels/diabetes_serving-*.whl \
     && /opt/venv/bin/pip uninstall --yes pip setuptools \
     && find /opt/venv -depth -type d -name tests -path '*/numpy/*' -exec rm -rf {} + \
-    && /opt/venv/bin/python -c "import server, model, diabetes.v1.prediction_pb2_grpc"
+    && /opt/venv/bin/python -c "import command_settings, server, model, diabetes.v1.prediction_pb2_grpc"
 
 FROM ${BASE_IMAGE} AS runtime
 ARG VERSION=dev

@@ -72,11 +72,11 @@ compose-config: $(STAMP)
 ## Regenerate the Envoy configs compose and Kubernetes ship (deploy/base/envoy/,
 ## deploy/overlays/production/envoy/, deploy/compose/) after envoy.yaml changes.
 deploy-config: $(STAMP)
-	$(PY) tools/delivery/deploy_config.py
+	$(PY) -m tools.delivery.deploy_config
 
 ## Fail if a deployed Envoy config is stale (run by `make check`).
 check-deploy-config: $(STAMP)
-	$(PY) tools/delivery/deploy_config.py --check
+	$(PY) -m tools.delivery.deploy_config --check
 
 ## The Kubernetes manifests validate against their schemas.
 k8s-validate: $(STAMP)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from command_settings import Setting, SettingsParser, env_var_for
 from model.artifact import ArtifactError, load_artifact
 from model.repository import (
     DEFAULT_MODEL,
@@ -36,28 +36,30 @@ from model.repository import (
     write_labels,
 )
 
-# The server reads the same variable (`--model-repository`).
-REPOSITORY_ENV = "DIABETES_MODEL_REPOSITORY"
+REPOSITORY = Setting(
+    "--repository",
+    "the model repository directory",
+    default=None,
+    type=Path,
+    # The variable the server reads for the same directory (its `--model-repository`).
+    env=env_var_for("--model-repository"),
+    required=True,
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
+    parser = SettingsParser(
         prog="diabetes-models",
         description="List the models of a model repository, add versions, and move the "
         "stable and canary labels (promote, roll back). Each change is one atomic file write.",
+        environ=environ,
+        formatter_class=argparse.HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
-        env = os.environ.get(REPOSITORY_ENV)
-        sub.add_argument(
-            "--repository",
-            type=Path,
-            default=Path(env) if env else None,
-            required=not env,
-            help=f"the model repository directory [{REPOSITORY_ENV}]",
-        )
+    def command(name: str, help: str) -> SettingsParser:
+        sub = parser.add_subcommand(commands, name, help=help, description=help)
+        sub.add_setting(REPOSITORY)
         return sub
 
     command("list", "print every model, its versions and labels (JSON)")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 
+from command_settings import Setting, SettingsParser
 from model.artifact import LinearModel, load_artifact, save_artifact
 from model.csv_data import read_csv
 from model.data import (
@@ -63,8 +64,124 @@ class Search:
 SCALING_CHOICES = ("none", "standard")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _flag(flag: str, help: str, default: Any, **kwargs: Any) -> Setting:
+    """A training flag: no environment variable (a training run is what its command says)."""
+    return Setting(flag, help, default=default, env=None, **kwargs)
+
+
+def settings() -> tuple[Setting, ...]:
+    # The estimator's hyperparameters: defaults from the estimator itself, never re-typed.
+    defaults = SimpleLinearRegression().get_params()
+    return (
+        _flag(
+            "--data",
+            "CSV file of training rows: a header naming the feature columns (age, sex, bmi, "
+            "bp, s1-s6) and the target (default: scikit-learn's bundled data set)",
+            None,
+            type=Path,
+        ),
+        _flag("--target", "the target column of --data (required with --data)", None),
+        _flag(
+            "--features",
+            "comma-separated feature names, or 'all' for the 10 (default: %(default)s)",
+            "bmi",
+        ),
+        _flag(
+            "--units",
+            "what the feature values are: 'scaled' (the data set's scaled values) or 'raw' "
+            "(clinical units: years, kg/m2, mm Hg, ...); picks the bundled data set's version, "
+            "or declares what --data holds (default: scaled for the bundled data, raw for "
+            "--data)",
+            None,
+            choices=UNIT_CHOICES,
+        ),
+        _flag(
+            "--scaling",
+            "'standard' scales raw columns as the data set does, (raw - mean) / (std * "
+            "sqrt(n)), and records it: the model then reads scaled values; 'none' keeps the "
+            "units as they are (default: %(default)s)",
+            "none",
+            choices=SCALING_CHOICES,
+        ),
+        _flag(
+            "--search",
+            "grid-search learning rate, l2 and tol with K-fold cross-validation on the "
+            "training rows (the corresponding flags are then ignored)",
+            False,
+            switch=True,
+        ),
+        _flag("--cv-folds", "folds for --search (default: %(default)s)", 5, type=int),
+        _flag(
+            "--output-dir",
+            "where the plots and the artifact go (default: %(default)s)",
+            Path("out"),
+            type=Path,
+        ),
+        _flag(
+            "--output",
+            "artifact path (default: OUTPUT_DIR/NAME.json)",
+            None,
+            type=Path,
+            dest="artifact",
+            aliases=("--artifact",),
+        ),
+        _flag(
+            "--name",
+            "model name recorded in the artifact (default: diabetes-<features>, plus -raw "
+            "for raw units)",
+            None,
+        ),
+        _flag(
+            "--version",
+            "version string recorded in the artifact (default: <features>-<date>-<hash>)",
+            None,
+        ),
+        _flag(
+            "--test-size",
+            "rows held out for testing (default: %(default)s)",
+            DEFAULT_TEST_SIZE,
+            type=int,
+        ),
+        _flag(
+            "--random-state",
+            "shuffle the rows with this seed before holding out the test rows (default: no "
+            "shuffle, the last rows are the test rows)",
+            None,
+            type=int,
+        ),
+        _flag(
+            "--seed",
+            "seed for mini-batch shuffles and CV folds (default: %(default)s)",
+            0,
+            type=int,
+        ),
+        _flag(
+            "--learning-rate",
+            "'auto' (1/L) or a step size on standardised data (default: %(default)s)",
+            defaults["learning_rate"],
+            type=_learning_rate,
+        ),
+        _flag(
+            "--l2",
+            "L2 penalty on standardised coefficients (default: %(default)s)",
+            defaults["l2"],
+            type=float,
+        ),
+        _flag(
+            "--tol", "gradient-norm tolerance (default: %(default)s)", defaults["tol"], type=float
+        ),
+        _flag("--max-iter", "iteration cap (default: %(default)s)", defaults["max_iter"], type=int),
+        _flag(
+            "--batch-size",
+            "mini-batch size (default: %(default)s = full batch)",
+            defaults["batch_size"],
+            type=int,
+        ),
+    )
+
+
+def build_parser() -> SettingsParser:
+    parser = SettingsParser(
         prog="diabetes-train",
         description=(
             "Fit SimpleLinearRegression (gradient descent) on scikit-learn's diabetes data or "
@@ -72,123 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
             "seeded shuffle's) and testing on those; print test metrics, write a fit plot, a "
             "loss-curve plot and the JSON model artifact."
         ),
+        # The help strings say which defaults matter, and how.
+        formatter_class=argparse.HelpFormatter,
     )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="CSV file of training rows: a header naming the feature columns (age, sex, bmi, "
-        "bp, s1-s6) and the target (default: scikit-learn's bundled data set)",
-    )
-    parser.add_argument(
-        "--target", default=None, help="the target column of --data (required with --data)"
-    )
-    parser.add_argument(
-        "--features",
-        default="bmi",
-        help="comma-separated feature names, or 'all' for the 10 (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--units",
-        choices=UNIT_CHOICES,
-        default=None,
-        help="what the feature values are: 'scaled' (the data set's scaled values) or 'raw' "
-        "(clinical units: years, kg/m2, mm Hg, ...); picks the bundled data set's version, or "
-        "declares what --data holds (default: scaled for the bundled data, raw for --data)",
-    )
-    parser.add_argument(
-        "--scaling",
-        choices=SCALING_CHOICES,
-        default="none",
-        help="'standard' scales raw columns as the data set does, (raw - mean) / (std * "
-        "sqrt(n)), and records it: the model then reads scaled values; 'none' keeps the "
-        "units as they are (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--search",
-        action="store_true",
-        help="grid-search learning rate, l2 and tol with K-fold cross-validation on the "
-        "training rows (the corresponding flags are then ignored)",
-    )
-    parser.add_argument(
-        "--cv-folds", type=int, default=5, help="folds for --search (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=Path("out"),
-        help="where the plots and the artifact go (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--output",
-        "--artifact",
-        dest="artifact",
-        type=Path,
-        default=None,
-        help="artifact path (default: OUTPUT_DIR/NAME.json)",
-    )
-    parser.add_argument(
-        "--name",
-        default=None,
-        help="model name recorded in the artifact (default: diabetes-<features>, plus -raw "
-        "for raw units)",
-    )
-    parser.add_argument(
-        "--version",
-        default=None,
-        help="version string recorded in the artifact (default: <features>-<date>-<hash>)",
-    )
-    parser.add_argument(
-        "--test-size",
-        type=int,
-        default=DEFAULT_TEST_SIZE,
-        help="rows held out for testing (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--random-state",
-        type=int,
-        default=None,
-        help="shuffle the rows with this seed before holding out the test rows (default: no "
-        "shuffle, the last rows are the test rows)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed for mini-batch shuffles and CV folds (default: %(default)s)",
-    )
-    # The estimator's hyperparameters: defaults from the estimator itself, never re-typed.
-    defaults = SimpleLinearRegression().get_params()
-    parser.add_argument(
-        "--learning-rate",
-        type=_learning_rate,
-        default=defaults["learning_rate"],
-        help="'auto' (1/L) or a step size on standardised data (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--l2",
-        type=float,
-        default=defaults["l2"],
-        help="L2 penalty on standardised coefficients (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=defaults["tol"],
-        help="gradient-norm tolerance (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-iter",
-        type=int,
-        default=defaults["max_iter"],
-        help="iteration cap (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=defaults["batch_size"],
-        help="mini-batch size (default: %(default)s = full batch)",
-    )
+    for setting in settings():
+        parser.add_setting(setting)
     return parser
 
 

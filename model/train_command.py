@@ -3,6 +3,7 @@ missing (the service's wheel serves without scikit-learn, SciPy or Matplotlib)."
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -20,3 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(TRAIN_EXTRA_HINT.format(missing=missing), file=sys.stderr)
         return 2
     return train.main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """diabetes-train's flags (model/train.py), for the docs. Their defaults come from the
+    estimator, so this needs the training packages too."""
+    from model import train
+
+    return train.build_parser()

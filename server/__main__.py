@@ -11,13 +11,16 @@ from collections.abc import Sequence
 
 from model.artifact import ArtifactError
 from server.app import serve
-from server.config import parse_config
 from server.logs import configure_logging
+from server.settings import build_parser, parse_config
 
 # The exit code of a server that could not start serving.
 STARTUP_FAILED = 2
 # Start-up failures worth a clear message rather than a traceback.
 STARTUP_ERRORS = (ArtifactError, OSError, ValueError)
+
+# build_parser: the command's parser, beside its entry point, where the docs find it.
+__all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from server.settings import ENV_PREFIX
+from command_settings import ENV_PREFIX
 
 # Read by prometheus_client at import (its multiprocess mode): never passed on to a child.
 INHERITED_SETTINGS = ("PROMETHEUS_MULTIPROC_DIR",)

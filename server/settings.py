@@ -1,161 +1,97 @@
-"""One way to declare a command's settings: each `Setting` names its flag, environment
-variable, default, type and help once, and `SettingsParser` turns it into an argparse flag
-whose default comes from the environment variable when it is set.
+"""The server's settings, declared once: each one's flag, environment variable, help and
+converter here, its default from ServerConfig's field of the same name. `diabetes-server`
+(`build_parser`), `diabetes-service` (which passes some on: `setting`) and the health check
+read them. A leaf: the declaration machinery (command_settings) and ServerConfig only, no
+command module (the docs find the commands from their entry points).
 
-    parser = SettingsParser(prog="diabetes-server", description="...")
-    parser.add_setting(Setting("--port", "gRPC port", default=50051, type=port_number))
-
-Every command's parser can be enumerated for the docs with `describe(parser)` (flag,
-environment variable, default, help per option); `command_parsers()` lists the commands.
-Nothing here imports grpc, so any command can use it.
+Adding a setting: a ServerConfig field and one `_setting(...)` line in SETTINGS.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ENV_PREFIX = "DIABETES_"
-# Where the installed top-level packages (model, server, ...) live.
-PACKAGES_ROOT = Path(__file__).resolve().parents[1]
+from command_settings import Setting, SettingsParser, boolean, port_number, positive_int
+from server.config import ServerConfig
 
 
-def env_var_for(flag: str) -> str:
-    """`--grace-period` -> `DIABETES_GRACE_PERIOD`."""
-    return ENV_PREFIX + flag.removeprefix("--").replace("-", "_").upper()
+def _setting(flag: str, help: str, *, dest: str | None = None, **kwargs: Any) -> Setting:
+    """A server setting whose default is ServerConfig's field of the same name."""
+    name = dest or flag.removeprefix("--").replace("-", "_")
+    default = getattr(ServerConfig, name)
+    return Setting(flag, help, default=default, dest=dest, **kwargs)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One option of a command: flag, environment variable (derived from the flag unless
-    given; None for a flag without one), default, converter/validator and help."""
-
-    flag: str
-    help: str
-    default: Any
-    type: Callable[[str], Any] = str
-    dest: str | None = None
-    choices: Sequence[str] | None = None
-    env: str | None = ""
-
-    @property
-    def name(self) -> str:
-        """The attribute the parsed value is stored under."""
-        return self.dest or self.flag.removeprefix("--").replace("-", "_")
-
-    @property
-    def env_var(self) -> str | None:
-        return env_var_for(self.flag) if self.env == "" else self.env
-
-
-class SettingsParser(argparse.ArgumentParser):
-    """An ArgumentParser that shows defaults in --help and knows which flag reads which
-    environment variable."""
-
-    def __init__(self, *args: Any, environ: Mapping[str, str] | None = None, **kwargs: Any):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
-        super().__init__(*args, **kwargs)
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        self.env_vars: dict[str, str] = {}
-
-    def add_setting(
-        self, setting: Setting, group: argparse._ActionsContainer | None = None
-    ) -> argparse.Action:
-        env = setting.env_var
-        raw = self.environ.get(env) if env else None
-        # argparse converts a string default with `type` (and reports a bad value).
-        default = setting.default if raw is None else raw
-        help_text = f"{setting.help} [{env}]" if env else setting.help
-        action = (group or self).add_argument(
-            setting.flag,
-            dest=setting.name,
-            type=setting.type,
-            default=default,
-            choices=setting.choices,
-            help=help_text,
-        )
-        if env:
-            self.env_vars[setting.name] = env
-        return action
+SETTINGS: tuple[Setting, ...] = (
+    _setting("--host", "address to bind"),
+    _setting("--port", "gRPC port", type=port_number),
+    _setting(
+        "--model",
+        "one model artifact (JSON) to serve alone, instead of --model-repository",
+        dest="model_path",
+        type=Path,
+    ),
+    _setting(
+        "--model-repository",
+        "directory of models (NAME/VERSION.json and NAME/labels.json, or NAME.json), "
+        "every version served",
+        type=Path,
+    ),
+    _setting("--default-model", "the repository's model for calls that name none"),
+    _setting("--threads", "handler threads per process", type=positive_int),
+    _setting(
+        "--max-concurrent-rpcs",
+        "calls running or queued per process; more get RESOURCE_EXHAUSTED at once",
+        type=positive_int,
+    ),
+    _setting("--max-batch-records", "most records in one PredictBatch call", type=positive_int),
+    _setting("--batch-chunk-records", "records per PredictBatch reply message", type=positive_int),
+    _setting("--max-receive-message-bytes", "largest request message", type=positive_int),
+    _setting("--max-send-message-bytes", "largest reply message", type=positive_int),
+    _setting("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=port_number),
+    _setting("--metrics-host", "address the metrics endpoint binds, empty = --host"),
+    _setting(
+        "--log-level", "log level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
+    ),
+    _setting("--access-log", "one JSON log line per call", type=boolean),
+    _setting("--grace-period", "seconds in-flight calls get to finish on shutdown", type=float),
+    _setting(
+        "--shutdown-delay",
+        "seconds to report NOT_SERVING before refusing new calls, so load balancers "
+        "move traffic first",
+        type=float,
+    ),
+    _setting(
+        "--watch-model",
+        "reload the models when a file of the repository (or --model's file) changes",
+        type=boolean,
+    ),
+    _setting(
+        "--otlp-endpoint",
+        "OpenTelemetry collector HOST:PORT (OTLP/gRPC) for traces, empty = off",
+    ),
+)
 
 
-@dataclass(frozen=True)
-class OptionDoc:
-    """One option of a command, as the docs show it."""
-
-    flag: str
-    env_var: str | None
-    default: str
-    help: str
+def setting(name: str) -> Setting:
+    """A server setting by its ServerConfig field name (for commands that pass it on)."""
+    return next(s for s in SETTINGS if s.name == name)
 
 
-def describe(parser: argparse.ArgumentParser) -> list[OptionDoc]:
-    """Every optional flag of a parser (but --help), in declaration order."""
-    env_vars = getattr(parser, "env_vars", {})
-    docs = []
-    for action in parser._actions:
-        if not action.option_strings or isinstance(action, argparse._HelpAction):
-            continue
-        env = env_vars.get(action.dest)
-        text = (action.help or "").removesuffix(f" [{env}]") if env else action.help or ""
-        docs.append(OptionDoc(max(action.option_strings, key=len), env, _shown(action), text))
-    return docs
+def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
+    parser = SettingsParser(
+        prog="diabetes-server",
+        description="Serve the diabetes progression model over gRPC. Every flag can also be set "
+        "with the environment variable shown in brackets.",
+        environ=environ,
+    )
+    for each in SETTINGS:
+        parser.add_setting(each)
+    return parser
 
 
-def _shown(action: argparse.Action) -> str:
-    """A default as the docs show it: a file inside the installed packages by its path
-    relative to them (`model/artifacts/...`), never this machine's absolute path."""
-    default = action.default
-    if default is None or default is argparse.SUPPRESS:
-        return ""
-    if isinstance(default, Path) and default.is_relative_to(PACKAGES_ROOT):
-        return str(default.relative_to(PACKAGES_ROOT))
-    return str(default)
-
-
-def command_parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
-    """Each installed command and the function that builds its parser (imported lazily:
-    the training command needs scikit-learn, the Envoy renderer PyYAML)."""
-    from model.train import build_parser as train_parser
-    from server.config import build_parser as server_parser
-    from server.stack.__main__ import build_parser as stack_parser
-    from server.stack.envoy_config import build_parser as envoy_parser
-
-    return {
-        "diabetes-server": server_parser,
-        "diabetes-service": stack_parser,
-        "diabetes-train": train_parser,
-        "python -m server.stack.envoy_config": envoy_parser,
-    }
-
-
-# Converters shared by several commands.
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
-
-
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {value}")
-    return value
-
-
-def boolean(text: str) -> bool:
-    return text.strip().lower() in {"1", "true", "yes", "on"}
+def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
+    args = build_parser().parse_args(argv)
+    return ServerConfig(**vars(args))

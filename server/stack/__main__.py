@@ -13,9 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from server import config as server_config
+from command_settings import Setting, SettingsParser, port_number, positive_int
+from server import settings as server_settings
 from server.processes import StartError
-from server.settings import Setting, SettingsParser, port_number, positive_int
 from server.stack.stack import Stack, StackOptions
 
 defaults = StackOptions()
@@ -52,8 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
         type=positive_int,
     ),
     # The server's own declarations: the same flag, variable, default and help.
-    server_config.setting("model_path"),
-    server_config.setting("model_repository"),
+    server_settings.setting("model_path"),
+    server_settings.setting("model_repository"),
     Setting(
         "--envoy-concurrency",
         "Envoy worker threads",

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
+from command_settings import Setting, SettingsParser, non_negative_int, port_number, positive_int
 from server.config import ServerConfig
-from server.settings import Setting, SettingsParser, non_negative_int, port_number, positive_int
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_CONFIG = PACKAGE_DIR / "envoy.yaml"

@@ -11,7 +11,8 @@ import yaml
 
 from tests.support.processes import ROOT
 
-DEPLOY_CONFIG = ROOT / "tools" / "delivery" / "deploy_config.py"
+# Run as `python -m` from the checkout, like `make deploy-config`.
+DEPLOY_CONFIG = "tools.delivery.deploy_config"
 BASE = ROOT / "deploy" / "base" / "envoy" / "envoy.yaml"
 K8S_PRODUCTION = ROOT / "deploy" / "overlays" / "production" / "envoy" / "envoy.yaml"
 COMPOSE_PRODUCTION = ROOT / "deploy" / "compose" / "envoy-production.yaml"

@@ -16,10 +16,7 @@ import pytest
 import yaml
 
 from tests.support.processes import ROOT
-
-sys.path.insert(0, str(ROOT / "tools" / "delivery"))
-import audit
-import lock
+from tools.delivery import audit, lock
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")

@@ -1,16 +1,19 @@
-"""Import the docs generators (tools/docs/docgen, tools/docs/gen_docs.py) from the tests."""
+"""The docs generators (the `tools.docs` package), by the names the tests use."""
 
 from __future__ import annotations
 
-import sys
+from tools.docs import command, diagrams, gen_api, gen_docs
+from tools.docs.docgen import capacity, commands, errors, figures, limits, markers
 
-from tests.docs.markdown import ROOT
-
-TOOLS = ROOT / "tools" / "docs"
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
-
-import gen_docs  # noqa: E402
-from docgen import capacity, commands, errors, figures, limits, markers  # noqa: E402
-
-__all__ = ["capacity", "commands", "errors", "figures", "gen_docs", "limits", "markers"]
+__all__ = [
+    "capacity",
+    "command",
+    "commands",
+    "diagrams",
+    "errors",
+    "figures",
+    "gen_api",
+    "gen_docs",
+    "limits",
+    "markers",
+]

@@ -1,4 +1,4 @@
-"""`make docs-check` (tools/docs/gen_docs.py --check) fails when a flag default, a limit, an
+"""`make docs-check` (`python -m tools.docs --check`) fails when a flag default, a limit, an
 error message or a benchmark figure changes under the docs: each test changes one source the
 renderer reads (monkeypatched, nothing written) and sees the check name the stale pages."""
 
@@ -8,24 +8,27 @@ import copy
 import dataclasses
 import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import server.config
-from tests.docs.docgen_tools import errors, figures, gen_docs, limits, markers
+import server.settings
+from model.estimator import SimpleLinearRegression
+from tests.docs.docgen_tools import command, errors, figures, gen_docs, limits, markers
 
 
 def check_fails(monkeypatch: pytest.MonkeyPatch, *pages: str) -> None:
     stale = gen_docs.stale()
     for page in pages:
         assert page in stale, stale
-    assert gen_docs.main(["--check"]) == 1
+    assert command.main(["--check"]) == 1
 
 
 def test_the_docs_are_fresh_to_begin_with() -> None:
     assert gen_docs.stale() == []
-    assert gen_docs.main(["--check"]) == 0
+    assert command.main(["--check"]) == 0
 
 
 def test_a_changed_flag_default_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,9 +37,9 @@ def test_a_changed_flag_default_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
     # The flag's declaration took its default from ServerConfig when the module loaded.
     settings = tuple(
         dataclasses.replace(s, default=17) if s.name == "threads" else s
-        for s in server.config.SETTINGS
+        for s in server.settings.SETTINGS
     )
-    monkeypatch.setattr(server.config, "SETTINGS", settings)
+    monkeypatch.setattr(server.settings, "SETTINGS", settings)
     check_fails(monkeypatch, "docs/runbook.md", "docs/operations.md")
 
 
@@ -76,3 +79,19 @@ def test_every_section_in_the_docs_renders() -> None:
         text = gen_docs.expected(document)
         for name in markers.names(text):
             assert gen_docs.render_section(name).strip(), f"{document}: {name} renders nothing"
+
+
+def test_the_check_trains_nothing_and_needs_no_graphviz(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make check` runs this on a machine without Graphviz, and fits no model."""
+
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the docs check fitted a model")
+
+    monkeypatch.setattr(SimpleLinearRegression, "fit", no_fit)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot`, no other program either
+    assert command.main(["--check"]) == 0
+    assert capsys.readouterr().out == (
+        "docs: fresh (documents, OpenAPI description, diagrams, complexity run)\n"
+    )

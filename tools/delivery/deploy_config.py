@@ -1,8 +1,8 @@
 """Render the Envoy configs that compose and the Kubernetes manifests ship.
 
-    python tools/delivery/deploy_config.py          # write every rendered file
-    python tools/delivery/deploy_config.py --check  # exit 1 if any is stale
-    python tools/delivery/deploy_config.py --output-dir DIR  # write them under DIR instead
+    python -m tools.delivery.deploy_config          # write every rendered file
+    python -m tools.delivery.deploy_config --check  # exit 1 if any is stale
+    python -m tools.delivery.deploy_config --output-dir DIR  # write them under DIR instead
 
 Every config is rendered from the repository's `envoy.yaml` by `server.stack.envoy_config`; the
 files are generated, never edited by hand, and `--check` keeps them in step with their sources:
@@ -30,12 +30,11 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT))
+from model.repository import load_repository, repository_files
+from server.stack import envoy_config
+from server.stack.envoy_config import EnvoyOptions
 
-from model.repository import load_repository, repository_files  # noqa: E402
-from server.stack import envoy_config  # noqa: E402
-from server.stack.envoy_config import EnvoyOptions  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 # Where Envoy sees its files, in Kubernetes (ConfigMaps) and in compose (bind mounts) alike.
 MOUNT_DIR = Path("/etc/envoy")

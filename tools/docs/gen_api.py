@@ -1,10 +1,7 @@
 """Generate `docs/api.md` from the contract's comments and a hand-written template.
 
-    python tools/docs/gen_api.py          # write docs/api.md (and the other generated docs)
-    python tools/docs/gen_api.py --check  # exit 1 if any is stale
-
-Both run `tools/docs/gen_docs.py`, which also fills the template's generated sections
-(`<!-- generated:NAME -->`, e.g. the error tables).
+`python -m tools.docs` (`make docs`) writes it, through `tools/docs/gen_docs.py`, which also
+fills the template's generated sections (`<!-- generated:NAME -->`, e.g. the error tables).
 
 The RPC and message reference comes from the descriptor set that `tools/gen_protos.py`
 builds (`client/src/diabetes/v1/prediction_descriptor.pb`, with source comments), so it
@@ -14,8 +11,7 @@ cannot drift from the contract. The routes, examples and error table are written
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from google.api import annotations_pb2, http_pb2
@@ -221,13 +217,3 @@ def render(template: str, proto: descriptor_pb2.FileDescriptorProto) -> str:
     body = template.replace("{{rpcs}}", render_rpcs(proto, comments).rstrip())
     body = body.replace("{{messages}}", render_messages(proto, comments).rstrip())
     return header + body
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import gen_docs  # one docs command: it renders this template and fills its sections
-
-    return int(gen_docs.main(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

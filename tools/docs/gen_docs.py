@@ -1,7 +1,5 @@
-"""Render every generated part of the docs, or check that it is fresh: the one docs command.
-
-    python tools/docs/gen_docs.py          # write docs/api.md and every generated section
-    python tools/docs/gen_docs.py --check  # exit 1 if any of them is stale (`make check`)
+"""The documents with generated parts: docs/api.md and every generated section
+(`python -m tools.docs` writes them, `--check` lists the stale ones).
 
 docs/api.md comes from the contract and its template (gen_api.py). In every document below,
 `<!-- generated:NAME -->...<!-- end -->` is re-rendered from where the fact lives:
@@ -15,19 +13,13 @@ docs/api.md comes from the contract and its template (gen_api.py). In every docu
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-for path in (str(ROOT), str(HERE)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from tools.docs import gen_api
+from tools.docs.docgen import commands, errors, figures, limits, markers
 
-import gen_api  # noqa: E402
-from docgen import commands, errors, figures, limits, markers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 DOCUMENTS = (
     "README.md",
@@ -78,24 +70,12 @@ def stale(documents: Sequence[str] = DOCUMENTS) -> list[str]:
     return [d for d in documents if (ROOT / d).read_text() != expected(d)]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if a generated part is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        found = stale()
-        for document in found:
-            print(f"{document} is stale; run `make docs`", file=sys.stderr)
-        if not found:
-            print(f"docs: {len(DOCUMENTS)} documents match the code and the committed runs")
-        return 1 if found else 0
-    for document in DOCUMENTS:
+def write(documents: Sequence[str] = DOCUMENTS) -> list[str]:
+    """Rewrite the stale documents; the ones written."""
+    written = []
+    for document in documents:
         text = expected(document)
         if (ROOT / document).read_text() != text:
             (ROOT / document).write_text(text)
-            print(f"wrote {document}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            written.append(document)
+    return written

@@ -9,31 +9,25 @@ by Envoy at `GET /openapi.json`), from the contract itself:
   `google.api.HttpBody` (the server writes the JSON itself), the msgspec types the server
   decodes and encodes with (`server.faces.oip_rest.JSON_BODIES`).
 
-    python tools/docs/gen_openapi.py          # write web/openapi.json
-    python tools/docs/gen_openapi.py --check  # exit 1 if it is stale
+`python -m tools.docs` (`make docs`) writes it; `--check` fails when it is stale.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
+
+from server.faces import oip_rest
+from tools.docs.gen_api import DESCRIPTOR_SET
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import msgspec  # noqa: E402
-from gen_api import DESCRIPTOR_SET  # noqa: E402
-from google.api import annotations_pb2  # noqa: E402
-from google.protobuf import descriptor_pb2  # noqa: E402
-
-from server.faces import oip_rest  # noqa: E402
-
 OUTPUT = ROOT / "web" / "openapi.json"
 HTTP_BODY = ".google.api.HttpBody"
 REF = "#/components/schemas/{name}"
@@ -337,22 +331,15 @@ def render() -> str:
     return json.dumps(build(DESCRIPTOR_SET.read_bytes()), indent=2) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    name = OUTPUT.relative_to(ROOT)
-    if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print(f"{name} is stale; run `python tools/docs/gen_openapi.py`", file=sys.stderr)
-            return 1
-        print(f"{name} is fresh")
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {name}")
-    return 0
+def stale() -> list[str]:
+    """The file, if it is not what the contract gives."""
+    is_stale = not OUTPUT.exists() or OUTPUT.read_text() != render()
+    return [str(OUTPUT.relative_to(ROOT))] if is_stale else []
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def write() -> list[str]:
+    """Rewrite the file if it is stale; the file written."""
+    found = stale()
+    if found:
+        OUTPUT.write_text(render())
+    return found

@@ -1,11 +1,14 @@
 """Measure what docs/complexity.md reports: training cost per iteration and to
 convergence, and prediction cost per call and per record, on this machine.
 
-    python tools/docs/measure_complexity.py            # prints Markdown tables
-    python tools/docs/measure_complexity.py --quick    # fewer repeats
-    python tools/docs/measure_complexity.py --json docs/results/complexity.json
+    python -m tools.docs.measure_complexity            # prints Markdown tables
+    python -m tools.docs.measure_complexity --quick    # fewer repeats
+    python -m tools.docs.measure_complexity --json docs/results/complexity.json
                                                        # the committed run the docs render
-    python tools/docs/measure_complexity.py --check    # its deterministic facts = a fresh fit
+
+`committed_facts_problems` compares the committed run's deterministic facts with a fresh fit
+(tests/docs/test_complexity.py); `make check` only checks the run against itself
+(tools/docs/complexity_run.py), without training.
 
 Times are the best of several repeats (the least disturbed by other load); they vary by
 machine, the iteration counts and condition numbers do not.
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -35,9 +37,9 @@ from model.estimator import SimpleLinearRegression
 from model.evaluation import regression_metrics
 from model.features import FEATURE_NAMES
 from model.linear import FloatArray
+from tools.docs.complexity_run import COMMITTED_RUN
 
 FIXED_ITERATIONS = 1000
-COMMITTED_RUN = Path(__file__).resolve().parents[2] / "docs" / "results" / "complexity.json"
 
 
 @dataclass(frozen=True)
@@ -233,17 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", type=Path, help="also write the run here (docs/results/...)")
-    parser.add_argument(
-        "--check", action="store_true", help="fail if the committed run's facts are stale"
-    )
     args = parser.parse_args(argv)
-    if args.check:
-        problems = committed_facts_problems()
-        for problem in problems:
-            print(f"docs/results/complexity.json: {problem}", file=sys.stderr)
-        if not problems:
-            print("docs/results/complexity.json: iterations and condition numbers match a fit")
-        return 1 if problems else 0
     repeats = 3 if args.quick else 9
     tables = {
         "training": training_table(repeats),

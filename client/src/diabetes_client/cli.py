@@ -39,13 +39,12 @@ from diabetes_client.channel import SERVICE
 from diabetes_client.convert import DEFAULT_MAX_RECORDS_PER_CALL, FEATURES
 from diabetes_client.errors import PredictionError
 from diabetes_client.security import Tls
+from diabetes_client.settings import CONNECTION, add_options, defaults
 from diabetes_client.sync import PredictionClient
 
-DEFAULT_TARGET = "127.0.0.1:50051"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -53,54 +52,7 @@ def _connection_options() -> argparse.ArgumentParser:
     parser each time: parents share their actions, so one default set on the main parser
     would otherwise overwrite what was given before the command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--target",
-        default=argparse.SUPPRESS,
-        help=f"server address [DIABETES_TARGET, default {DEFAULT_TARGET}]",
-    )
-    common.add_argument(
-        "--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 30)"
-    )
-    common.add_argument(
-        "--token",
-        default=argparse.SUPPRESS,
-        help="bearer token (JWT) sent with every call [DIABETES_TOKEN; prefer the variable: "
-        "a flag shows in the process list]",
-    )
-    common.add_argument(
-        "--tls",
-        action=argparse.BooleanOptionalAction,
-        default=argparse.SUPPRESS,
-        help="connect over TLS (on when --tls-ca is given) [DIABETES_TLS=1]",
-    )
-    common.add_argument(
-        "--tls-ca",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="PEM file of the CAs to trust; implies --tls (default: the system's) "
-        "[DIABETES_TLS_CA]",
-    )
-    common.add_argument(
-        "--tls-server-name",
-        metavar="NAME",
-        default=argparse.SUPPRESS,
-        help="name the server's certificate must carry, if not the target's host "
-        "[DIABETES_TLS_SERVER_NAME]",
-    )
-    common.add_argument(
-        "--model",
-        metavar="NAME",
-        default=argparse.SUPPRESS,
-        help="the model to ask (`info` lists them; default: the server's default model) "
-        "[DIABETES_MODEL_NAME]",
-    )
-    common.add_argument(
-        "--version",
-        metavar="VERSION",
-        default=argparse.SUPPRESS,
-        help="a version of that model, or a label: stable, canary (default: the stable "
-        "version, or the canary for its share of calls) [DIABETES_MODEL_VERSION]",
-    )
+    add_options(common, CONNECTION)
     return common
 
 
@@ -110,16 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Call the diabetes progression prediction service over gRPC.",
         parents=[_connection_options()],
     )
-    parser.set_defaults(
-        target=os.environ.get("DIABETES_TARGET", DEFAULT_TARGET),
-        timeout=30.0,
-        token=os.environ.get("DIABETES_TOKEN") or None,
-        tls=os.environ.get("DIABETES_TLS", "") in TRUE_WORDS,
-        tls_ca=os.environ.get("DIABETES_TLS_CA") or None,
-        tls_server_name=os.environ.get("DIABETES_TLS_SERVER_NAME") or None,
-        model=os.environ.get("DIABETES_MODEL_NAME", ""),
-        version=os.environ.get("DIABETES_MODEL_VERSION", ""),
-    )
+    parser.set_defaults(**defaults(CONNECTION, os.environ))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     predict = commands.add_parser(

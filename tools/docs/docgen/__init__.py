@@ -1,1 +1,1 @@
-"""Renderers for the generated parts of the docs; `tools/docs/gen_docs.py` runs them."""
+"""Renderers for the generated sections of the docs; `tools/docs/gen_docs.py` runs them."""

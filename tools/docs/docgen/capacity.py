@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from bench.report import Figures
-from docgen import limits
-from docgen.tables import table
+from tools.docs.docgen import limits
+from tools.docs.docgen.tables import table
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"

@@ -1,35 +1,59 @@
 """Every command's flags, environment variables and defaults, read from its own parser.
 
-The parsers come from the commands' own parser factories (`command_parsers`), built with no
-`DIABETES_*` variable of this shell set, so the defaults shown are the code's.
+A doc's `flags:NAME` names a console script of either distribution (`[project.scripts]` in
+pyproject.toml and client/pyproject.toml) or a module run with `python -m`; the parser is the
+`build_parser()` of the script's module (or of that module), built with no `DIABETES_*`
+variable of this shell set, so the defaults shown are the code's. No list of commands is
+kept here: a new console script is documented by adding its marker.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import os
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from docgen.tables import code, table
+from tools.docs.docgen.tables import code, table
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV_IN_HELP = re.compile(r"\s*\[(?P<env>[A-Z][A-Z0-9_]+)(?:, default (?P<default>[^\]]+))?\]")
 
 
-def command_parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
-    """The service's commands (declared once, in `server.settings.command_parsers`) and the
-    client distribution's, by the name a doc's `flags:NAME` marker uses."""
-    from diabetes_client.cli import build_parser as client_parser
-    from server.settings import command_parsers as service_parsers
+PYPROJECTS = (ROOT / "pyproject.toml", ROOT / "client" / "pyproject.toml")
 
-    parsers = service_parsers()
-    parsers["envoy-config"] = parsers.pop("python -m server.stack.envoy_config")
-    parsers["diabetes-client"] = client_parser
-    return parsers
+
+def console_scripts() -> dict[str, str]:
+    """Every console script of the two distributions: its name and `module:function`."""
+    scripts: dict[str, str] = {}
+    for pyproject in PYPROJECTS:
+        scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
+    return scripts
+
+
+def command_module(name: str) -> str:
+    """The module whose `build_parser` builds the command `name`'s parser."""
+    scripts = console_scripts()
+    if name in scripts:
+        return scripts[name].partition(":")[0]
+    if "." in name and importlib.util.find_spec(name) is not None:
+        return name
+    raise KeyError(f"no command {name!r}: the console scripts are {', '.join(sorted(scripts))}")
+
+
+def parser_factory(name: str) -> Callable[[], argparse.ArgumentParser]:
+    module = importlib.import_module(command_module(name))
+    factory = getattr(module, "build_parser", None)
+    if factory is None:
+        raise KeyError(f"{module.__name__} (command {name!r}) has no build_parser()")
+    return cast(Callable[[], argparse.ArgumentParser], factory)
 
 
 @contextlib.contextmanager
@@ -45,11 +69,9 @@ def _clean_environment() -> Iterator[None]:
 
 
 def parser_of(name: str) -> argparse.ArgumentParser:
-    parsers = command_parsers()
-    if name not in parsers:
-        raise KeyError(f"no command {name!r}; the commands are {', '.join(sorted(parsers))}")
+    factory = parser_factory(name)
     with _clean_environment():
-        return parsers[name]()
+        return factory()
 
 
 @dataclass(frozen=True)

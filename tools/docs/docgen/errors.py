@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docgen.tables import table
+from tools.docs.docgen.tables import table
 
 GRPC_CODES = {
     3: "INVALID_ARGUMENT",

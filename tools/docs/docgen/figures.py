@@ -1,6 +1,6 @@
 """Figures from committed runs: the benchmark (`docs/results/bench.json`, the JSON `make bench`
 writes to bench/results/latest.json) and the in-process measurements
-(`docs/results/complexity.json`, from `tools/docs/measure_complexity.py --json`).
+(`docs/results/complexity.json`, from `python -m tools.docs.measure_complexity --json`).
 
 Tables are `bench:TABLE` / `complexity:TABLE` sections; single figures and the comparisons
 prose makes from them (`bench:NAME`) are rendered here, so a re-run re-words them.
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.markdown import render_markdown
 from bench.report import Figures, ratio
-from docgen.tables import table
+from tools.docs.docgen.tables import table
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = ROOT / "docs" / "results"
@@ -250,7 +250,7 @@ def bench_figure(name: str) -> str:
     if name == "serving":
         return serving_table()
     if name.startswith("capacity-"):
-        from docgen import capacity  # reads the manifests and the Envoy config as well
+        from tools.docs.docgen import capacity  # reads the manifests and the Envoy config as well
 
         return capacity.figure(name.removeprefix("capacity-"), bench_results())
     figures = _figures()

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from docgen.tables import code, size, table
+from tools.docs.docgen.tables import code, size, table
 
 ROOT = Path(__file__).resolve().parents[3]
 GRPC_PATH = re.compile(r"^/[A-Za-z_][\w]*\.")
