@@ -38,3 +38,39 @@ $(GO_CLIENT): $(GO_STUBS) $(shell find $(GO_DIR)/client $(GO_DIR)/cmd -name '*.g
 
 ## Build the Go client's CLI: client/go/bin/diabetes-client (Debian's Go packages).
 go-client: system-deps $(GO_CLIENT)
+
+JAVA_DIR := client/java
+JAVA_BUILD := $(JAVA_DIR)/build
+JAVA_JAR := $(JAVA_BUILD)/diabetes-client.jar
+JAVA_CLIENT := $(JAVA_DIR)/bin/diabetes-client
+JAVA_SOURCES := $(shell find $(JAVA_DIR)/src/main/java -name '*.java')
+# Debian's jars (versions in client/java/README.md); netty's are the ones grpc-netty uses.
+JAVA_CLASSPATH := $(subst $(eval) ,:,$(foreach jar,grpc-api grpc-context grpc-core grpc-netty \
+	grpc-protobuf grpc-protobuf-lite grpc-stub protobuf guava perfmark-api gson \
+	geronimo-annotation-1.3-spec netty-buffer netty-codec netty-codec-http netty-codec-http2 \
+	netty-codec-socks netty-common netty-handler netty-handler-proxy netty-resolver \
+	netty-transport,/usr/share/java/$(jar).jar))
+# The contract, the google.api annotations it imports and gRPC's health protocol (Debian has
+# no grpc-services jar; Maven users get io.grpc.health.v1 from it).
+JAVA_PROTOS := $(CONTRACT) third_party/googleapis/google/api/annotations.proto \
+	third_party/googleapis/google/api/http.proto third_party/grpc/grpc/health/v1/health.proto
+
+$(JAVA_JAR): $(JAVA_PROTOS) $(JAVA_SOURCES)
+	rm -rf $(JAVA_BUILD) && mkdir -p $(JAVA_BUILD)/gen $(JAVA_BUILD)/classes
+	protoc -I protos -I third_party/googleapis -I third_party/grpc \
+		--java_out=$(JAVA_BUILD)/gen --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin \
+		--grpc-java_out=$(JAVA_BUILD)/gen $(JAVA_PROTOS)
+	javac -nowarn -encoding UTF-8 --release 17 -d $(JAVA_BUILD)/classes -cp $(JAVA_CLASSPATH) \
+		$$(find $(JAVA_BUILD)/gen -name '*.java') $(JAVA_SOURCES)
+	jar cf $@ -C $(JAVA_BUILD)/classes .
+
+$(JAVA_CLIENT): $(JAVA_JAR) mk/clients.mk
+	mkdir -p $(dir $@)
+	printf '%s\n' '#!/bin/sh' '# diabetes-client (Java): built by `make java-client`.' \
+		'here=$$(cd "$$(dirname "$$0")" && pwd)' \
+		'exec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$$here/../build/diabetes-client.jar:$(JAVA_CLASSPATH)" com.example.diabetes.cli.Main "$$@"' \
+		> $@
+	chmod +x $@
+
+## Build the Java client's CLI: client/java/bin/diabetes-client (Debian's jars).
+java-client: system-deps $(JAVA_CLIENT)
