@@ -71,6 +71,7 @@ $(JAVA_CLIENT): $(JAVA_JAR) mk/clients.mk
 		'exec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$$here/../build/diabetes-client.jar:$(JAVA_CLASSPATH)" com.example.diabetes.cli.Main "$$@"' \
 		> $@
 	chmod +x $@
+	printf '%s' '$(CURDIR)/$(JAVA_JAR):$(JAVA_CLASSPATH)' > $(JAVA_BUILD)/classpath
 
 ## Build the Java client's CLI: client/java/bin/diabetes-client (Debian's jars).
 java-client: system-deps $(JAVA_CLIENT)
