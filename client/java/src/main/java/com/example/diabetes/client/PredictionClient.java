@@ -21,6 +21,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.handler.ssl.SslContext;
 import io.grpc.stub.AbstractStub;
 import io.grpc.stub.MetadataUtils;
 import java.io.File;
@@ -154,12 +155,12 @@ public final class PredictionClient implements AutoCloseable {
     this.health = HealthGrpc.newBlockingStub(channel);
   }
 
-  private static io.netty.handler.ssl.SslContext sslContext(File caFile) throws SSLException {
-    var context = GrpcSslContexts.forClient();
-    if (caFile != null) {
-      context.trustManager(caFile);
+  private static SslContext sslContext(File caFile) throws SSLException {
+    try {
+      return GrpcSslContexts.forClient().trustManager(caFile).build();
+    } catch (UnsupportedOperationException noAlpn) {
+      return DebianNettyAlpn.clientContext(caFile);
     }
-    return context.build();
   }
 
   public int maxRecordsPerCall() {
