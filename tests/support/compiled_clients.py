@@ -38,7 +38,7 @@ def clean_env(**env: str) -> dict[str, str]:
 
 
 def run(
-    args: list[str], *, stdin: str = "", cwd: Path = ROOT, **env: str
+    args: list[str], env: dict[str, str], *, stdin: str = "", cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args,
@@ -56,11 +56,11 @@ def compiled_cli(
     language: str, *args: str, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run the Go or Java `diabetes-client`."""
-    return run([str(cli_path(language)), *args], stdin=stdin, **env)
+    return run([str(cli_path(language)), *args], env, stdin=stdin)
 
 
 def python_cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    return run([sys.executable, "-m", "diabetes_client", *args], stdin=stdin, **env)
+    return run([sys.executable, "-m", "diabetes_client", *args], env, stdin=stdin)
 
 
 def library_check(
@@ -78,12 +78,10 @@ def library_check(
         records_file.write_text(json.dumps(records))
         env["DIABETES_RECORDS"] = str(records_file)
     if language == "go":
-        done = run(
-            ["go", "test", "-count=1", "./client"], cwd=GO_PACKAGE_DIR,
-            GOPATH=GO_PATH, GO111MODULE="off", **env,
-        )  # fmt: skip
+        go_env = {**env, "GOPATH": GO_PATH, "GO111MODULE": "off"}
+        done = run(["go", "test", "-count=1", "./client"], go_env, cwd=GO_PACKAGE_DIR)
     else:
         classpath = JAVA_CLASSPATH_FILE.read_text()
-        done = run(["java", "-cp", classpath, str(JAVA_CHECK)], **env)
+        done = run(["java", "-cp", classpath, str(JAVA_CHECK)], env)
     found = json.loads(results.read_text()) if results.exists() else {}
     return done, found
