@@ -1,7 +1,8 @@
 """Fenced blocks and links of the project's Markdown files, for the docs tests.
 
 Conventions the docs follow (see docs/README.md):
-- a block whose info string is `sh` or `python` is an example the tests run, unless its
+- a block whose info string is `sh`, `python`, `go` or `java` (a whole program, run with the
+  client built by `make go-client` / `make java-client`) is an example the tests run, unless its
   info string also says `norun` (commands for a cluster, a registry, a long-running
   process);
 - a block whose info string ends in `output` (`json output`, `text output`) is what the
@@ -17,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,})(?P<info>[^`]*)$")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)\)|!\[[^\]]*\]\((?P<image>[^)\s]+)\)")
-RUNNABLE = {"sh", "python"}
+RUNNABLE = {"sh", "python", "go", "java"}
 
 
 @dataclass(frozen=True)

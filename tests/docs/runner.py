@@ -19,17 +19,22 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from server.stack.stack import Stack
 from tests.docs.markdown import ROOT, Block
+from tests.support.compiled_clients import GO_PATH, JAVA_CLASSPATH_FILE, cli_path
 
 RELATIVE_TOLERANCE = 1e-9
 IDENTITY_KEYS = {"model_version", "version", "created_at", "checksum"}
 VERSION = re.compile(r"\b[a-z0-9-]+-\d{8}-[0-9a-f]{8}\b")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 BIN = Path(sys.executable).parent
+# The Go and Java command lines, run as the documents name them (from the repository root).
+COMPILED_CLIS = {str(cli_path(language).relative_to(ROOT)) for language in ("go", "java")}
+JAVA_CLASS = re.compile(r"^public (?:final )?class (\w+)", re.MULTILINE)
 TIMEOUT = 120
 
 
@@ -60,6 +65,8 @@ def run_command(command: str, stack: Stack) -> str:
         args = words
     elif program in ("diabetes-client", ".venv/bin/diabetes-client"):
         args = [str(BIN / "diabetes-client"), *words[1:]]
+    elif program in COMPILED_CLIS:
+        args = [str(ROOT / program), *words[1:]]
     elif program == "make":
         # Dry run: the target exists and its recipe expands; running `make test` or
         # `make run` from a test would recurse or never return. The flags of a `make test`
@@ -91,10 +98,35 @@ def run_python(block: Block, stack: Stack) -> str:
     return result.stdout
 
 
+def run_program(block: Block, stack: Stack) -> str:
+    """A Go or Java program, with the client `make go-client` / `make java-client` built:
+    `go run` in GOPATH mode over Debian's Go sources, or Java's single-file source launcher."""
+    with tempfile.TemporaryDirectory(prefix="doc-example-") as workdir:
+        env = dict(os.environ)
+        if block.language == "go":
+            source = Path(workdir) / "main.go"
+            args = ["go", "run", str(source)]
+            env.update(GOPATH=GO_PATH, GO111MODULE="off")
+        else:
+            name = JAVA_CLASS.search(block.text)
+            assert name, f"{block.where}: a Java example is one public class with a main"
+            source = Path(workdir) / f"{name.group(1)}.java"
+            assert JAVA_CLASSPATH_FILE.is_file(), "the Java client is not built: make java-client"
+            args = ["java", "-cp", JAVA_CLASSPATH_FILE.read_text(), str(source)]
+        source.write_text(localise(block.text, stack))
+        result = subprocess.run(
+            args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    assert result.returncode == 0, f"{block.where}: the example failed:\n{result.stderr}"
+    return result.stdout
+
+
 def run(block: Block, stack: Stack) -> list[str]:
-    """Run a runnable block; returns what each command printed (one item for Python)."""
+    """Run a runnable block; returns what each command printed (one item for a program)."""
     if block.language == "python":
         return [run_python(block, stack)]
+    if block.language in ("go", "java"):
+        return [run_program(block, stack)]
     return [run_command(command, stack) for command in commands(block)]
 
 

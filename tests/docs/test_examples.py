@@ -44,7 +44,7 @@ def test_output_blocks_follow_a_runnable_example() -> None:
         found = blocks(path)
         for previous, block in zip([None, *found], found, strict=False):
             if block.is_output:
-                where = f"{block.where}: an output block must follow a runnable sh/python block"
+                where = f"{block.where}: an output block must follow a runnable example"
                 assert previous is not None, where
                 assert previous.runnable, where
 

@@ -12,6 +12,7 @@ import pytest
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel, load_artifact
 from tests.support.artifacts import write_test_artifact
+from tests.support.compiled_clients import JAVA_CLASSPATH_FILE, LANGUAGES, cli_path
 from tests.support.processes import ROOT, ServerProcess, running_server
 
 BATCH_LIMIT = 120_000
@@ -60,3 +61,12 @@ def node() -> str:
     if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
         pytest.fail("the Node client's packages are missing: run `make test-deps`")
     return node
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request: pytest.FixtureRequest) -> str:
+    """ "go" or "java", with that client built (`make go-client`, `make java-client`)."""
+    name: str = request.param
+    if not cli_path(name).is_file() or (name == "java" and not JAVA_CLASSPATH_FILE.is_file()):
+        pytest.fail(f"the {name} client is not built: run `make {name}-client`")
+    return name

@@ -1,8 +1,8 @@
-"""Every client through the production edge (curl, the Python client and CLI, the Node
-client; the page has its own suite): a real Envoy with JWT and TLS in front of the
-real server. The Python client (sync and asyncio), its command line and the Node client
-succeed with a token over TLS and fail clearly (UNAUTHENTICATED) without one; a rate-limited
-caller is told it was rate limited, not that its message was too large."""
+"""Every client through the production edge (curl, the Python client and CLI, the Node,
+Go and Java clients; the page has its own suite): a real Envoy with JWT and TLS in front of the
+real server. The Python client (sync and asyncio), its command line and the Node, Go and
+Java clients succeed with a token over TLS and fail clearly (UNAUTHENTICATED) without one; a
+rate-limited caller is told it was rate limited, not that its message was too large."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from diabetes_client import (
     UnavailableError,
 )
 from tests.integration.conftest import NODE_CLIENT
+from tests.support.compiled_clients import compiled_cli, library_check
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
 from tests.support.ops import running_envoy
 from tests.support.processes import ServerProcess
@@ -261,6 +262,63 @@ def test_node_client_without_a_token_says_unauthenticated(node: str, edge: Edge)
     done = run_node(node, "info", "--target", edge.target, DIABETES_TLS_CA=str(edge.ca_file))
     assert done.returncode == 1
     assert "UNAUTHENTICATED: Jwt is missing" in done.stderr
+
+
+# -- the Go and Java clients ------------------------------------------------------------
+
+
+def test_compiled_library_with_a_token_over_tls(language: str, edge: Edge, tmp_path: Path) -> None:
+    done, found = library_check(
+        language, tmp_path, edge.target, DIABETES_TOKEN=edge.token,
+        DIABETES_TLS_CA=str(edge.ca_file),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with PredictionClient(edge.target, token=edge.token, tls=Tls(ca_file=edge.ca_file)) as client:
+        assert found["predict"] == client.predict({"bmi": 0.0617}).prediction
+    assert found["model_version"] == "test-1"
+
+
+def test_compiled_cli_with_a_token_over_tls_from_the_environment(language: str, edge: Edge) -> None:
+    env = {
+        "DIABETES_TARGET": edge.target,
+        "DIABETES_TOKEN": edge.token,
+        "DIABETES_TLS_CA": str(edge.ca_file),
+    }
+    done = compiled_cli(language, "predict", "--bmi", "0.05", **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == run_cli("predict", "--bmi", "0.05", **env).stdout
+    assert json.loads(done.stdout)["model_version"] == "test-1"
+
+
+def test_compiled_cli_with_a_token_over_tls_from_flags(language: str, edge: Edge) -> None:
+    port = edge.target.rpartition(":")[2]
+    done = compiled_cli(
+        language, "--target", f"127.0.0.1:{port}", "--tls-ca", str(edge.ca_file),
+        "--tls-server-name", "localhost", "info", "--token", edge.token,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["version"] == "test-1"
+
+
+def test_compiled_cli_without_a_token_says_unauthenticated(language: str, edge: Edge) -> None:
+    done = compiled_cli(
+        language, "predict", "--bmi", "0.05", "--target", edge.target, "--tls-ca", str(edge.ca_file)
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"diabetes-client: error: UNAUTHENTICATED: Jwt is missing [server {edge.target}]\n"
+    )
+
+
+def test_compiled_cli_with_the_wrong_server_name_fails_the_handshake(
+    language: str, edge: Edge
+) -> None:
+    done = compiled_cli(
+        language, "health", "--target", edge.target, "--tls-ca", str(edge.ca_file),
+        "--tls-server-name", "elsewhere.test", "--token", edge.token, "--timeout", "10",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("diabetes-client: error: UNAVAILABLE: ")
 
 
 # -- rate limiting ------------------------------------------------------------------------
