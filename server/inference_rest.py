@@ -318,7 +318,8 @@ def _shape(index: int, tensor: WireInput) -> tuple[int, ...]:
 
 def _at(error: str, prefix: str) -> str:
     """msgspec's error in a value decoded alone, its path placed in the whole body."""
-    return shortened_backticks(error.replace(" - at `$", f" - at `{prefix}"))
+    located = error.replace(" - at `$", f" - at `{prefix}")
+    return shortened_backticks(located if located != error else f"{error} - at `{prefix}`")
 
 
 def _reader(
