@@ -334,7 +334,7 @@ def _reader(
             continue
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidInputError(
-                f"inputs[{index}] ({tensor.name}): binary_data_size must be a byte count"
+                f"{tensor_where(index, tensor.name)}: binary_data_size must be a byte count"
             )
         offsets[index] = (start, start + size)
         start += size

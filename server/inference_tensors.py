@@ -112,11 +112,13 @@ def _from_matrix(
             f"{where}: shape {list(spec.shape)} is not [N, {len(features)}]; {_layouts(features)}"
         )
     count = spec.shape[0]
-    check_size(count, max_records, spec.name)
+    check_size(count, max_records, quoted(spec.name))
     matrix = _values(0, spec, read).reshape(count, len(features))
     columns = [matrix[:, j].copy() for j in range(len(features))]
+    # The caller's name goes through str.format with the index: its braces are escaped.
+    template = quoted(spec.name).replace("{", "{{").replace("}", "}}")
     for j, (name, column) in enumerate(zip(features, columns, strict=True)):
-        check_within_limit(column, model.input_limit, f"{spec.name}[{{}}, {j}] ({name})")
+        check_within_limit(column, model.input_limit, f"{template}[{{}}, {j}] ({name})")
     return columns
 
 

@@ -172,6 +172,14 @@ def test_raw_little_endian_contents(served: Served) -> None:
             f"inputs[0] ({'x' * 61}...): shape [1, 2] needs 2 values, got 1",
         ),
         (
+            {"inputs": [_tensor("{x}", "FP64", [1, 2], fp64_contents=[float("nan"), 0.0])]},
+            "{x}[0, 0] (bmi) must be a finite number, got nan",
+        ),
+        (
+            {"inputs": [_tensor("{x}", "FP64", [0, 2], fp64_contents=[])]},
+            "{x} is empty: send at least one record",
+        ),
+        (
             {"inputs": [_tensor("bmi", "F" * 100, [1])]},
             f"inputs[0] (bmi): datatype {'F' * 61}... is not supported",
         ),
