@@ -100,6 +100,13 @@ class JsonSchema:
             [(name, list[float] | None | msgspec.UnsetType, msgspec.UNSET) for name in fields],
             forbid_unknown_fields=True,
         )
+        # The columns left raw, to count each one's values before any is decoded.
+        raw_columns = msgspec.defstruct(
+            "RawColumns",
+            [(name, msgspec.Raw, msgspec.Raw()) for name in fields],
+            forbid_unknown_fields=True,
+        )
+        self._raw_columns = msgspec.json.Decoder(raw_columns)
         self._records = msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
         self._columns = msgspec.json.Decoder(columns)
         self._record = msgspec.json.Decoder(record)
@@ -145,7 +152,31 @@ class JsonSchema:
         """The columns of a `POST /batch/columns` body: a Struct of float lists, None or UNSET."""
         most = max_records * len(self.fields)
         self._check_body(body, COLUMNS, max_records, most)
+        self._check_columns(body, max_records)
         return self._decode(self._columns, body, COLUMNS)
+
+    def _check_columns(self, body: bytes, max_records: int) -> None:
+        """Refuse a column of more than `max_records` values before any is decoded (the
+        body's own count allows one per record and field: 1,000,000 floats in one column
+        would cost 30 MiB). A body that does not decode raw is left to the typed decode,
+        which words the error; a body of fewer commas than that cannot hold such a column."""
+        if len(body) <= COLUMNS.min_item_bytes * max_records or (
+            count_byte(body, b",") < max_records
+        ):
+            return
+        try:
+            columns = self._raw_columns.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return
+        for name in self.fields:
+            column = getattr(columns, name)
+            if len(column) > COLUMNS.min_item_bytes * max_records and (
+                count_byte(column, b",") >= max_records
+            ):
+                raise InvalidInputError(
+                    f"columns.{name} holds more than {max_records} values: over the limit of "
+                    f"{max_records} records per call; split it into several calls"
+                )
 
     def _model_decoder(self, features: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]] | None:
         """The decoder of records holding exactly `features`; None if the contract lacks one

@@ -66,6 +66,13 @@ CASES = [
         "inputs[0] (bmi): shape [1] needs 1 values, data holds more",
         v2=True,
     ),
+    Case(
+        "columns_1m_values_in_one_column",
+        "/batch/columns",
+        b'{"bmi": ' + numbers(1_000_000) + b"}",
+        "columns.bmi holds more than 100000 values: over the limit of 100000 records per call; "
+        "split it into several calls",
+    ),
     Case("batch_deep", "/batch", b"[" * DEEP, "records[0]: expected an object, got an array"),
     Case("stream_deep", "/stream", b"[" * DEEP, NOT_A_RECORD),
     Case("columns_deep", "/batch/columns", b"[" * DEEP, NOT_COLUMNS),

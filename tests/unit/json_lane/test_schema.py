@@ -142,6 +142,11 @@ def test_records_of_only_the_models_features_take_the_models_decoder() -> None:
         ('{"bmi": [0.1], "bp": [0], "x": []}', 'columns: unknown field "x"'),
         ("[]", "must be a JSON object of one array per feature"),
         ("{}", "columns is empty"),
+        (
+            '{"bp": [0], "bmi": [' + ", ".join(["0.1"] * (LIMIT + 1)) + "]}",
+            f"columns.bmi holds more than {LIMIT} values: over the limit of {LIMIT} records",
+        ),
+        ('{"bmi": [' + ", ".join(["0.1"] * LIMIT) + "]}", "columns.bp is missing"),
     ],
 )
 def test_bad_columns_name_the_column_and_index(body: str, message: str) -> None:

@@ -299,6 +299,14 @@ ERRORS = (
         checked_by="tests/e2e/test_json_api.py::test_bad_input_gets_a_clear_json_error",
     ),
     Error(
+        "More than 100,000 values in one column (counted before decoding)",
+        400,
+        3,
+        "columns.bmi holds more than 100000 values: over the limit of 100000 records per call; "
+        "split it into several calls",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+    ),
+    Error(
         "More than 100,000 records in columns or over gRPC",
         400,
         3,
