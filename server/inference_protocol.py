@@ -21,6 +21,7 @@ from server.inference_tensors import (
     OUTPUTS,
     RAW_DTYPES,
     TensorSpec,
+    check_id,
     check_rank,
     infer,
     needs_values,
@@ -106,6 +107,7 @@ class InferenceProtocolServicer:
         outputs = requested_outputs(
             [output.name for output in request.outputs], _include_intervals(request)
         )
+        check_id(request.id)
         for index, tensor in enumerate(request.inputs):
             check_rank(index, tensor.name, len(tensor.shape))
         specs = [

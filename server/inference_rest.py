@@ -24,6 +24,7 @@ from server.inference_tensors import (
     RAW_DTYPES,
     NotReadyError,
     TensorSpec,
+    check_id,
     check_rank,
     infer,
     needs_values,
@@ -221,6 +222,7 @@ class InferenceRestServicer:
         model = served_model(self._store, request.model_name, request.model_version)
         header, binary = _split_body(request.body.data, context)
         document = _decode_document(header)
+        check_id(document.id or "")
         include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
         if not isinstance(include_intervals, bool):
             raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")

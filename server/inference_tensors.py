@@ -41,6 +41,8 @@ INCLUDE_INTERVALS = "include_intervals"
 # The most dimensions an input's shape may have, checked before the shape is copied (the
 # layouts take 1 or 2; more is refused by `feature_columns`, with the shape quoted).
 MAX_RANK = 8
+# The longest request id, which the answer echoes.
+MAX_ID_LENGTH = 1024
 
 
 class NotReadyError(ServiceError):
@@ -176,6 +178,15 @@ def _values(index: int, spec: TensorSpec, read: Callable[[int], FloatArray]) -> 
 def needs_values(where: str, shape: Sequence[int], count: int) -> str:
     """The message for a tensor whose values do not fill its shape."""
     return f"{where}: shape {list(shape)} needs {math.prod(shape)} values, got {count}"
+
+
+def check_id(request_id: str) -> None:
+    """A request id the answer can echo at little cost: at most `MAX_ID_LENGTH` characters."""
+    if len(request_id) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"id is {len(request_id)} characters long; at most {MAX_ID_LENGTH}: "
+            f'"{quoted(request_id)}"'
+        )
 
 
 def check_rank(index: int, name: str, rank: int) -> None:

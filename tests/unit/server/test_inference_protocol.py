@@ -172,6 +172,13 @@ def test_raw_little_endian_contents(served: Served) -> None:
             f"inputs[0] ({'x' * 61}...): shape [1, 2] needs 2 values, got 1",
         ),
         (
+            {
+                "id": "i" * 1_025,
+                "inputs": [_tensor("x", "FP64", [1, 2], fp64_contents=[0.1, 0.2])],
+            },
+            f'id is 1025 characters long; at most 1024: "{"i" * 61}..."',
+        ),
+        (
             {"inputs": [_tensor("{x}", "FP64", [1, 2], fp64_contents=[float("nan"), 0.0])]},
             "{x}[0, 0] (bmi) must be a finite number, got nan",
         ),

@@ -171,6 +171,14 @@ def test_a_bad_body_is_refused_before_its_values_are_built(
     assert served.refusal(body).startswith(message)
 
 
+def test_an_id_longer_than_1024_characters_is_refused(served: Served) -> None:
+    body = matrix("[0.1, 0.2]")[:-1] + b', "id": "' + b"i" * 1_025 + b'"}'
+    assert served.refusal(body) == (f'id is 1025 characters long; at most 1024: "{"i" * 61}..."')
+    assert b'"id":"' + b"i" * 1_024 + b'"' in served.infer(
+        matrix("[0.1, 0.2]")[:-1] + b', "id": "' + b"i" * 1_024 + b'"}'
+    )
+
+
 def test_an_output_name_is_quoted_short(served: Served) -> None:
     body = matrix("[0.1, 0.2]")[:-1] + b', "outputs": [{"name": "' + b"o" * 1_000 + b'"}]}'
     assert served.refusal(body) == (

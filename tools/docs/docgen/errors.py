@@ -387,6 +387,13 @@ ERRORS = (
         checked_by="tests/unit/server/test_v2_rest_decoding.py::test_a_bad_body_is_refused_before_its_values_are_built",
     ),
     Error(
+        "V2 request `id` over 1,024 characters (REST and gRPC)",
+        400,
+        3,
+        "id is 1025 characters long; at most 1024: ...",
+        checked_by="tests/unit/server/test_v2_rest_decoding.py::test_an_id_longer_than_1024_characters_is_refused",
+    ),
+    Error(
         "V2 REST shape over 256 bytes of JSON",
         400,
         3,
