@@ -22,6 +22,7 @@ import numpy.typing as npt
 from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
 from server.errors import ModelNotFoundError
+from server.json_bounds import quoted
 from server.model_store import ModelStore
 from server.rpc import InputStats, answered_by, count_records
 from server.validation import Batch, Field, checked_columns, checked_record
@@ -129,7 +130,7 @@ def _named(store: ModelStore, name: str, version: str) -> LinearModel:
     if found is not None:
         with contextlib.suppress(ModelNotFoundError):
             return store.resolve(name, version)
-    asked = f'model "{name}"' + (f' version "{version}"' if version else "")
+    asked = f'model "{quoted(name)}"' + (f' version "{quoted(version)}"' if version else "")
     served = ", ".join(
         f'model "{model}" version "{each}"'
         for model, entry in sorted(repository.models.items())

@@ -6,6 +6,7 @@ statuses like every other RPC."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import grpc
@@ -20,13 +21,18 @@ from server.faces.oip_tensors import (
     RAW_DTYPES,
     SERVER_NAME,
     TensorSpec,
+    check_id,
+    check_rank,
     model_metadata,
+    needs_values,
     output_values,
     requested_outputs,
     server_version,
     tensor_batch,
+    tensor_where,
 )
 from server.inference import Inference, ModelRef
+from server.json_bounds import quoted
 from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
@@ -94,6 +100,9 @@ class OpenInferenceGrpcServicer:
             outputs = requested_outputs(
                 [output.name for output in request.outputs], _include_intervals(request)
             )
+            check_id(request.id)
+            for index, tensor in enumerate(request.inputs):
+                check_rank(index, tensor.name, len(tensor.shape))
             specs = [
                 TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
                 for tensor in request.inputs
@@ -132,23 +141,31 @@ def _reader(request: pb.ModelInferRequest) -> Callable[[int], FloatArray]:
         )
 
     def read(index: int) -> FloatArray:
+        # Called once the shape is checked: its product is within the record limit, and
+        # the values are counted against it before they are copied.
         tensor = request.inputs[index]
+        where, expected = tensor_where(index, tensor.name), math.prod(tensor.shape)
         if raw:
             if tensor.HasField("contents"):
                 raise InvalidInputError(
-                    f"inputs[{index}] ({tensor.name}) has contents and raw_input_contents; "
-                    "send one or the other"
+                    f"{where} has contents and raw_input_contents; send one or the other"
                 )
             dtype = RAW_DTYPES[tensor.datatype]
             data = raw[index]
             if len(data) % dtype.itemsize:
                 raise InvalidInputError(
-                    f"raw_input_contents[{index}] ({tensor.name}) has {len(data)} bytes, "
-                    f"not a whole number of {tensor.datatype} values"
+                    f"raw_input_contents[{index}] ({quoted(tensor.name)}) has {len(data)} "
+                    f"bytes, not a whole number of {tensor.datatype} values"
+                )
+            if len(data) // dtype.itemsize != expected:
+                raise InvalidInputError(
+                    needs_values(where, tensor.shape, len(data) // dtype.itemsize)
                 )
             values: FloatArray = np.frombuffer(data, dtype=dtype).astype(np.float64)
             return values
-        field = _CONTENTS_FIELDS[tensor.datatype]
-        return np.array(getattr(tensor.contents, field), dtype=np.float64)
+        contents = getattr(tensor.contents, _CONTENTS_FIELDS[tensor.datatype])
+        if len(contents) != expected:
+            raise InvalidInputError(needs_values(where, tensor.shape, len(contents)))
+        return np.array(contents, dtype=np.float64)
 
     return read

@@ -7,6 +7,7 @@ into `{"error": ...}`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,13 +26,18 @@ from server.faces.oip_tensors import (
     SERVER_NAME,
     NotReadyError,
     TensorSpec,
+    check_id,
+    check_rank,
     model_metadata,
+    needs_values,
     output_values,
     requested_outputs,
     server_version,
     tensor_batch,
+    tensor_where,
 )
 from server.inference import Inference, ModelRef
+from server.json_bounds import count_bytes, quoted, shortened_backticks
 from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
@@ -58,6 +64,26 @@ class RequestOutput(msgspec.Struct, forbid_unknown_fields=True):
 
 class InferenceRequest(msgspec.Struct, forbid_unknown_fields=True):
     inputs: list[RequestInput]
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[RequestOutput] | None = None
+
+
+class WireInput(msgspec.Struct, forbid_unknown_fields=True):
+    """A `RequestInput` as decoded: `shape` and `data` stay raw JSON (views of the body)
+    until counted against the limits, then decoded typed (`_shape`, `_data_values`)."""
+
+    name: str
+    shape: msgspec.Raw
+    datatype: str
+    data: msgspec.Raw = msgspec.Raw()  # empty when absent
+    parameters: Parameters | None = None
+
+
+class WireRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """An `InferenceRequest` as decoded."""
+
+    inputs: list[WireInput]
     id: str | None = None
     parameters: Parameters | None = None
     outputs: list[RequestOutput] | None = None
@@ -127,8 +153,18 @@ JSON_BODIES: dict[str, tuple[type | None, type]] = {
     "Infer": (InferenceRequest, InferenceResponse),
 }
 
-_decode_request = msgspec.json.Decoder(InferenceRequest).decode
+_decode_request = msgspec.json.Decoder(WireRequest).decode
+_decode_shape = msgspec.json.Decoder(list[int]).decode
+_decode_flat = msgspec.json.Decoder(list[float]).decode
+_decode_rows = msgspec.json.Decoder(list[list[float]]).decode
 _encode = msgspec.json.Encoder().encode
+NOT_V2 = "the body is not a V2 inference request"
+# The JSON part's `{` and `:` (its objects and keys) are counted before it is decoded: with
+# `shape` and `data` left raw, they bound how many objects the decode builds. A request
+# has a few per input and output; tensor values (numbers) hold none.
+MAX_OBJECTS_AND_KEYS = 1024
+# A shape's JSON text: ample for the most dimensions a tensor may have (`check_rank`).
+MAX_SHAPE_BYTES = 256
 
 
 def _json(document: Any) -> HttpBody:
@@ -178,16 +214,15 @@ class OpenInferenceRestServicer:
         return _json(ModelReadyResponse(name=model.name, ready=True))
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
-        document: InferenceRequest | None = None
+        request_id: str | None = None
         outputs: tuple[str, ...] = ()
 
         def batch(model: LinearModel) -> Batch:
-            nonlocal document, outputs
+            nonlocal request_id, outputs
             header, binary = _split_body(request.body.data, context)
-            try:
-                document = _decode_request(header)
-            except msgspec.DecodeError as exc:
-                raise InvalidInputError(f"the body is not a V2 inference request: {exc}") from None
+            document = _decode_document(header)
+            check_id(document.id or "")
+            request_id = document.id
             include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
             if not isinstance(include_intervals, bool):
                 raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
@@ -195,10 +230,10 @@ class OpenInferenceRestServicer:
                 [output.name for output in document.outputs or ()], include_intervals
             )
             specs = [
-                TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
-                for tensor in document.inputs
+                TensorSpec(tensor.name, tensor.datatype, _shape(index, tensor))
+                for index, tensor in enumerate(document.inputs)
             ]
-            return tensor_batch(specs, _reader(document, binary), model.features, outputs)
+            return tensor_batch(specs, _reader(document, specs, binary), model.features, outputs)
 
         answer = self._core.batch(_named(request), batch)
         model = answer.model
@@ -206,7 +241,7 @@ class OpenInferenceRestServicer:
             InferenceResponse(
                 model_name=model.name,
                 model_version=model.version,
-                id=document.id if document is not None else None,
+                id=request_id,
                 outputs=[
                     ResponseOutput(
                         name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
@@ -241,15 +276,57 @@ def _split_body(body: bytes, context: grpc.ServicerContext) -> tuple[bytes, byte
     )
     if length is None:
         return body, b""
-    if not str(length).isdigit() or int(length) > len(body):
+    text = str(length)
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses.
+    if not (0 < len(text) <= 10 and text.isascii() and text.isdigit()) or int(text) > len(body):
         raise InvalidInputError(
-            f"{BINARY_HEADER} is {length!r}: it must be the length of the body's JSON part "
-            f"(the body has {len(body)} bytes)"
+            f"{BINARY_HEADER} is {quoted(text)!r}: it must be the length of the body's JSON "
+            f"part, 1 to 10 digits (the body has {len(body)} bytes)"
         )
-    return body[: int(length)], body[int(length) :]
+    return body[: int(text)], body[int(text) :]
 
 
-def _reader(document: InferenceRequest, binary: bytes) -> Callable[[int], FloatArray]:
+def _decode_document(header: bytes) -> WireRequest:
+    """The request's JSON, its objects and keys counted first; `shape` and `data` raw."""
+    if count_bytes(header, b"{:") > MAX_OBJECTS_AND_KEYS:
+        raise InvalidInputError(
+            f"{NOT_V2} this server takes: it holds more than {MAX_OBJECTS_AND_KEYS} objects "
+            "and keys (inputs, outputs, parameters); tensor values go in data"
+        )
+    try:
+        document: WireRequest = _decode_request(header)
+    except msgspec.DecodeError as exc:
+        raise InvalidInputError(f"{NOT_V2}: {shortened_backticks(str(exc))}") from None
+    except RecursionError:  # skipping a raw value nested thousands deep
+        raise InvalidInputError(f"{NOT_V2}: it nests arrays or objects too deeply") from None
+    return document
+
+
+def _shape(index: int, tensor: WireInput) -> tuple[int, ...]:
+    """An input's shape, its JSON text bounded before it is decoded."""
+    where = tensor_where(index, tensor.name)
+    if len(tensor.shape) > MAX_SHAPE_BYTES:
+        raise InvalidInputError(
+            f"{where}: shape is {len(tensor.shape)} bytes of JSON; a shape is a short array "
+            "of integers"
+        )
+    try:
+        shape = tuple(_decode_shape(tensor.shape))
+    except msgspec.ValidationError as exc:
+        raise InvalidInputError(f"{NOT_V2}: {_at(str(exc), f'$.inputs[{index}].shape')}") from None
+    check_rank(index, tensor.name, len(shape))
+    return shape
+
+
+def _at(error: str, prefix: str) -> str:
+    """msgspec's error in a value decoded alone, its path placed in the whole body."""
+    located = error.replace(" - at `$", f" - at `{prefix}")
+    return shortened_backticks(located if located != error else f"{error} - at `{prefix}`")
+
+
+def _reader(
+    document: WireRequest, specs: list[TensorSpec], binary: bytes
+) -> Callable[[int], FloatArray]:
     # Where each binary input's bytes start, in input order.
     offsets: dict[int, tuple[int, int]] = {}
     start = 0
@@ -259,7 +336,7 @@ def _reader(document: InferenceRequest, binary: bytes) -> Callable[[int], FloatA
             continue
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidInputError(
-                f"inputs[{index}] ({tensor.name}): binary_data_size must be a byte count"
+                f"{tensor_where(index, tensor.name)}: binary_data_size must be a byte count"
             )
         offsets[index] = (start, start + size)
         start += size
@@ -270,31 +347,62 @@ def _reader(document: InferenceRequest, binary: bytes) -> Callable[[int], FloatA
         )
 
     def read(index: int) -> FloatArray:
-        tensor = document.inputs[index]
-        where = f"inputs[{index}] ({tensor.name})"
+        # Called once the shape is checked: `expected` is within the record limit.
+        tensor, spec = document.inputs[index], specs[index]
+        where = tensor_where(index, tensor.name)
+        expected = math.prod(spec.shape)
+        has_data = len(tensor.data) > 0 and not (
+            len(tensor.data) == 4 and bytes(tensor.data) == b"null"
+        )
         if index in offsets:
-            if tensor.data is not None:
+            if has_data:
                 raise InvalidInputError(f"{where}: has data and binary_data_size; send one")
             first, last = offsets[index]
             dtype = RAW_DTYPES[tensor.datatype]
             if (last - first) % dtype.itemsize:
                 raise InvalidInputError(
                     f"{where}: binary_data_size {last - first} is not a whole number of "
-                    f"{tensor.datatype} values"
+                    f"{quoted(tensor.datatype)} values"
                 )
+            count = (last - first) // dtype.itemsize
+            if count != expected:
+                raise InvalidInputError(needs_values(where, spec.shape, count))
             raw: FloatArray = np.frombuffer(binary[first:last], dtype=dtype).astype(np.float64)
             return raw
-        if tensor.data is None:
+        if not has_data:
             raise InvalidInputError(f"{where}: data is missing")
-        try:
-            values = np.array(tensor.data)
-        except ValueError:
-            raise InvalidInputError(f"{where}: data is nested unevenly") from None
-        if values.size and values.dtype.kind not in "fiu":
-            raise InvalidInputError(f"{where}: data must hold numbers only")
+        values = _data_values(index, tensor.data, spec.shape, where)
         if tensor.datatype == "FP32":
             values = values.astype(np.float32)
         flat: FloatArray = values.astype(np.float64).ravel()
         return flat
 
     return read
+
+
+def _data_values(index: int, data: msgspec.Raw, shape: tuple[int, ...], where: str) -> FloatArray:
+    """A tensor's `data` (flat, or nested one level as rows), its values counted by their
+    commas against the shape before any of them is decoded."""
+    expected = math.prod(shape)
+    if count_bytes(data, b",") >= max(expected, 1):
+        raise InvalidInputError(
+            f"{where}: shape {list(shape)} needs {expected} values, data holds more"
+        )
+    opening = bytes(memoryview(data)[:64]).lstrip(b" \t\r\n")
+    nested = opening[:1] == b"[" and opening[1:].lstrip(b" \t\r\n")[:1] == b"["
+    try:
+        values = _decode_rows(data) if nested else _decode_flat(data)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if message.startswith("Number out of range") or not opening.startswith(b"["):
+            raise InvalidInputError(
+                f"{NOT_V2}: {_at(message, f'$.inputs[{index}].data')}"
+            ) from None
+        if "`array`" in message:  # a list where a number goes, or the other way round
+            raise InvalidInputError(f"{where}: data is nested unevenly") from None
+        raise InvalidInputError(f"{where}: data must hold numbers only") from None
+    try:
+        array: FloatArray = np.array(values, dtype=np.float64)
+    except ValueError:
+        raise InvalidInputError(f"{where}: data is nested unevenly") from None
+    return array

@@ -24,6 +24,7 @@ from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError, ServiceError
 from server.inference import BatchAnswer
+from server.json_bounds import quoted
 from server.validation import Batch, Column
 
 DATATYPES = ("FP64", "FP32")
@@ -36,6 +37,11 @@ PREDICT, LOWER, UPPER = "predict", "lower", "upper"
 OUTPUTS = (PREDICT, LOWER, UPPER)
 # The request parameter that asks for the interval bounds as outputs.
 INCLUDE_INTERVALS = "include_intervals"
+# The most dimensions an input's shape may have, checked before the shape is copied (the
+# layouts take 1 or 2; more is refused by `tensor_batch`, with the shape quoted).
+MAX_RANK = 8
+# The longest request id, which the answer echoes.
+MAX_ID_LENGTH = 1024
 
 
 class NotReadyError(ServiceError):
@@ -101,13 +107,15 @@ def tensor_batch(
     for index, spec in enumerate(inputs):
         if spec.datatype not in DATATYPES:
             raise InvalidInputError(
-                f"{_where(index, spec)}: datatype {spec.datatype} is not supported; "
+                f"{_where(index, spec)}: datatype {quoted(spec.datatype)} is not supported; "
                 f"send {' or '.join(DATATYPES)}"
             )
     if len(inputs) == 1 and inputs[0].name not in features and len(inputs[0].shape) == 2:
         spec = inputs[0]
         _check_matrix(spec, features)
-        return Batch(spec.shape[0], spec.name, lambda: _matrix(spec, read, features), intervals)
+        return Batch(
+            spec.shape[0], quoted(spec.name), lambda: _matrix(spec, read, features), intervals
+        )
     index_of = _feature_tensors(inputs, features)
     count = inputs[index_of[features[0]]].shape[0]
     return Batch(
@@ -127,8 +135,10 @@ def _matrix(
     spec: TensorSpec, read: Callable[[int], FloatArray], features: Sequence[str]
 ) -> Iterator[Column]:
     matrix = _values(0, spec, read).reshape(spec.shape[0], len(features))
+    # The caller's name goes through str.format with the index: its braces are escaped.
+    template = quoted(spec.name).replace("{", "{{").replace("}", "}}")
     for j, name in enumerate(features):
-        yield matrix[:, j].copy(), f"{spec.name}[{{}}, {j}] ({name})"
+        yield matrix[:, j].copy(), f"{template}[{{}}, {j}] ({name})"
 
 
 def _feature_tensors(inputs: Sequence[TensorSpec], features: Sequence[str]) -> dict[str, int]:
@@ -138,7 +148,8 @@ def _feature_tensors(inputs: Sequence[TensorSpec], features: Sequence[str]) -> d
     for index, spec in enumerate(inputs):
         if spec.name not in features:
             raise InvalidInputError(
-                f'{_where(index, spec)}: no feature is named "{spec.name}"; {_layouts(features)}'
+                f'{_where(index, spec)}: no feature is named "{quoted(spec.name)}"; '
+                f"{_layouts(features)}"
             )
         if spec.name in index_of:
             raise InvalidInputError(f"{_where(index, spec)}: input {spec.name} is sent twice")
@@ -176,13 +187,31 @@ def _values(index: int, spec: TensorSpec, read: Callable[[int], FloatArray]) -> 
     if any(size < 0 for size in spec.shape):
         raise InvalidInputError(f"{_where(index, spec)}: shape {list(spec.shape)} is negative")
     values = read(index)
-    expected = math.prod(spec.shape)
-    if len(values) != expected:
-        raise InvalidInputError(
-            f"{_where(index, spec)}: shape {list(spec.shape)} needs {expected} values, "
-            f"got {len(values)}"
-        )
+    if len(values) != math.prod(spec.shape):
+        raise InvalidInputError(needs_values(_where(index, spec), spec.shape, len(values)))
     return values
+
+
+def needs_values(where: str, shape: Sequence[int], count: int) -> str:
+    """The message for a tensor whose values do not fill its shape."""
+    return f"{where}: shape {list(shape)} needs {math.prod(shape)} values, got {count}"
+
+
+def check_id(request_id: str) -> None:
+    """A request id the answer can echo at little cost: at most `MAX_ID_LENGTH` characters."""
+    if len(request_id) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"id is {len(request_id)} characters long; at most {MAX_ID_LENGTH}: "
+            f'"{quoted(request_id)}"'
+        )
+
+
+def check_rank(index: int, name: str, rank: int) -> None:
+    """A shape of at most `MAX_RANK` dimensions (checked before it is copied)."""
+    if rank > MAX_RANK:
+        raise InvalidInputError(
+            f"{tensor_where(index, name)}: shape has {rank} dimensions; at most {MAX_RANK}"
+        )
 
 
 def requested_outputs(names: Sequence[str], include_intervals: bool) -> tuple[str, ...]:
@@ -191,7 +220,8 @@ def requested_outputs(names: Sequence[str], include_intervals: bool) -> tuple[st
     for name in names:
         if name not in OUTPUTS:
             raise InvalidInputError(
-                f'output "{name}" is not produced by this model; it produces {", ".join(OUTPUTS)}'
+                f'output "{quoted(name)}" is not produced by this model; '
+                f"it produces {', '.join(OUTPUTS)}"
             )
     if names:
         return tuple(name for name in OUTPUTS if name in names)
@@ -208,7 +238,12 @@ def output_values(answer: BatchAnswer, outputs: Sequence[str]) -> dict[str, Floa
 
 
 def _where(index: int, spec: TensorSpec) -> str:
-    return f"inputs[{index}] ({spec.name})"
+    return tensor_where(index, spec.name)
+
+
+def tensor_where(index: int, name: str) -> str:
+    """How messages name input `index`: `inputs[0] (bmi)`, the name cut short."""
+    return f"inputs[{index}] ({quoted(name)})"
 
 
 def _layouts(features: Sequence[str]) -> str:

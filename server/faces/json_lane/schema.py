@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 
 from diabetes.v1 import prediction_pb2 as pb
 from server.errors import InvalidInputError
+from server.json_bounds import count_bytes, quoted, shortened_backticks, value_window
 
 # msgspec's `<what> - at `$<path>``, e.g. "Expected `float | null`, got `str` - at `$[12].bmi`".
 _LOCATED = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]*)`, got `(?P<got>[^`]*)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>.*)`$", re.DOTALL)
 _MAX_DOUBLE = "the largest is about 1.8e308"
-_COUNT_BLOCK = 1 << 20
 _PATH_STEP = re.compile(r"\[(\d+)\]|\.([^.\[]+)")
 _JSON_KINDS = {
     "float": "a number",
@@ -82,10 +81,7 @@ def count_byte(data: bytes, byte: bytes) -> int:
     """How often `byte` occurs in `data`: numpy compares a block of bytes at a time,
     about 9 times faster than `bytes.count` on a 3 MB body, with at most one 1 MiB mask
     held at once."""
-    octets, value, count = np.frombuffer(data, np.uint8), byte[0], 0
-    for start in range(0, len(octets), _COUNT_BLOCK):
-        count += int(np.count_nonzero(octets[start : start + _COUNT_BLOCK] == value))
-    return count
+    return count_bytes(data, byte)
 
 
 class JsonSchema:
@@ -104,10 +100,16 @@ class JsonSchema:
             [(name, list[float] | None | msgspec.UnsetType, msgspec.UNSET) for name in fields],
             forbid_unknown_fields=True,
         )
+        # The columns left raw, to count each one's values before any is decoded.
+        raw_columns = msgspec.defstruct(
+            "RawColumns",
+            [(name, msgspec.Raw, msgspec.Raw()) for name in fields],
+            forbid_unknown_fields=True,
+        )
+        self._raw_columns = msgspec.json.Decoder(raw_columns)
         self._records = msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
         self._columns = msgspec.json.Decoder(columns)
         self._record = msgspec.json.Decoder(record)
-        self._untyped = msgspec.json.Decoder()
         self._model_records: dict[tuple[str, ...], msgspec.json.Decoder[list[Any]]] = {}
 
     @classmethod
@@ -133,7 +135,7 @@ class JsonSchema:
             try:
                 records: list[Any] = model_decoder.decode(body)
                 return records
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 pass
         records = self._decode(self._records, body, RECORDS)
         return records
@@ -150,7 +152,31 @@ class JsonSchema:
         """The columns of a `POST /batch/columns` body: a Struct of float lists, None or UNSET."""
         most = max_records * len(self.fields)
         self._check_body(body, COLUMNS, max_records, most)
+        self._check_columns(body, max_records)
         return self._decode(self._columns, body, COLUMNS)
+
+    def _check_columns(self, body: bytes, max_records: int) -> None:
+        """Refuse a column of more than `max_records` values before any is decoded (the
+        body's own count allows one per record and field: 1,000,000 floats in one column
+        would cost 30 MiB). A body that does not decode raw is left to the typed decode,
+        which words the error; a body of fewer commas than that cannot hold such a column."""
+        if len(body) <= COLUMNS.min_item_bytes * max_records or (
+            count_byte(body, b",") < max_records
+        ):
+            return
+        try:
+            columns = self._raw_columns.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return
+        for name in self.fields:
+            column = getattr(columns, name)
+            if len(column) > COLUMNS.min_item_bytes * max_records and (
+                count_byte(column, b",") >= max_records
+            ):
+                raise InvalidInputError(
+                    f"columns.{name} holds more than {max_records} values: over the limit of "
+                    f"{max_records} records per call; split it into several calls"
+                )
 
     def _model_decoder(self, features: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]] | None:
         """The decoder of records holding exactly `features`; None if the contract lacks one
@@ -187,6 +213,10 @@ class JsonSchema:
             raise InvalidInputError(self._located(str(exc), body, shape)) from None
         except msgspec.DecodeError as exc:
             raise InvalidInputError(f"the body of {shape.route} is not valid JSON: {exc}") from None
+        except RecursionError:  # a safety net: these types fail before nesting deeply
+            raise InvalidInputError(
+                f"the body of {shape.route} nests arrays or objects too deeply"
+            ) from None
         except UnicodeDecodeError as exc:  # in a string; the offset is within that string
             raise InvalidInputError(
                 f"the body of {shape.route} is not valid UTF-8: {exc.reason}"
@@ -200,32 +230,26 @@ class JsonSchema:
         where = shape.root + path
         unknown = _UNKNOWN.match(what)
         if unknown:
-            name = msgspec.json.encode(unknown["field"]).decode()
+            name = msgspec.json.encode(quoted(unknown["field"])).decode()
             return f"{where}: unknown field {name}; the fields are {', '.join(self.fields)}"
         expected = _EXPECTED.match(what)
         if what == "Number out of range":
             return f"{where}: expected a finite number, got one out of range ({_MAX_DOUBLE})"
         if expected is None:
-            return f"{where}: {what[:1].lower()}{what[1:]}"
+            return f"{where}: {what[:1].lower()}{shortened_backticks(what[1:])}"
         if not path:
             got = _JSON_KINDS.get(expected["got"], expected["got"])
             hint = "; for one record use POST /stream" if shape is RECORDS else ""
             return f"the body of {shape.route} must be {shape.example}; got {got}{hint}"
         wanted = _JSON_KINDS.get(expected["expected"], f"`{expected['expected']}`")
-        got = self._value_at(body, path) or _JSON_KINDS.get(expected["got"], expected["got"])
+        kind = expected["got"]
+        got = self._value_at(body, path, kind) or _JSON_KINDS.get(kind, kind)
         return f"{where}: expected {wanted}, got {got}"
 
-    def _value_at(self, body: bytes, path: str) -> str | None:
-        """The JSON text of the value at a msgspec path such as `[12].bmi` (errors only);
-        None when the body is also malformed further on."""
-        try:
-            value: Any = self._untyped.decode(body)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            return None
-        try:
-            for index, name in _PATH_STEP.findall(path):
-                value = value[int(index)] if index else value[name]
-        except (LookupError, TypeError):  # e.g. a duplicate key: the typed decoder saw another
-            return None
-        text = msgspec.json.encode(value).decode()
-        return text if len(text) <= 40 else text[:37] + "..."
+    def _value_at(self, body: bytes, path: str, kind: str) -> str | None:
+        """The JSON text of the scalar at a msgspec path such as `[12].bmi` (errors only),
+        read from at most a short window of the body's bytes, never by decoding it again;
+        None for an array or object (named by its kind: it may be huge or nested
+        thousands deep) and when the body is malformed before the value."""
+        steps = [int(index) if index else name for index, name in _PATH_STEP.findall(path)]
+        return value_window(body, steps, kind)

@@ -15,7 +15,7 @@ from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
 from server.errors import InvalidInputError
 from server.faces.json_lane.columns import given_columns, record_columns, record_values
 from server.faces.json_lane.encode import answer_pieces, record_answer
-from server.faces.json_lane.schema import JsonSchema, count_byte, record_fields
+from server.faces.json_lane.schema import COLUMNS, RECORD, JsonSchema, count_byte, record_fields
 from server.validation import checked_columns, checked_record
 from tests.support.artifacts import make_test_model
 
@@ -155,6 +155,11 @@ def test_records_of_only_the_models_features_take_the_models_decoder() -> None:
         ('{"bmi": [0.1], "bp": [0], "x": []}', 'columns: unknown field "x"'),
         ("[]", "must be a JSON object of one array per feature"),
         ("{}", "columns is empty"),
+        (
+            '{"bp": [0], "bmi": [' + ", ".join(["0.1"] * (LIMIT + 1)) + "]}",
+            f"columns.bmi holds more than {LIMIT} values: over the limit of {LIMIT} records",
+        ),
+        ('{"bmi": [' + ", ".join(["0.1"] * LIMIT) + "]}", "columns.bp is missing"),
     ],
 )
 def test_bad_columns_name_the_column_and_index(body: str, message: str) -> None:
@@ -230,3 +235,82 @@ def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() 
         # Keys in field-number order, as protobuf's JSON printer writes every field.
         by_number = pb.PredictResponse.DESCRIPTOR.fields_by_number
         assert list(answer) == [by_number[number].name for number in sorted(by_number)]
+
+
+DEEP = 3_000
+HUGE = "[" + ",".join(["0.1"] * 200_000) + "]"
+
+
+@pytest.mark.parametrize(
+    ("decode", "body", "message"),
+    [
+        ("record", '{"bmi": ' + HUGE + "}", "record.bmi: expected a number, got an array"),
+        (
+            "record",
+            '{"bmi": ' + "[" * DEEP + "]" * DEEP + "}",
+            "record.bmi: expected a number, got an array",
+        ),
+        ("record", "[" * DEEP, f"the body of POST /stream must be {RECORD.example}; got an array"),
+        ("records", "[" * DEEP, "records[0]: expected an object, got an array"),
+        (
+            "records",
+            '[{"bmi": 0.1, "bp": 0}, ' + "[" * DEEP,
+            "records[1]: expected an object, got an array",
+        ),
+        (
+            "records",
+            '[{"bmi": 0.1, "bp": 0}, {"bp": 1, "bmi": ' + "[" * DEEP,
+            "records[1].bmi: expected a number, got an array",
+        ),
+        ("records", "[" + "{" * DEEP, f"the body holds more than {LIMIT} records"),
+        (
+            "columns",
+            "[" * DEEP,
+            f"the body of POST /batch/columns must be {COLUMNS.example}; got an array",
+        ),
+        (
+            "columns",
+            '{"bp": [0, 1], "bmi": [0.1, ' + "[" * DEEP + "]" * DEEP + "]}",
+            "columns.bmi[1]: expected a number, got an array",
+        ),
+        (
+            "columns",
+            '{"bp": [0, 1, 2], "bmi": [0.1, 0.2, "' + "x" * 1_000 + '"]}',
+            'columns.bmi[2]: expected a number, got "' + "x" * 36 + "...",
+        ),
+        (
+            "records",
+            '[{"bmi": 1, "bp": 0}, {"bp": 2, "bmi": 3}, {"bmi": 1' + "0" * 1_000 + "}]",
+            "records[2].bmi: expected a finite number, got one out of range",
+        ),
+        (
+            "records",
+            '[{"bmi": 1, "bp": 0}, {"bp": 2, "bmi": 3}, {"bp": 0, "bmi": true}]',
+            "records[2].bmi: expected a number, got true",
+        ),
+        (
+            "records",
+            "[0." + "1" * 1_000 + "]",
+            "records[0]: expected an object, got 0." + "1" * 35 + "...",
+        ),
+        (
+            "record",
+            '{"' + "z" * 1_000 + '": 1}',
+            'record: unknown field "' + "z" * 61 + '..."; the fields are age, sex, bmi',
+        ),
+        # A duplicate key: the window finds the first, valid, value and names the kind.
+        ("record", '{"bmi": 0.1, "bmi": "x"}', "record.bmi: expected a number, got a string"),
+    ],
+)
+def test_a_hostile_body_is_refused_naming_where_with_a_short_quote(
+    decode: str, body: str, message: str
+) -> None:
+    decoders: dict[str, Callable[[bytes], object]] = {
+        "record": SCHEMA.decode_record,
+        "records": lambda raw: SCHEMA.decode_records(raw, LIMIT, FEATURES),
+        "columns": lambda raw: SCHEMA.decode_columns(raw, LIMIT),
+    }
+    with pytest.raises(InvalidInputError) as error:
+        decoders[decode](body.encode())
+    assert str(error.value).startswith(message)
+    assert len(str(error.value)) < 250

@@ -162,6 +162,37 @@ def test_raw_little_endian_contents(served: Served) -> None:
         ),
         ({"inputs": []}, "inputs is empty"),
         (
+            {"inputs": [_tensor("x", "FP64", [1] * 9, fp64_contents=[0.1])]},
+            "inputs[0] (x): shape has 9 dimensions; at most 8",
+        ),
+        (
+            {"inputs": [_tensor("x", "FP64", [1, 2], fp64_contents=[0.1] * 3)]},
+            "inputs[0] (x): shape [1, 2] needs 2 values, got 3",
+        ),
+        (
+            {"inputs": [_tensor("x" * 100, "FP64", [1, 2], fp64_contents=[0.1])]},
+            f"inputs[0] ({'x' * 61}...): shape [1, 2] needs 2 values, got 1",
+        ),
+        (
+            {
+                "id": "i" * 1_025,
+                "inputs": [_tensor("x", "FP64", [1, 2], fp64_contents=[0.1, 0.2])],
+            },
+            f'id is 1025 characters long; at most 1024: "{"i" * 61}..."',
+        ),
+        (
+            {"inputs": [_tensor("{x}", "FP64", [1, 2], fp64_contents=[float("nan"), 0.0])]},
+            "{x}[0, 0] (bmi) must be a finite number, got nan",
+        ),
+        (
+            {"inputs": [_tensor("{x}", "FP64", [0, 2], fp64_contents=[])]},
+            "{x} is empty: send at least one record",
+        ),
+        (
+            {"inputs": [_tensor("bmi", "F" * 100, [1])]},
+            f"inputs[0] (bmi): datatype {'F' * 61}... is not supported",
+        ),
+        (
             {
                 "inputs": [_tensor("x", "FP64", [1, 2], fp64_contents=[0.1, 0.2])],
                 "outputs": [pb.ModelInferRequest.InferRequestedOutputTensor(name="mean")],

@@ -199,6 +199,27 @@ ERRORS = (
         _post("/batch", "[0.05]"),
     ),
     Error(
+        "Array where a number goes (any size or depth: named, not quoted)",
+        400,
+        3,
+        "record.bmi: expected a number, got an array",
+        _post("/stream", '{"bmi": [[0.1, 0.2]]}'),
+    ),
+    Error(
+        "Nested arrays for a batch (any depth)",
+        400,
+        3,
+        "records[0]: expected an object, got an array",
+        _post("/batch", "[[[[[["),
+    ),
+    Error(
+        "A long value or name (quoted at most 40 or 64 characters)",
+        400,
+        3,
+        'record.bmi: expected a number, got "0.1000000000000000000000000000000000...',
+        _post("/stream", '{"bmi": "0.10000000000000000000000000000000000000000000000000"}'),
+    ),
+    Error(
         "Empty body to `/batch`",
         400,
         3,
@@ -278,6 +299,14 @@ ERRORS = (
         checked_by="tests/e2e/test_json_api.py::test_bad_input_gets_a_clear_json_error",
     ),
     Error(
+        "More than 100,000 values in one column (counted before decoding)",
+        400,
+        3,
+        "columns.bmi holds more than 100000 values: over the limit of 100000 records per call; "
+        "split it into several calls",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+    ),
+    Error(
         "More than 100,000 records in columns or over gRPC",
         400,
         3,
@@ -319,6 +348,57 @@ ERRORS = (
         3,
         "set either records or columns, not both",
         checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
+    ),
+    Error(
+        "V2 REST `data` holds more values than `shape` (counted before decoding); "
+        'as `{"error": message}`',
+        400,
+        3,
+        "inputs[0] (bmi): shape [1] needs 1 values, data holds more",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+    ),
+    Error(
+        "V2 REST body nested thousands deep",
+        400,
+        3,
+        "the body is not a V2 inference request: it nests arrays or objects too deeply",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+    ),
+    Error(
+        "V2 REST `Inference-Header-Content-Length` not 1-10 ASCII digits within the body",
+        400,
+        3,
+        "inference-header-content-length is '...",
+        checked_by="tests/abuse/test_body_bounds.py::test_an_odd_binary_header_is_400_naming_it",
+    ),
+    Error(
+        "V2 REST JSON with more than 1,024 objects and keys",
+        400,
+        3,
+        "the body is not a V2 inference request this server takes: it holds more than 1024 "
+        "objects and keys (inputs, outputs, parameters); tensor values go in data",
+        checked_by="tests/unit/server/test_v2_rest_decoding.py::test_a_bad_body_is_refused_before_its_values_are_built",
+    ),
+    Error(
+        "V2 shape of more than 8 dimensions (REST and gRPC)",
+        400,
+        3,
+        "inputs[0] (x): shape has 9 dimensions; at most 8",
+        checked_by="tests/unit/server/test_v2_rest_decoding.py::test_a_bad_body_is_refused_before_its_values_are_built",
+    ),
+    Error(
+        "V2 request `id` over 1,024 characters (REST and gRPC)",
+        400,
+        3,
+        "id is 1025 characters long; at most 1024: ...",
+        checked_by="tests/unit/server/test_v2_rest_decoding.py::test_an_id_longer_than_1024_characters_is_refused",
+    ),
+    Error(
+        "V2 REST shape over 256 bytes of JSON",
+        400,
+        3,
+        "inputs[0] (x): shape is 600 bytes of JSON; a shape is a short array of integers",
+        checked_by="tests/unit/server/test_v2_rest_decoding.py::test_a_bad_body_is_refused_before_its_values_are_built",
     ),
     Error(
         "JSON body over 32 MiB",
