@@ -42,10 +42,13 @@ class ReportingModelStore(ModelStore):
         super().__init__(path, default_model)
         self._metrics = metrics
         metrics.model_loaded(self.current)
+        metrics.files_refused([f.model for f in self.repository.refused])
 
     def reload(self) -> bool:
         swapped = super().reload()
         self._metrics.model_reloaded(swapped, self.current)
+        if swapped:
+            self._metrics.files_refused([f.model for f in self.repository.refused])
         return swapped
 
 
