@@ -252,6 +252,21 @@ ERRORS = (
         _post("/stream?model=nope", '{"bmi": 0.05}'),
     ),
     Error(
+        "Model name not a valid name (`?model=`, gRPC `model`; at most 64 characters quoted)",
+        400,
+        3,
+        'model name "../x" is not valid: expected a letter or digit, then up to 63 letters, '
+        "digits, '.', '_' or '-' (the pattern [A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+        _post("/stream?model=../x", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "Version not a valid name (`?version=`, gRPC `version`)",
+        400,
+        3,
+        'model version "v 1" is not valid: expected ...',
+        _post("/stream?version=v%201", '{"bmi": 0.05}'),
+    ),
+    Error(
         "Unknown version (`?version=`, gRPC `version`)",
         404,
         5,
