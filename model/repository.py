@@ -402,7 +402,7 @@ class _Loader:
         relative = path.relative_to(self.root).as_posix()
         # The reason names the file by its path in the repository, as `path` does.
         reason = reason.replace(f"model artifact {path}", "the artifact")
-        reason = reason.replace(str(path), relative)
+        reason = reason.replace(str(path), relative).removeprefix(f"{relative}: ")
         shown = _printable(relative, MAX_PATH_CHARS)
         self.refused.append(RefusedFile(shown, _printable(reason, MAX_REASON_CHARS), model, kept))
 

@@ -140,12 +140,17 @@ class ArtifactWatcher(threading.Thread):
             if not root.is_dir():
                 stat = root.stat()
                 return (("", stat.st_mtime_ns, stat.st_size),)
-            signature = []
-            for path in repository_files(root):
-                stat = path.stat()  # follows symlinks (a ConfigMap volume's files are links)
-                signature.append((str(path.relative_to(root)), stat.st_mtime_ns, stat.st_size))
+            files = repository_files(root)
         except OSError:
             return None
+        signature = []
+        for path in files:
+            try:
+                stat = path.stat()  # follows symlinks (a ConfigMap volume's files are links)
+                seen = (stat.st_mtime_ns, stat.st_size)
+            except OSError:  # unreadable (a dangling link): the loader refuses it alone
+                seen = (-1, -1)
+            signature.append((str(path.relative_to(root)), *seen))
         return tuple(signature)
 
     def run(self) -> None:

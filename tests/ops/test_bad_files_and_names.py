@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -66,6 +67,13 @@ def _predict(target: str, model: str, version: str = "") -> pb.PredictResponse:
     return answer
 
 
+def _reloaded(target: str, version: str, refused: int) -> bool:
+    """Whether the server serves `version` of the raw model and lists `refused` files."""
+    info = _info(target)
+    served = {model.name: list(model.versions) for model in info.models}
+    return version in served[RAW.name] and len(info.refused_files) == refused
+
+
 def test_a_server_started_with_a_bad_file_serves_the_good_ones_and_reports_it(
     repository: Path, tmp_path: Path
 ) -> None:
@@ -90,26 +98,27 @@ def test_a_server_started_with_a_bad_file_serves_the_good_ones_and_reports_it(
         assert refused.reason.startswith("the artifact is not valid JSON: Expecting")
         assert value(scrape(metrics_port), "diabetes_model_files_refused", model=RAW.name) == 1
 
-        # A newly bad file beside a good change: the change is served, the served version
-        # whose file went bad keeps serving from memory.
+        # Newly bad files beside a good change: the change is served, the served version
+        # whose file went bad keeps serving from memory, an unreadable file (a dangling
+        # link) is refused alone.
         write_test_artifact(tmp_path / "raw-2.json", version="raw-2", name=RAW.name)
-        (repository / RAW.name / RAW.version).with_suffix(".json").write_text("")
+        (repository / RAW.name / f"{RAW.version}.json").write_text("")
+        (repository / RAW.name / "gone.json").symlink_to(tmp_path / "nowhere.json")
         new_version = tmp_path / "raw-2.json"
         added = diabetes_models("add", "--repository", str(repository), str(new_version))
         assert added.returncode == 0, added.stderr
-        wait_until(
-            lambda: len(_info(server.target).refused_files) == 2, 20, "the reload with raw-2"
-        )
+        wait_until(partial(_reloaded, server.target, "raw-2", 3), 20, "the reload with raw-2")
         assert _predict(server.target, RAW.name, "raw-2").model_version == "raw-2"
         assert _predict(server.target, RAW.name).model_version == RAW.version
         listed = {(f.path, f.still_served) for f in _info(server.target).refused_files}
         assert listed == {
+            (f"{RAW.name}/gone.json", False),
             (f"{RAW.name}/unused.json", False),
             (f"{RAW.name}/{RAW.version}.json", True),
         }
         wait_until(
             lambda: (
-                value(scrape(metrics_port), "diabetes_model_files_refused", model=RAW.name) == 2
+                value(scrape(metrics_port), "diabetes_model_files_refused", model=RAW.name) == 3
             ),
             10,
             "the refused-files gauge",
@@ -157,6 +166,30 @@ def test_a_name_that_is_not_valid_is_invalid_argument_through_envoy(repository: 
             f'model name "{"m" * 64}"... (6,000 characters) is not valid'
         )
         assert len(reply.content) < 400
+        # Between grpcio's default metadata limits (8-16 KiB): still the server's own 400.
+        reply = requests.post(
+            f"{stack.http_url}/stream",
+            params={"model": "m" * 12_000},
+            json={"bmi": 0.02},
+            timeout=10,
+        )
+        assert (reply.status_code, reply.json()["code"]) == (400, 3)
+        # Over Envoy's request-header limit: its 431, code 3 INVALID_ARGUMENT, not a retried
+        # RESOURCE_EXHAUSTED or an INTERNAL.
+        for length in (20_000, 200_000):
+            reply = requests.post(
+                f"{stack.http_url}/stream",
+                params={"model": "m" * length},
+                json={"bmi": 0.02},
+                timeout=10,
+            )
+            assert reply.status_code == 431
+            assert reply.json() == {
+                "code": 3,
+                "message": "request headers over 16 KiB (the URL included): "
+                "Request Header Fields Too Large",
+                "details": [],
+            }
         reply = requests.post(
             f"{stack.http_url}/v2/models/{'m' * 3000}/infer",
             json={"inputs": [{"name": "bmi", "datatype": "FP64", "shape": [1], "data": [0.02]}]},

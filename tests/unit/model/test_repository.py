@@ -111,7 +111,7 @@ def test_a_label_naming_a_missing_version_refuses_its_model(tmp_path: Path) -> N
     assert refused.path == "m/labels.json"
     assert refused.model == "m"
     assert refused.reason == (
-        "m/labels.json: stable is 'v7', which is not a loaded version of 'm' (it has ['v1', 'v2'])"
+        "stable is 'v7', which is not a loaded version of 'm' (it has ['v1', 'v2'])"
     )
 
 
@@ -121,7 +121,7 @@ def test_the_default_model_not_served_refuses_the_whole_repository(tmp_path: Pat
     with pytest.raises(RepositoryError) as error:
         load_repository(root, default="m")
     assert str(error.value) == (
-        f"the default model 'm' of {root} cannot be served: m/labels.json: m/labels.json: "
+        f"the default model 'm' of {root} cannot be served: m/labels.json: "
         "stable is 'v7', which is not a loaded version of 'm' (it has ['v1', 'v2'])"
     )
 
@@ -134,8 +134,7 @@ def test_a_version_file_must_be_named_after_its_version(tmp_path: Path) -> None:
     assert [(f.path, f.reason) for f in repository.refused] == [
         (
             "m/v3.json",
-            "m/v3.json: the artifact's version is 'v2'; a version's file is named after it "
-            "(v2.json)",
+            "the artifact's version is 'v2'; a version's file is named after it (v2.json)",
         )
     ]
 
@@ -170,7 +169,7 @@ BAD_FILES = [
     (_unparseable, "the artifact is not valid JSON: Expecting property name"),
     (_wrong_schema, "the artifact: "),
     (_wrong_checksum, "the artifact: checksum does not match the content"),
-    (_bad_name, 'm/v2.json: the artifact\'s name "../../x" is not valid: expected a letter'),
+    (_bad_name, 'the artifact\'s name "../../x" is not valid: expected a letter'),
 ]
 
 

@@ -343,6 +343,14 @@ ERRORS = (
         checked_by="tests/e2e/test_json_api.py::test_body_over_the_size_limit_is_413_json",
     ),
     Error(
+        "Request headers over 16 KiB, the URL included (e.g. a 20,000-character `?model=`)",
+        431,
+        3,
+        "request headers over 16 KiB (the URL included): Request Header Fields Too Large",
+        checked_by="tests/ops/test_bad_files_and_names.py::"
+        "test_a_name_that_is_not_valid_is_invalid_argument_through_envoy",
+    ),
+    Error(
         "gRPC message over 33 MiB",
         429,
         8,
