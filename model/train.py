@@ -33,6 +33,7 @@ from model.document import build_document
 from model.estimator import SimpleLinearRegression
 from model.evaluation import regression_metrics
 from model.features import resolve_features
+from model.names import InvalidNameError, check_name
 from model.plots import plot_fit, plot_loss
 
 # Every learning rate here is stable on standardised data with up to 10 features
@@ -129,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--name",
+        type=_name_argument,
         default=None,
         help="model name recorded in the artifact (default: diabetes-<features>, plus -raw "
         "for raw units)",
     )
     parser.add_argument(
         "--version",
+        type=_name_argument,
         default=None,
         help="version string recorded in the artifact (default: <features>-<date>-<hash>)",
     )
@@ -190,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="mini-batch size (default: %(default)s = full batch)",
     )
     return parser
+
+
+def _name_argument(text: str) -> str:
+    """A --name or --version: a valid name (`model.names`), as a model repository needs."""
+    try:
+        return check_name(text, "")
+    except InvalidNameError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
