@@ -212,7 +212,7 @@ class RefusedFile:
     reason: str  # at most MAX_REASON_CHARS
     model: str = ""  # the model it belongs to; "" when its name is not a valid one
     # Whether what was loaded from it before still serves (from memory).
-    kept: bool = False
+    still_served: bool = False
 
 
 @dataclass(frozen=True)
@@ -479,6 +479,6 @@ def describe(repository: Repository) -> list[dict[str, Any]]:
 def describe_refused(repository: Repository) -> list[dict[str, Any]]:
     """Every file refused, for `list` and the logs."""
     return [
-        {"path": f.path, "reason": f.reason, "model": f.model, "still_served": f.kept}
+        {"path": f.path, "reason": f.reason, "model": f.model, "still_served": f.still_served}
         for f in repository.refused
     ]

@@ -113,7 +113,7 @@ def log_refused(refused: tuple[RefusedFile, ...]) -> None:
                 "file": each.path,
                 "error": each.reason,
                 "model": each.model,
-                "still_served": each.kept,
+                "still_served": each.still_served,
             },
         )
 

@@ -120,7 +120,7 @@ def served_models(repository: Repository) -> list[pb.ServedModel]:
 
 def refused_files(repository: Repository) -> list[pb.RefusedFile]:
     return [
-        pb.RefusedFile(path=f.path, reason=f.reason, model=f.model, still_served=f.kept)
+        pb.RefusedFile(path=f.path, reason=f.reason, model=f.model, still_served=f.still_served)
         for f in repository.refused
     ]
 

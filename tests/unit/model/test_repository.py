@@ -186,7 +186,7 @@ def test_a_bad_version_file_refuses_only_itself(
     assert repository.resolve("solo").version == "s1"
     assert sorted(repository.models["m"].versions) == ["v1"]
     (refused,) = repository.refused
-    assert (refused.path, refused.model, refused.kept) == ("m/v2.json", "m", False)
+    assert (refused.path, refused.model, refused.still_served) == ("m/v2.json", "m", False)
     assert refused.reason.startswith(reason), refused.reason
 
 
@@ -243,12 +243,13 @@ def test_read_again_a_version_whose_file_went_bad_serves_from_memory(tmp_path: P
     assert again.resolve("solo") is first.resolve("solo")
     assert again.resolve("m", "v3").version == "v3"  # the good change is picked up
     assert again.models["m"].labels == first.models["m"].labels
-    assert [(f.path, f.kept) for f in again.refused] == [("m/v2.json", True), ("solo.json", True)]
+    served_from_memory = [(f.path, f.still_served) for f in again.refused]
+    assert served_from_memory == [("m/v2.json", True), ("solo.json", True)]
     # A manifest gone bad keeps the labels served before.
     (root / "m" / "labels.json").write_text("[")
     third = load_repository(root, default="m", previous=again)
     assert third.models["m"].labels == Labels("v1", canary="v2", canary_percent=10)
-    assert ("m/labels.json", True) in [(f.path, f.kept) for f in third.refused]
+    assert ("m/labels.json", True) in [(f.path, f.still_served) for f in third.refused]
     # Without the repository served before, the default model is not served at all.
     with pytest.raises(RepositoryError, match="the default model 'm'"):
         load_repository(root, default="m")

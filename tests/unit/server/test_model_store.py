@@ -68,7 +68,7 @@ def test_a_reload_serves_from_memory_what_went_bad(store: ModelStore) -> None:
     assert store.reload()
     assert store.current is served
     (refused,) = store.repository.refused
-    assert (refused.path, refused.kept) == (f"{DEFAULT_MODEL}.json", True)
+    assert (refused.path, refused.still_served) == (f"{DEFAULT_MODEL}.json", True)
 
 
 def test_the_refused_files_gauge_follows_the_last_load() -> None:
