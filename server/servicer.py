@@ -100,6 +100,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         described = self._store.resolve(request.model, request.version or STABLE)
         info = model_info(described, self._limits)
         info.models.extend(served_models(self._store.repository))
+        info.refused_files.extend(refused_files(self._store.repository))
         return info
 
 
@@ -114,6 +115,13 @@ def served_models(repository: Repository) -> list[pb.ServedModel]:
             is_default=name == repository.default,
         )
         for name, entry in sorted(repository.models.items())
+    ]
+
+
+def refused_files(repository: Repository) -> list[pb.RefusedFile]:
+    return [
+        pb.RefusedFile(path=f.path, reason=f.reason, model=f.model, still_served=f.still_served)
+        for f in repository.refused
     ]
 
 
