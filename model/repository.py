@@ -10,7 +10,16 @@ On disk (a directory):
     <root>/<name>.json             a model with one version, its stable one (no manifest)
 
 A call names a model (empty: the repository's default) and a version or a label (empty: the
-stable version, or the canary one for `canary_percent` per cent of such calls).
+stable version, or the canary one for `canary_percent` per cent of such calls). Names,
+versions and labels all match `model.names.NAME_PATTERN`.
+
+A bad file refuses only itself: the repository serves every model and version it can load
+and lists each file it refused (`Repository.refused`, with the reason). A model whose
+manifest cannot be read, or whose stable version did not load, is not served; a canary that
+did not load is dropped (the stable version answers every call). Read again with the
+repository served until then (`previous`), a version or manifest whose file went bad keeps
+serving from memory. Only when the default model cannot be served is the whole repository
+refused (RepositoryError).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,10 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from model.artifact import ARTIFACTS, ArtifactError, LinearModel, load_artifact
+from model.names import NAME_RULE, check_name, is_valid_name, quoted
 
 MANIFEST = "labels.json"
 STABLE, CANARY = "stable", "canary"
 LABELS = (STABLE, CANARY)
+# Not version names: the labels, and the manifest's own file name.
+RESERVED_VERSIONS = (*LABELS, Path(MANIFEST).stem)
+# A manifest is a few hundred bytes; anything this large is not one.
+MAX_MANIFEST_BYTES = 1 << 20
+# How much of a refused file's path and reason GetModelInfo, the logs and the CLI show.
+MAX_PATH_CHARS = 160
+MAX_REASON_CHARS = 300
 # The repository bundled in the package: the two bundled artifacts, one version each.
 BUNDLED_REPOSITORY = ARTIFACTS
 DEFAULT_MODEL = "diabetes-bmi"
@@ -105,13 +123,31 @@ def parse_labels(document: Any, where: str) -> Labels:
         raise RepositoryError(f"{where}.canary_percent: {percent} but no canary version")
     if not isinstance(history, list) or not all(isinstance(v, str) for v in history):
         raise RepositoryError(f"{where}.history: expected a list of versions")
+    named = [(f"{where}.stable", stable)]
+    if canary is not None:
+        named.append((f"{where}.canary", canary))
+    named += [(f"{where}.history[{i}]", version) for i, version in enumerate(history)]
+    for place, version in named:
+        if not is_valid_name(version) or version in RESERVED_VERSIONS:
+            raise RepositoryError(f"{place}: {quoted(version)} is not a version name")
     return Labels(stable, canary, float(percent), tuple(history))
 
 
 def read_labels(path: Path) -> Labels:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # Non-blocking and regular files only, so a FIFO in its place cannot hang a reload.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise RepositoryError(f"{path} is not a regular file")
+            data = file.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise RepositoryError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise RepositoryError(f"{path} is over {MAX_MANIFEST_BYTES >> 20} MiB: not a manifest")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RepositoryError(f"cannot read {path}: {exc}") from exc
     return parse_labels(document, str(path))
 
@@ -169,16 +205,30 @@ class ModelVersions:
 
 
 @dataclass(frozen=True)
+class RefusedFile:
+    """A file of the repository that is not served as it is on disk, and why."""
+
+    path: str  # relative to the repository (at most MAX_PATH_CHARS, printable)
+    reason: str  # at most MAX_REASON_CHARS
+    model: str = ""  # the model it belongs to; "" when its name is not a valid one
+    # Whether what was loaded from it before still serves (from memory).
+    still_served: bool = False
+
+
+@dataclass(frozen=True)
 class Repository:
-    """Every model served, and the one a call that names none gets."""
+    """Every model served, the one a call that names none gets, and the files refused."""
 
     models: Mapping[str, ModelVersions]
     default: str
     draw: Callable[[], float] = field(default=random.random, compare=False)
+    refused: tuple[RefusedFile, ...] = ()
 
     def resolve(self, model: str = "", version: str = "") -> LinearModel:
         """The model version that answers a call naming `model` (empty: the default) and
-        `version` (a version or a label; empty: stable, or the canary's share)."""
+        `version` (a version or a label; empty: stable, or the canary's share).
+        InvalidNameError for a name or version that is not one, before any lookup."""
+        check_call_names(model, version)
         name = model or self.default
         found = self.models.get(name)
         if found is None:
@@ -192,46 +242,47 @@ class Repository:
         return self.resolve(self.default, STABLE)
 
 
+def check_call_names(model: str, version: str) -> None:
+    """InvalidNameError unless `model` and `version` are each empty or a valid name."""
+    if model:
+        check_name(model, "model name")
+    if version:
+        check_name(version, "model version")
+
+
 def single_model_repository(path: Path) -> Repository:
     """One artifact as a repository: its model, one version, stable, the default."""
     model = _load(path)
     return Repository({model.name: _one_version(model)}, model.name)
 
 
-def load_repository(root: Path, default: str = DEFAULT_MODEL) -> Repository:
-    """Read a repository directory (see the module's docstring). The default model is
-    `default`, or the only model there is. RepositoryError names the first bad file."""
+def load_repository(
+    root: Path, default: str = DEFAULT_MODEL, previous: Repository | None = None
+) -> Repository:
+    """Read a repository directory (see the module's docstring): every model it can, each
+    refused file listed. The default model is `default`, or the only model there is.
+    `previous`: the repository served until now, whose versions keep serving from memory
+    when their files went bad. RepositoryError when the default model cannot be served."""
     if not root.is_dir():
         raise RepositoryError(f"model repository {root} is not a directory")
-    models: dict[str, ModelVersions] = {}
+    loader = _Loader(root, previous)
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):  # temporary files; a ConfigMap volume's ..data
             continue
         if entry.is_dir():
-            found = _model_directory(entry)
+            loader.model_directory(entry)
         elif entry.suffix == ".json":
-            found = _one_version(_load(entry, name=entry.stem))
-        else:
-            continue
-        if found is not None:
-            if found.name in models:
-                raise RepositoryError(f"{entry}: model {found.name!r} is in the repository twice")
-            models[found.name] = found
-    if not models:
-        raise RepositoryError(f"model repository {root} holds no model")
-    if default not in models:
-        if len(models) != 1:
-            raise RepositoryError(
-                f"model repository {root} has no default model {default!r} "
-                f"(it holds {sorted(models)})"
-            )
-        default = next(iter(models))
-    return Repository(models, default)
+            loader.single_file(entry)
+    return loader.repository(default)
 
 
-def load(source: Path, default: str = DEFAULT_MODEL) -> Repository:
+def load(
+    source: Path, default: str = DEFAULT_MODEL, previous: Repository | None = None
+) -> Repository:
     """A repository directory, or one artifact file as a one-model repository."""
-    return load_repository(source, default) if source.is_dir() else single_model_repository(source)
+    if source.is_dir():
+        return load_repository(source, default, previous)
+    return single_model_repository(source)
 
 
 def version_files(directory: Path) -> list[Path]:
@@ -259,25 +310,131 @@ def repository_files(root: Path) -> list[Path]:
     return files
 
 
-def _model_directory(directory: Path) -> ModelVersions | None:
-    files = version_files(directory)
-    manifest = directory / MANIFEST
-    if not files and not manifest.exists():
-        return None
-    versions: dict[str, LinearModel] = {}
-    for path in files:
-        model = _load(path, name=directory.name, version=path.stem)
-        versions[model.version] = model
-    if not manifest.exists():
-        raise RepositoryError(f"{manifest} is missing (it names the stable version)")
-    labels = read_labels(manifest)
-    for label, version in ((STABLE, labels.stable), (CANARY, labels.canary)):
-        if version is not None and version not in versions:
-            raise RepositoryError(
-                f"{manifest}: {label} is {version!r}, which is not a version of "
-                f"{directory.name!r} (it has {sorted(versions)})"
-            )
-    return ModelVersions(directory.name, versions, labels)
+class _Loader:
+    """One reading of a repository directory: what loaded, what was refused."""
+
+    def __init__(self, root: Path, previous: Repository | None) -> None:
+        self.root = root
+        self.before: Mapping[str, ModelVersions] = previous.models if previous else {}
+        self.models: dict[str, ModelVersions] = {}
+        self.refused: list[RefusedFile] = []
+        self.seen: set[str] = set()  # valid model names found, served or not
+
+    def model_directory(self, directory: Path) -> None:
+        files = version_files(directory)
+        manifest = directory / MANIFEST
+        if not files and not manifest.exists():
+            return  # not a model: nothing in it a model is made of
+        name = directory.name
+        if not is_valid_name(name):
+            self.refuse(directory, _not_a_model_name(name))
+            return
+        self.seen.add(name)
+        before = self.before.get(name)
+        versions: dict[str, LinearModel] = {}
+        for path in files:
+            try:
+                versions[path.stem] = _load(path, name=name, version=path.stem)
+            except RepositoryError as exc:
+                kept = before.versions.get(path.stem) if before else None
+                if kept is not None:
+                    versions[path.stem] = kept
+                self.refuse(path, str(exc), name, kept is not None)
+        labels = self.labels(manifest, name, versions, before)
+        if labels is not None:
+            self.models[name] = ModelVersions(name, versions, labels)
+
+    def labels(
+        self,
+        manifest: Path,
+        name: str,
+        versions: Mapping[str, LinearModel],
+        before: ModelVersions | None,
+    ) -> Labels | None:
+        """The model's labels, if it can be served: stable must name a loaded version (a
+        canary naming none is dropped). A manifest refused falls back on the labels served
+        before, when their stable version is still loaded."""
+        try:
+            if not manifest.exists():
+                raise RepositoryError(f"{manifest} is missing (it names the stable version)")
+            labels = read_labels(manifest)
+            if labels.stable not in versions:
+                raise RepositoryError(
+                    f"{manifest}: stable is {labels.stable!r}, which is not a loaded version "
+                    f"of {name!r} (it has {sorted(versions)})"
+                )
+        except RepositoryError as exc:
+            fallback = before.labels if before and before.labels.stable in versions else None
+            self.refuse(manifest, str(exc), name, kept=fallback is not None)
+            if fallback is None:
+                return None
+            labels = fallback
+        else:
+            if labels.canary is not None and labels.canary not in versions:
+                self.refuse(
+                    manifest,
+                    f"canary is {labels.canary!r}, which is not a loaded version of {name!r}; "
+                    "the stable version answers every call",
+                    name,
+                )
+        if labels.canary is not None and labels.canary not in versions:
+            labels = Labels(labels.stable, None, 0.0, labels.history)
+        return labels
+
+    def single_file(self, path: Path) -> None:
+        name = path.stem
+        if not is_valid_name(name):
+            self.refuse(path, _not_a_model_name(name))
+            return
+        if name in self.seen:
+            self.refuse(path, f"model {name!r} is in the repository twice ({name}/, {path.name})")
+            return
+        self.seen.add(name)
+        try:
+            self.models[name] = _one_version(_load(path, name=name))
+        except RepositoryError as exc:
+            before = self.before.get(name)
+            if before is not None:
+                self.models[name] = before
+            self.refuse(path, str(exc), name, before is not None)
+
+    def refuse(self, path: Path, reason: str, model: str = "", kept: bool = False) -> None:
+        relative = path.relative_to(self.root).as_posix()
+        # The reason names the file by its path in the repository, as `path` does.
+        reason = reason.replace(f"model artifact {path}", "the artifact")
+        reason = reason.replace(str(path), relative).removeprefix(f"{relative}: ")
+        shown = _printable(relative, MAX_PATH_CHARS)
+        self.refused.append(RefusedFile(shown, _printable(reason, MAX_REASON_CHARS), model, kept))
+
+    def repository(self, default: str) -> Repository:
+        if default not in self.models:
+            if default in self.seen:
+                reasons = "; ".join(
+                    f"{f.path}: {f.reason}" for f in self.refused if f.model == default
+                )
+                raise RepositoryError(
+                    f"the default model {default!r} of {self.root} cannot be served: {reasons}"
+                )
+            if len(self.seen) != 1 or not self.models:
+                what = f"it holds {sorted(self.models)}" if self.models else "it holds no model"
+                refused = f"; {len(self.refused)} files refused" if self.refused else ""
+                raise RepositoryError(
+                    f"model repository {self.root} has no default model {default!r} "
+                    f"({what}{refused})"
+                )
+            default = next(iter(self.models))
+        return Repository(self.models, default, refused=tuple(self.refused))
+
+
+def _not_a_model_name(name: str) -> str:
+    return f"{quoted(name)} is not a valid model name: expected {NAME_RULE}"
+
+
+def _printable(text: str, limit: int) -> str:
+    """`text` as valid UTF-8 (a file name's undecodable bytes escaped), at most `limit`
+    characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_version(model: LinearModel) -> ModelVersions:
@@ -289,6 +446,11 @@ def _load(path: Path, name: str | None = None, version: str | None = None) -> Li
         model = load_artifact(path)
     except ArtifactError as exc:
         raise RepositoryError(str(exc)) from exc
+    for what, given in (("name", model.name), ("version", model.version)):
+        if not is_valid_name(given):
+            raise RepositoryError(
+                f"{path}: the artifact's {what} {quoted(given)} is not valid: expected {NAME_RULE}"
+            )
     if name is not None and model.name != name:
         raise RepositoryError(f"{path}: the artifact's name is {model.name!r}, not {name!r}")
     if version is not None and model.version != version:
@@ -296,8 +458,8 @@ def _load(path: Path, name: str | None = None, version: str | None = None) -> Li
             f"{path}: the artifact's version is {model.version!r}; "
             f"a version's file is named after it ({model.version}.json)"
         )
-    if model.version in LABELS:
-        raise RepositoryError(f"{path}: {model.version!r} is a label, not a version name")
+    if model.version in RESERVED_VERSIONS:
+        raise RepositoryError(f"{path}: {model.version!r} is reserved, not a version name")
     return model
 
 
@@ -311,4 +473,12 @@ def describe(repository: Repository) -> list[dict[str, Any]]:
             "labels": entry.labels.document(),
         }
         for name, entry in sorted(repository.models.items())
+    ]
+
+
+def describe_refused(repository: Repository) -> list[dict[str, Any]]:
+    """Every file refused, for `list` and the logs."""
+    return [
+        {"path": f.path, "reason": f.reason, "model": f.model, "still_served": f.still_served}
+        for f in repository.refused
     ]

@@ -34,6 +34,7 @@ from model.document import build_document
 from model.estimator import SimpleLinearRegression
 from model.evaluation import regression_metrics
 from model.features import resolve_features
+from model.names import InvalidNameError, check_name
 from model.plots import plot_fit, plot_loss
 
 # Every learning rate here is stable on standardised data with up to 10 features
@@ -130,11 +131,13 @@ def settings() -> tuple[Setting, ...]:
             "model name recorded in the artifact (default: diabetes-<features>, plus -raw "
             "for raw units)",
             None,
+            type=_name_argument,
         ),
         _flag(
             "--version",
             "version string recorded in the artifact (default: <features>-<date>-<hash>)",
             None,
+            type=_name_argument,
         ),
         _flag(
             "--test-size",
@@ -195,6 +198,14 @@ def build_parser() -> SettingsParser:
     for setting in settings():
         parser.add_setting(setting)
     return parser
+
+
+def _name_argument(text: str) -> str:
+    """A --name or --version: a valid name (`model.names`), as a model repository needs."""
+    try:
+        return check_name(text, "")
+    except InvalidNameError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

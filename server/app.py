@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from server.metrics import ServerMetrics
 
 log = logging.getLogger("server")
+# gRPC metadata (headers) accepted (grpcio's default: 8 KiB, some calls refused up to 16 KiB):
+# above Envoy's 16 KiB request-header limit, so whatever Envoy forwards is read and a bad
+# name in a long query string gets the server's own INVALID_ARGUMENT.
+MAX_METADATA_BYTES = 32 * 1024
 
 
 class ReportingModelStore(ModelStore):
@@ -40,10 +44,13 @@ class ReportingModelStore(ModelStore):
         super().__init__(path, default_model)
         self._metrics = metrics
         metrics.model_loaded(self.current)
+        metrics.files_refused([f.model for f in self.repository.refused])
 
     def reload(self) -> bool:
         swapped = super().reload()
         self._metrics.model_reloaded(swapped, self.current)
+        if swapped:
+            self._metrics.files_refused([f.model for f in self.repository.refused])
         return swapped
 
 
@@ -62,6 +69,7 @@ class RunningServer:
         options = [
             ("grpc.max_receive_message_length", config.max_receive_message_bytes),
             ("grpc.max_send_message_length", config.max_send_message_bytes),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             # grpc's default would let a second server bind the same port unnoticed.
             ("grpc.so_reuseport", 0),
         ]

@@ -23,7 +23,7 @@ from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
 from server.errors import ModelNotFoundError
 from server.json_bounds import quoted
-from server.model_store import ModelStore
+from server.model_store import ModelStore, check_request_names
 from server.rpc import InputStats, answered_by, count_records
 from server.validation import Batch, Field, checked_columns, checked_record
 
@@ -123,8 +123,10 @@ class Inference:
 
 def _named(store: ModelStore, name: str, version: str) -> LinearModel:
     """The model version a call names (an empty version means the stable one, or the
-    canary's share); NOT_FOUND naming every model and version served otherwise. The
-    protocol always names the model: an empty name is not the default model here."""
+    canary's share); INVALID_ARGUMENT for a name or version that is not a valid one,
+    NOT_FOUND naming every model and version served otherwise. The protocol always names
+    the model: an empty name is not the default model here."""
+    check_request_names(name, version)
     repository = store.repository
     found = repository.models.get(name)
     if found is not None:

@@ -84,6 +84,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         described = self._core.resolve(ModelRef(request.model, request.version or STABLE))
         info = model_info(described, self._core.limits)
         info.models.extend(served_models(self._core.store.repository))
+        info.refused_files.extend(refused_files(self._core.store.repository))
         return info
 
 
@@ -143,6 +144,13 @@ def served_models(repository: Repository) -> list[pb.ServedModel]:
             is_default=name == repository.default,
         )
         for name, entry in sorted(repository.models.items())
+    ]
+
+
+def refused_files(repository: Repository) -> list[pb.RefusedFile]:
+    return [
+        pb.RefusedFile(path=f.path, reason=f.reason, model=f.model, still_served=f.still_served)
+        for f in repository.refused
     ]
 
 

@@ -85,6 +85,13 @@ RELOADS = Metric(
     Kind.COUNTER,
     ("result",),
 )
+FILES_REFUSED = Metric(
+    "diabetes_model_files_refused",
+    "Files of the model repository refused at the last load, by the model they belong to "
+    '(from the repository\'s names; "" for a file whose name is not a valid one).',
+    Kind.GAUGE,
+    ("model",),
+)
 TRAINING_MEAN = Metric(
     "diabetes_training_feature_mean",
     "Mean of each feature in the model's training data.",
@@ -126,6 +133,7 @@ ALL = (
     IN_FLIGHT,
     MODEL_INFO,
     RELOADS,
+    FILES_REFUSED,
     TRAINING_MEAN,
     TRAINING_STD,
     FEATURE_SUM,

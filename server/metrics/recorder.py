@@ -31,6 +31,7 @@ class ServerMetrics:
         self._model_calls: dict[tuple[str, str, str], int] = {}
         self._model_info: dict[LabelValues, float] = {}
         self._reloads: dict[str, int] = {}
+        self._files_refused: dict[LabelValues, list[float]] = {}
         self._training: dict[str, dict[LabelValues, list[float]]] = {}
         self._served: LabelValues | None = None
         self.drift = DriftTotals()
@@ -88,6 +89,15 @@ class ServerMetrics:
         if swapped:
             self.model_loaded(model)
 
+    def files_refused(self, models: Sequence[str]) -> None:
+        """The model of each file refused by the last load (the counts replace the old
+        ones; a model with none left reads 0, so a fixed file clears its alert)."""
+        counts = dict.fromkeys(self._files_refused, 0.0)
+        for model in models:
+            counts[(model,)] = counts.get((model,), 0.0) + 1
+        with self._lock:
+            self._files_refused = {labels: [count] for labels, count in counts.items()}
+
     # Reading out
     def samples(self) -> Samples:
         """Every value now (see `server.metrics.samples`)."""
@@ -100,6 +110,7 @@ class ServerMetrics:
                 defs.IN_FLIGHT.name: {(m,): [count] for m, count in self._in_flight.items()},
                 defs.MODEL_INFO.name: {k: [v] for k, v in self._model_info.items()},
                 defs.RELOADS.name: {(r,): [count] for r, count in self._reloads.items()},
+                defs.FILES_REFUSED.name: dict(self._files_refused),
                 **{name: dict(values) for name, values in self._training.items()},
             }
         samples.update(self.drift.samples())

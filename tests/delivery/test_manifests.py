@@ -360,3 +360,18 @@ def test_deploy_config_refuses_a_repository_a_configmap_cannot_hold(
     (repository / "a" / "b--c.json").write_text("{}")
     with pytest.raises(deploy_config.ModelRepositoryError, match="would both be key"):
         deploy_config.configmap_items(repository)
+
+
+def test_deploy_config_refuses_a_repository_with_a_file_a_server_would_refuse(
+    tmp_path: Path,
+) -> None:
+    deploy_config = _deploy_config()
+    shipped = deploy_config.MODEL_REPOSITORY
+    shutil.copytree(ROOT / shipped, tmp_path / shipped)
+    bad = tmp_path / shipped / "diabetes-bmi" / "unused.json"
+    bad.write_text("{")
+    with pytest.raises(deploy_config.ModelRepositoryError) as error:
+        deploy_config.model_repository_files(tmp_path)
+    assert str(error.value).startswith(
+        f"{shipped}: a server would refuse diabetes-bmi/unused.json (the artifact is not valid JSON"
+    )

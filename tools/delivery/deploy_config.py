@@ -147,7 +147,14 @@ def model_repository_files(root: Path = ROOT) -> dict[Path, bytes]:
     """The model repository's ConfigMap and the server volume patch that maps its keys back
     to paths. Refuses a repository the server would not load, or one over the limit."""
     source = root / MODEL_REPOSITORY
-    load_repository(source)  # what every pod will load: refuse it here, not in the cluster
+    # What every pod will load: refuse it here, not in the cluster. A pod would serve the
+    # rest of a repository with a bad file; a shipped one holds none.
+    refused = load_repository(source).refused
+    if refused:
+        raise ModelRepositoryError(
+            f"{MODEL_REPOSITORY}: a server would refuse "
+            + "; ".join(f"{each.path} ({each.reason})" for each in refused)
+        )
     items = configmap_items(source)
     data = {key: (source / path).read_text(encoding="utf-8") for key, path in items.items()}
     size = sum(len(key) + len(value.encode()) for key, value in data.items())

@@ -92,6 +92,8 @@ def test_search_reports_cross_validation_and_records_it(tmp_path, capsys):
         (["--test-size", "0"], "test size must be between 1 and"),
         (["--learning-rate", "fast"], "expected 'auto' or a number"),
         (["--search", "--cv-folds", "1"], "--cv-folds must be at least 2"),
+        (["--name", "../../x"], 'argument --name: "../../x" is not valid: expected a letter'),
+        (["--version", "v 1"], 'argument --version: "v 1" is not valid: expected a letter'),
     ],
 )
 def test_bad_arguments_exit_with_usage_error(tmp_path, capsys, argv, message):

@@ -273,6 +273,21 @@ ERRORS = (
         _post("/stream?model=nope", '{"bmi": 0.05}'),
     ),
     Error(
+        "Model name not a valid name (`?model=`, gRPC `model`; at most 64 characters quoted)",
+        400,
+        3,
+        'model name "../x" is not valid: expected a letter or digit, then up to 63 letters, '
+        "digits, '.', '_' or '-' (the pattern [A-Za-z0-9][A-Za-z0-9._-]{0,63})",
+        _post("/stream?model=../x", '{"bmi": 0.05}'),
+    ),
+    Error(
+        "Version not a valid name (`?version=`, gRPC `version`)",
+        400,
+        3,
+        'model version "v 1" is not valid: expected ...',
+        _post("/stream?version=v%201", '{"bmi": 0.05}'),
+    ),
+    Error(
         "Unknown version (`?version=`, gRPC `version`)",
         404,
         5,
@@ -406,6 +421,14 @@ ERRORS = (
         8,
         "request body too large: Payload Too Large",
         checked_by="tests/e2e/test_json_api.py::test_body_over_the_size_limit_is_413_json",
+    ),
+    Error(
+        "Request headers over 16 KiB, the URL included (e.g. a 20,000-character `?model=`)",
+        431,
+        3,
+        "request headers over 16 KiB (the URL included): Request Header Fields Too Large",
+        checked_by="tests/ops/test_bad_files_and_names.py::"
+        "test_a_name_that_is_not_valid_is_invalid_argument_through_envoy",
     ),
     Error(
         "gRPC message over 33 MiB",

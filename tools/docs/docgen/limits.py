@@ -169,6 +169,10 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
             "try-it page (direct response)",
             size(manager["route_config"]["max_direct_response_body_size_bytes"]),
         ),
+        (
+            "request headers, the URL included (431, code 3 INVALID_ARGUMENT above)",
+            size(manager["max_request_headers_kb"] * 1024),
+        ),
         ("request headers to arrive", _duration(manager["request_headers_timeout"])),
         ("whole request to arrive", _duration(manager["request_timeout"])),
         ("idle stream (nothing sent either way)", _duration(manager["stream_idle_timeout"])),

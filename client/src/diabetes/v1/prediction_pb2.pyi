@@ -183,7 +183,7 @@ class ServiceLimits(_message.Message):
     def __init__(self, max_batch_records: _Optional[int] = ..., batch_chunk_records: _Optional[int] = ..., max_receive_message_bytes: _Optional[int] = ...) -> None: ...
 
 class GetModelInfoResponse(_message.Message):
-    __slots__ = ("name", "version", "features", "intercept", "baseline", "metrics", "interval_confidence", "created_at", "checksum", "limits", "n_train", "models", "units")
+    __slots__ = ("name", "version", "features", "intercept", "baseline", "metrics", "interval_confidence", "created_at", "checksum", "limits", "n_train", "models", "units", "refused_files")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,7 @@ class GetModelInfoResponse(_message.Message):
     N_TRAIN_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FILES_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     features: _containers.RepeatedCompositeFieldContainer[FeatureInfo]
@@ -224,4 +225,17 @@ class GetModelInfoResponse(_message.Message):
     n_train: int
     models: _containers.RepeatedCompositeFieldContainer[ServedModel]
     units: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureInfo, _Mapping]]] = ..., intercept: _Optional[float] = ..., baseline: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., interval_confidence: _Optional[float] = ..., created_at: _Optional[str] = ..., checksum: _Optional[str] = ..., limits: _Optional[_Union[ServiceLimits, _Mapping]] = ..., n_train: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ServedModel, _Mapping]]] = ..., units: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    refused_files: _containers.RepeatedCompositeFieldContainer[RefusedFile]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., features: _Optional[_Iterable[_Union[FeatureInfo, _Mapping]]] = ..., intercept: _Optional[float] = ..., baseline: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ..., interval_confidence: _Optional[float] = ..., created_at: _Optional[str] = ..., checksum: _Optional[str] = ..., limits: _Optional[_Union[ServiceLimits, _Mapping]] = ..., n_train: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ServedModel, _Mapping]]] = ..., units: _Optional[_Mapping[str, str]] = ..., refused_files: _Optional[_Iterable[_Union[RefusedFile, _Mapping]]] = ...) -> None: ...
+
+class RefusedFile(_message.Message):
+    __slots__ = ("path", "reason", "model", "still_served")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STILL_SERVED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    model: str
+    still_served: bool
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ..., model: _Optional[str] = ..., still_served: _Optional[bool] = ...) -> None: ...
