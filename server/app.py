@@ -14,17 +14,21 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from google.protobuf.descriptor import MethodDescriptor
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from server import inference_protocol, inference_rest
+from server.admission import Admission, AdmissionMetrics, memory_budget
 from server.config import ServerConfig
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.registration import add_service
+from server.registration import Guard, add_service
+from server.request_bounds import Limits as RequestLimits
+from server.request_bounds import RequestGuard
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
@@ -79,6 +83,16 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
+        self.admission = Admission(
+            memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes),
+            config.traffic_calls,
+            metrics if isinstance(metrics, AdmissionMetrics) else None,
+        )
+        request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
+
+        def guard(method: MethodDescriptor) -> Guard:
+            return RequestGuard(method, request_limits, self.admission).check
+
         typed = PredictionServicer(store, limits, observer)
         json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
         self.ready = threading.Event()  # set while serving; cleared when draining
@@ -88,21 +102,25 @@ class RunningServer:
         open_inference_rest = inference_rest.InferenceRestServicer(
             store, config.max_batch_records, observer, self.ready.is_set
         )
-        served = (
-            add_service(self.server, typed, SERVICE, observer),
-            add_service(self.server, json_lane, JSON_SERVICE, observer),
-            add_service(self.server, open_inference, inference_protocol.SERVICE, observer),
-            add_service(self.server, open_inference_rest, inference_rest.SERVICE, observer),
-        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (
-                *served,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
+        services = (
+            (typed, SERVICE),
+            (json_lane, JSON_SERVICE),
+            (open_inference, inference_protocol.SERVICE),
+            (open_inference_rest, inference_rest.SERVICE),
+            (self.health, health_pb2.DESCRIPTOR.services_by_name["Health"]),
+        )
+        served = [
+            add_service(self.server, servicer, service, observer, guard)
+            for servicer, service in services
+        ]
+        reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+        add_service(
             self.server,
+            reflection.ReflectionServicer((*served, reflection_service.full_name)),
+            reflection_service,
+            observer,
+            guard,
         )
         try:
             self.port = self.server.add_insecure_port(config.address)

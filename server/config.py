@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from model.repository import BUNDLED_REPOSITORY, DEFAULT_MODEL
-from server.settings import Setting, SettingsParser, boolean, port_number, positive_int
+from server.settings import (
+    Setting,
+    SettingsParser,
+    boolean,
+    non_negative_int,
+    port_number,
+    positive_int,
+)
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,15 @@ class ServerConfig:
     # Envoy's 32 MiB body cap plus room for the message around it.
     max_receive_message_bytes: int = 33 * MIB
     max_send_message_bytes: int = 16 * MIB
+    # Methods that take no bulk (health, reflection, metadata, Predict, POST /stream) refuse
+    # a larger request unparsed.
+    max_small_request_bytes: int = 16 * KIB
+    # What the calls in flight may reserve (server.admission); 0: the cgroup's memory limit
+    # (or the machine's memory) minus memory_baseline_bytes.
+    memory_budget_bytes: int = 0
+    memory_baseline_bytes: int = 128 * MIB
+    # Prediction calls running at once; 0: threads - 2, so health checks find a thread.
+    max_traffic_calls: int = 0
     metrics_port: int = 0
     metrics_host: str = ""
     log_level: str = "INFO"
@@ -41,6 +58,12 @@ class ServerConfig:
     shutdown_delay: float = 0.0
     watch_model: bool = False
     otlp_endpoint: str = ""
+
+    @property
+    def traffic_calls(self) -> int:
+        """Prediction calls at once: --max-traffic-calls, else two threads fewer than
+        --threads (at least one)."""
+        return self.max_traffic_calls or max(self.threads - 2, 1)
 
     @property
     def model_source(self) -> Path:
@@ -96,6 +119,30 @@ SETTINGS: tuple[Setting, ...] = (
     _setting("--batch-chunk-records", "records per PredictBatch reply message", type=positive_int),
     _setting("--max-receive-message-bytes", "largest request message", type=positive_int),
     _setting("--max-send-message-bytes", "largest reply message", type=positive_int),
+    _setting(
+        "--max-small-request-bytes",
+        "largest request of a method that takes no bulk (health, reflection, metadata, "
+        "GetModelInfo, Predict, POST /stream); a larger one is refused unparsed",
+        type=positive_int,
+    ),
+    _setting(
+        "--memory-budget-bytes",
+        "memory the calls in flight may reserve (each a multiple of its body plus a "
+        "constant); more get RESOURCE_EXHAUSTED; 0 = the cgroup memory limit minus "
+        "--memory-baseline-bytes",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--memory-baseline-bytes",
+        "memory the idle server takes, left out of a budget derived from the cgroup limit",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--max-traffic-calls",
+        "prediction calls running at once per process; more get RESOURCE_EXHAUSTED; "
+        "0 = --threads minus 2, so health checks always find a thread",
+        type=non_negative_int,
+    ),
     _setting("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=port_number),
     _setting("--metrics-host", "address the metrics endpoint binds, empty = --host"),
     _setting(

@@ -86,6 +86,21 @@ IN_FLIGHT = Metric(
     ("method",),
     AcrossWorkers.LIVESUM,
 )
+RESERVED_BYTES = Metric(
+    "diabetes_admission_reserved_bytes",
+    "Memory the calls in flight have reserved from the admission budget (each call its "
+    "bound: a multiple of its body plus a constant).",
+    Kind.GAUGE,
+    (),
+    AcrossWorkers.LIVESUM,
+)
+ADMISSION_REFUSALS = Metric(
+    "diabetes_admission_refusals",
+    "Calls refused RESOURCE_EXHAUSTED before their parse, by reason: memory (the budget "
+    "is taken) or calls (every prediction slot is taken).",
+    Kind.COUNTER,
+    ("reason",),
+)
 MODEL_INFO = Metric(
     "diabetes_model_info",
     "1 for the model version being served (0 for one served before).",
@@ -140,6 +155,8 @@ ALL = (
     RECORDS,
     MODEL_CALLS,
     IN_FLIGHT,
+    RESERVED_BYTES,
+    ADMISSION_REFUSALS,
     MODEL_INFO,
     RELOADS,
     TRAINING_MEAN,
