@@ -44,19 +44,15 @@ def count_fields(data: bytes, fields: Collection[int], stop_after: int) -> WireC
     others = 0
     end = len(view)
     while offset < end and count <= stop_after and others <= stop_after:
-        tag, offset = _varint(view, offset)
-        number, wire_type = tag >> 3, tag & 7
-        if number == 0:
-            raise WireError(f"field number 0 at byte {offset}")
-        if wire_type == _VARINT:
-            _, offset = _varint(view, offset)
-        elif wire_type == _LEN:
-            length, offset = _varint(view, offset)
-            offset += length
-        elif wire_type in _FIXED_SIZES:
-            offset += _FIXED_SIZES[wire_type]
+        start, tag = offset, data[offset]
+        # The common case inline: a one-byte tag of a length-delimited field, a one-byte length.
+        if tag < 0x80 and tag & 7 == _LEN and offset + 1 < end and data[offset + 1] < 0x80:
+            number = tag >> 3
+            offset += 2 + data[offset + 1]
         else:
-            raise WireError(f"wire type {wire_type} (groups are not taken) at byte {offset}")
+            number, offset = _field(view, offset)
+        if number == 0:
+            raise WireError(f"field number 0 at byte {start}")
         if offset > end:
             raise WireError(f"field {number} runs past the end of the message ({end} bytes)")
         if number in fields:
@@ -64,6 +60,22 @@ def count_fields(data: bytes, fields: Collection[int], stop_after: int) -> WireC
         else:
             others += 1
     return WireCount(count, others)
+
+
+def _field(view: memoryview, offset: int) -> tuple[int, int]:
+    """The field number at `offset` and the offset after the field."""
+    tag, offset = _varint(view, offset)
+    number, wire_type = tag >> 3, tag & 7
+    if wire_type == _VARINT:
+        _, offset = _varint(view, offset)
+    elif wire_type == _LEN:
+        length, offset = _varint(view, offset)
+        offset += length
+    elif wire_type in _FIXED_SIZES:
+        offset += _FIXED_SIZES[wire_type]
+    else:
+        raise WireError(f"wire type {wire_type} (groups are not taken) at byte {offset}")
+    return number, offset
 
 
 def _canonical_run(data: bytes, fields: Collection[int], stop_after: int) -> tuple[int, int]:

@@ -77,7 +77,7 @@ def test_many_fields_that_are_not_records_stop_the_walk_too() -> None:
         (b"\x0a\x05abc", "field 1 runs past the end of the message (5 bytes)"),
         (b"\x0a\x80", "truncated or over-long varint at byte 1"),
         (b"\x0b\x00", "wire type 3 (groups are not taken) at byte 1"),
-        (b"\x00\x00", "field number 0 at byte 1"),
+        (b"\x00\x00", "field number 0 at byte 0"),
     ],
 )
 def test_bytes_that_are_not_a_message_say_where(data: bytes, message: str) -> None:
