@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from server.errors import RetryLaterError
+from server.errors import InvalidInputError, RetryLaterError, ServiceError
 
 MIB = 1024 * 1024
 
@@ -73,15 +73,23 @@ class Admission:
 
     def admit(self, method: str, reserve_bytes: int, traffic: bool) -> Ticket:
         """A ticket for a call that may take `reserve_bytes`; RetryLaterError when the
-        budget or the prediction slots are taken."""
+        budget or the prediction slots are taken, InvalidInputError when the call would
+        not fit even an idle server's budget."""
         with self._lock:
             if traffic and self._traffic >= self.max_traffic_calls:
-                refusal = RetryLaterError(
+                refusal: ServiceError | None = RetryLaterError(
                     f"{method}: this server is running {self._traffic} prediction calls, "
                     f"its most at once; retry in {RetryLaterError.RETRY_AFTER_SECONDS} s "
                     "(another server may take it now)"
                 )
                 reason = "calls"
+            elif reserve_bytes > self.budget_bytes:
+                refusal = InvalidInputError(
+                    f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB, "
+                    f"more than this server's whole budget of {self.budget_bytes / MIB:.0f} MiB; "
+                    "send fewer records per call"
+                )
+                reason = "too_large"
             elif self._reserved + reserve_bytes > self.budget_bytes:
                 refusal = RetryLaterError(
                     f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB "

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from server import inference_protocol, inference_rest
 from server.admission import Admission, AdmissionMetrics, memory_budget
+from server.bulk_gate import BulkGate
 from server.config import ServerConfig
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
@@ -27,8 +28,8 @@ from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.registration import Guard, add_service
+from server.request_bounds import BULK_PATHS, RequestGuard, bulk_calls_for
 from server.request_bounds import Limits as RequestLimits
-from server.request_bounds import RequestGuard
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
@@ -70,10 +71,18 @@ class RunningServer:
             ("grpc.max_send_message_length", config.max_send_message_bytes),
             ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
         ]
+        budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
+        admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
+        self.bulk_gate = BulkGate(
+            BULK_PATHS,
+            config.max_bulk_calls
+            or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
+            admission_metrics,
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
-            interceptors=interceptors,
+            interceptors=(self.bulk_gate, *interceptors),
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         limits = Limits(
@@ -83,11 +92,7 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        self.admission = Admission(
-            memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes),
-            config.traffic_calls,
-            metrics if isinstance(metrics, AdmissionMetrics) else None,
-        )
+        self.admission = Admission(budget, config.traffic_calls, admission_metrics)
         request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
 
         def guard(method: MethodDescriptor) -> Guard:

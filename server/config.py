@@ -50,6 +50,9 @@ class ServerConfig:
     memory_baseline_bytes: int = 128 * MIB
     # Prediction calls running at once; 0: threads - 2, so health checks find a thread.
     max_traffic_calls: int = 0
+    # Bulk calls (PredictBatch, /batch, OIP infer) at once, counted before grpc receives
+    # them; 0: as many largest requests as the memory budget holds.
+    max_bulk_calls: int = 0
     metrics_port: int = 0
     metrics_host: str = ""
     log_level: str = "INFO"
@@ -141,6 +144,13 @@ SETTINGS: tuple[Setting, ...] = (
         "--max-traffic-calls",
         "prediction calls running at once per process; more get RESOURCE_EXHAUSTED; "
         "0 = --threads minus 2, so health checks always find a thread",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--max-bulk-calls",
+        "bulk calls (PredictBatch, /batch, /batch/columns, V2 infer) per process at once, "
+        "counted before their request is received; more get RESOURCE_EXHAUSTED unread; "
+        "0 = as many requests of the largest size as the memory budget holds",
         type=non_negative_int,
     ),
     _setting("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=port_number),

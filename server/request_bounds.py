@@ -67,10 +67,12 @@ _TENSORS = Counted(
 )
 BULK: dict[str, tuple[int, Counted | None]] = {
     _PREDICTION.methods_by_name["PredictBatch"].full_name: (3, _RECORDS),
-    _JSON.methods_by_name["PredictJsonRecords"].full_name: (8, None),
-    _JSON.methods_by_name["PredictJsonColumns"].full_name: (8, None),
+    # The JSON lane's and V2 REST's decoders bound what they build to the body's size.
+    _JSON.methods_by_name["PredictJsonRecords"].full_name: (4, None),
+    _JSON.methods_by_name["PredictJsonColumns"].full_name: (4, None),
+    _OIP_REST.methods_by_name["Infer"].full_name: (4, None),
+    # Packed varints (a tensor's shape, integer contents) parse to 8 bytes per byte.
     _OIP.methods_by_name["ModelInfer"].full_name: (8, _TENSORS),
-    _OIP_REST.methods_by_name["Infer"].full_name: (8, None),
 }
 # Methods that predict take a slot besides memory (the others are cheap and small).
 TRAFFIC = frozenset(
@@ -80,6 +82,30 @@ TRAFFIC = frozenset(
         _JSON.methods_by_name["PredictJsonRecord"].full_name,
     }
 )
+# What grpc takes to receive a request, before any check can run (measured: 3× its bytes).
+RECEIPT_MULTIPLE = 3
+
+
+def wire_path(method: MethodDescriptor) -> str:
+    """`/Service/Method`, as a call names its method on the wire."""
+    return f"/{method.containing_service.full_name}/{method.name}"
+
+
+BULK_PATHS = frozenset(
+    wire_path(method)
+    for service in (_PREDICTION, _JSON, _OIP, _OIP_REST)
+    for method in service.methods
+    if method.full_name in BULK
+)
+
+
+def bulk_calls_for(budget_bytes: int, max_receive_bytes: int, most: int) -> int:
+    """How many bulk calls may be in receipt at once: as many requests of the largest size
+    as the budget holds (at least 1, at most `most`)."""
+    largest = RECEIPT_MULTIPLE * max_receive_bytes + CALL_OVERHEAD_BYTES
+    return max(1, min(most, budget_bytes // largest))
+
+
 SMALL_MEMORY_MULTIPLE = 4
 
 
@@ -98,7 +124,7 @@ class RequestGuard:
         self, method: MethodDescriptor, limits: Limits, capacity: admission.Admission | None
     ) -> None:
         # As grpc names it on the wire (without the leading slash): Service/Method.
-        self.method = f"{method.containing_service.full_name}/{method.name}"
+        self.method = wire_path(method)[1:]
         bulk = BULK.get(method.full_name)
         self.max_bytes = None if bulk is not None else limits.max_small_request_bytes
         self.multiple, self.counted = bulk if bulk is not None else (SMALL_MEMORY_MULTIPLE, None)
