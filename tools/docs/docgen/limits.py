@@ -28,6 +28,25 @@ SERVER_LIMITS = (
     ("max_send_message_bytes", "one gRPC reply message"),
     ("threads", "calls handled at once per server process"),
     ("max_concurrent_rpcs", "calls running or queued per process (RESOURCE_EXHAUSTED above)"),
+    (
+        "max_small_request_bytes",
+        "one request of a method that takes no bulk (health, reflection, metadata, "
+        "`GetModelInfo`, `Predict`, `POST /stream`), refused unparsed above",
+    ),
+    (
+        "max_traffic_calls",
+        "prediction calls at once per process (0: `--threads` − 2; RESOURCE_EXHAUSTED above)",
+    ),
+    (
+        "max_bulk_calls",
+        "bulk calls at once per process, before receipt (0: as many largest requests as "
+        "the memory budget holds; RESOURCE_EXHAUSTED above)",
+    ),
+    (
+        "memory_budget_bytes",
+        "memory the calls in flight may reserve (0: the cgroup limit − "
+        "`--memory-baseline-bytes`; RESOURCE_EXHAUSTED above)",
+    ),
     ("grace_period", "seconds in-flight calls get to finish after SIGTERM"),
     ("shutdown_delay", "seconds a server reports NOT_SERVING before it stops taking calls"),
 )
