@@ -219,7 +219,7 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
         (
             "health check of each server",
             f"every {_duration(check['interval'])}, timeout {_duration(check['timeout'])}, "
-            f"{check['unhealthy_threshold']} failure marks it unhealthy",
+            f"{check['unhealthy_threshold']} failures in a row mark it unhealthy",
         ),
         (
             "outlier ejection",
