@@ -387,9 +387,9 @@ def render_server_memory(results: Mapping[str, Any]) -> str:
             f"{batch_multiple}m + {_mib(overhead)}",
         ],
         [
-            f"A maximal JSON body ({_mib(json_cap)}) reserves ({json_multiple}× + {_mib(overhead)})",
+            f"A maximal JSON body ({_mib(json_cap)}) reserves",
             _mib(json_multiple * json_cap + overhead),
-            "",
+            f"{json_multiple} × {_mib(json_cap)} + {_mib(overhead)}",
         ],
         [
             "Peak of a pod: the idle server plus at most the budget",
