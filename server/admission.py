@@ -1,16 +1,13 @@
-"""Admission: the server takes a call only while what it may cost fits.
+"""Admission by memory: the server takes a call only while what it may cost fits.
 
-Two limits, checked in the request parser before the parse (`server.registration`):
-
-- memory: each call reserves its bound (`request_bounds.RequestGuard.reserve_bytes`: a
-  multiple of its body plus a constant) from a budget (`--memory-budget-bytes`, or the
-  cgroup's memory limit minus `--memory-baseline-bytes`), and gives it back when the call
-  ends (`server.telemetry.Call`);
-- prediction calls running at once (`--max-traffic-calls`), below the handler thread count,
-  so health checks, readiness and metadata always find a thread.
-
-A call over either limit is refused at once with RESOURCE_EXHAUSTED (`RetryLaterError`),
-which Envoy retries on another server and the clients retry with back-off.
+Each call reserves its bound (`request_bounds.RequestGuard.reserve_bytes`: a multiple of
+its body plus a constant) in the request parser, before the parse (`server.registration`),
+from a budget (`--memory-budget-bytes`, or the cgroup's memory limit minus
+`--memory-baseline-bytes`), and gives it back when the call ends (`server.telemetry.Call`).
+A call that does not fit is refused at once with RESOURCE_EXHAUSTED (`RetryLaterError`),
+which Envoy retries on another server and the clients retry with back-off; one that would
+not fit even an idle server is INVALID_ARGUMENT. How many calls run at once is the call
+gate's (`server.call_gate`).
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from server.errors import InvalidInputError, RetryLaterError, ServiceError
+from server.errors import InvalidInputError, RetryLaterError
 
 MIB = 1024 * 1024
 
@@ -34,15 +31,13 @@ class AdmissionMetrics(Protocol):
 
 
 class Ticket:
-    """One admitted call's share: its reserved bytes and, for a prediction call, its slot.
-    `release` gives both back (once)."""
+    """One admitted call's reserved bytes; `release` gives them back (once)."""
 
-    __slots__ = ("_admission", "reserved_bytes", "traffic")
+    __slots__ = ("_admission", "reserved_bytes")
 
-    def __init__(self, admission: Admission, reserved_bytes: int, traffic: bool) -> None:
+    def __init__(self, admission: Admission, reserved_bytes: int) -> None:
         self._admission: Admission | None = admission
         self.reserved_bytes = reserved_bytes
-        self.traffic = traffic
 
     def release(self) -> None:
         admission, self._admission = self._admission, None
@@ -54,67 +49,50 @@ class Ticket:
 
 
 class Admission:
-    """The server's capacity: `budget_bytes` for the calls' reservations and
-    `max_traffic_calls` prediction calls at once."""
+    """The server's memory for calls: `budget_bytes` for their reservations."""
 
-    def __init__(
-        self, budget_bytes: int, max_traffic_calls: int, metrics: AdmissionMetrics | None = None
-    ) -> None:
+    def __init__(self, budget_bytes: int, metrics: AdmissionMetrics | None = None) -> None:
         self.budget_bytes = budget_bytes
-        self.max_traffic_calls = max_traffic_calls
         self._metrics = metrics
         self._lock = threading.Lock()
         self._reserved = 0
-        self._traffic = 0
 
     @property
     def reserved_bytes(self) -> int:
         return self._reserved
 
-    def admit(self, method: str, reserve_bytes: int, traffic: bool) -> Ticket:
+    def admit(self, method: str, reserve_bytes: int) -> Ticket:
         """A ticket for a call that may take `reserve_bytes`; RetryLaterError when the
-        budget or the prediction slots are taken, InvalidInputError when the call would
-        not fit even an idle server's budget."""
+        budget is taken, InvalidInputError when the call would not fit even an idle
+        server's budget."""
+        budget = self.budget_bytes
         with self._lock:
-            if traffic and self._traffic >= self.max_traffic_calls:
-                refusal: ServiceError | None = RetryLaterError(
-                    f"{method}: this server is running {self._traffic} prediction calls, "
-                    f"its most at once; retry in {RetryLaterError.RETRY_AFTER_SECONDS} s "
-                    "(another server may take it now)"
-                )
-                reason = "calls"
-            elif reserve_bytes > self.budget_bytes:
-                refusal = InvalidInputError(
-                    f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB, "
-                    f"more than this server's whole budget of {self.budget_bytes / MIB:.0f} MiB; "
-                    "send fewer records per call"
-                )
-                reason = "too_large"
-            elif self._reserved + reserve_bytes > self.budget_bytes:
-                refusal = RetryLaterError(
-                    f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB "
-                    f"and this server has {(self.budget_bytes - self._reserved) / MIB:.1f} MiB "
-                    f"of its {self.budget_bytes / MIB:.0f} MiB budget free; retry in "
-                    f"{RetryLaterError.RETRY_AFTER_SECONDS} s (another server may take it now)"
-                )
-                reason = "memory"
-            else:
+            fits = self._reserved + reserve_bytes <= budget
+            if fits:
                 self._reserved += reserve_bytes
-                self._traffic += traffic
-                reserved = self._reserved
-                refusal = None
-        if refusal is not None:
+            reserved = self._reserved
+        if fits:
             if self._metrics is not None:
-                self._metrics.admission_refused(reason)
-            raise refusal
+                self._metrics.memory_reserved(reserved)
+            return Ticket(self, reserve_bytes)
         if self._metrics is not None:
-            self._metrics.memory_reserved(reserved)
-        return Ticket(self, reserve_bytes, traffic)
+            self._metrics.admission_refused("too_large" if reserve_bytes > budget else "memory")
+        if reserve_bytes > budget:
+            raise InvalidInputError(
+                f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB, "
+                f"more than this server's whole budget of {budget / MIB:.0f} MiB; "
+                "send fewer records per call"
+            )
+        raise RetryLaterError(
+            f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB "
+            f"and this server has {(budget - reserved) / MIB:.1f} MiB of its "
+            f"{budget / MIB:.0f} MiB budget free; retry in "
+            f"{RetryLaterError.RETRY_AFTER_SECONDS} s (another server may take it now)"
+        )
 
     def release(self, ticket: Ticket) -> None:
         with self._lock:
             self._reserved -= ticket.reserved_bytes
-            self._traffic -= ticket.traffic
             reserved = self._reserved
         if self._metrics is not None:
             self._metrics.memory_reserved(reserved)

@@ -20,15 +20,15 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from server import inference_protocol, inference_rest
 from server.admission import Admission, AdmissionMetrics, memory_budget
-from server.bulk_gate import BulkGate
-from server.config import ServerConfig
+from server.call_gate import CallGate
+from server.config import PROBE_THREADS, ServerConfig
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.registration import Guard, add_service
-from server.request_bounds import BULK_PATHS, RequestGuard, bulk_calls_for
+from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
 from server.request_bounds import Limits as RequestLimits
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
@@ -73,16 +73,22 @@ class RunningServer:
         ]
         budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
         admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
-        self.bulk_gate = BulkGate(
+        self.call_gate = CallGate(
+            TRAFFIC_PATHS,
             BULK_PATHS,
+            config.traffic_calls,
             config.max_bulk_calls
             or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
             admission_metrics,
         )
+        # Health checks and reflection run on threads of their own, never behind traffic.
+        self.probe_threads = futures.ThreadPoolExecutor(
+            max_workers=PROBE_THREADS, thread_name_prefix="probe"
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
-            interceptors=(self.bulk_gate, *interceptors),
+            interceptors=(self.call_gate, *interceptors),
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         limits = Limits(
@@ -92,7 +98,7 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        self.admission = Admission(budget, config.traffic_calls, admission_metrics)
+        self.admission = Admission(budget, admission_metrics)
         request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
 
         def guard(method: MethodDescriptor) -> Guard:
@@ -113,12 +119,21 @@ class RunningServer:
             (json_lane, JSON_SERVICE),
             (open_inference, inference_protocol.SERVICE),
             (open_inference_rest, inference_rest.SERVICE),
-            (self.health, health_pb2.DESCRIPTOR.services_by_name["Health"]),
         )
         served = [
             add_service(self.server, servicer, service, observer, guard)
             for servicer, service in services
         ]
+        served.append(
+            add_service(
+                self.server,
+                self.health,
+                health_pb2.DESCRIPTOR.services_by_name["Health"],
+                observer,
+                guard,
+                self.probe_threads,
+            )
+        )
         reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
         add_service(
             self.server,
@@ -126,6 +141,7 @@ class RunningServer:
             reflection_service,
             observer,
             guard,
+            self.probe_threads,
         )
         try:
             self.port = self.server.add_insecure_port(config.address)
@@ -161,6 +177,7 @@ class RunningServer:
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()
+        self.probe_threads.shutdown(wait=False, cancel_futures=True)
         if self.access_log is not None:
             self.access_log.close()
         log.info("stopped")

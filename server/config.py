@@ -20,6 +20,10 @@ from server.settings import (
 
 KIB = 1024
 MIB = 1024 * KIB
+# grpc's --max-concurrent-rpcs places left to health checks, reflection and metadata, and
+# the handler threads of their own they run on (never behind traffic).
+PROBE_CALLS = 8
+PROBE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,8 @@ class ServerConfig:
     # (or the machine's memory) minus memory_baseline_bytes.
     memory_budget_bytes: int = 0
     memory_baseline_bytes: int = 128 * MIB
-    # Prediction calls running at once; 0: threads - 2, so health checks find a thread.
+    # Prediction calls running or queued; 0: max_concurrent_rpcs - 8, so grpc's own cap
+    # (which refuses any call) is never reached by traffic and health checks get through.
     max_traffic_calls: int = 0
     # Bulk calls (PredictBatch, /batch, OIP infer) at once, counted before grpc receives
     # them; 0: as many largest requests as the memory budget holds.
@@ -64,9 +69,9 @@ class ServerConfig:
 
     @property
     def traffic_calls(self) -> int:
-        """Prediction calls at once: --max-traffic-calls, else two threads fewer than
-        --threads (at least one)."""
-        return self.max_traffic_calls or max(self.threads - 2, 1)
+        """Prediction calls at once: --max-traffic-calls, else 8 fewer than
+        --max-concurrent-rpcs (at least one)."""
+        return self.max_traffic_calls or max(self.max_concurrent_rpcs - PROBE_CALLS, 1)
 
     @property
     def model_source(self) -> Path:
@@ -142,8 +147,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _setting(
         "--max-traffic-calls",
-        "prediction calls running at once per process; more get RESOURCE_EXHAUSTED; "
-        "0 = --threads minus 2, so health checks always find a thread",
+        "prediction calls running or waiting for a thread per process; more get "
+        "RESOURCE_EXHAUSTED; 0 = --max-concurrent-rpcs minus 8, so that cap, which "
+        "refuses any call, is left to health checks",
         type=non_negative_int,
     ),
     _setting(

@@ -13,6 +13,7 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent import futures
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
@@ -46,18 +47,20 @@ def add_service(
     service: ServiceDescriptor,
     observer: CallObserver,
     guards: GuardFactory | None = None,
+    thread_pool: futures.ThreadPoolExecutor | None = None,
 ) -> str:
     """Register the methods of `service` that `servicer` has (by the RPC's name, e.g.
     `servicer.Predict(request, context)`), each observed by `observer` and, with `guards`,
-    its requests checked by `guards(method)` before the parse; a method the servicer lacks
-    is answered UNIMPLEMENTED by grpc. Returns the service's full name (for health and
-    reflection)."""
+    its requests checked by `guards(method)` before the parse, and run on `thread_pool`
+    when given (else the server's); a method the servicer lacks is answered UNIMPLEMENTED
+    by grpc. Returns the service's full name (for health and reflection)."""
     handlers = {
         method.name: method_handler(
             method,
             getattr(servicer, method.name),
             observer,
             None if guards is None else guards(method),
+            thread_pool,
         )
         for method in service.methods
         if callable(getattr(servicer, method.name, None))
@@ -73,6 +76,7 @@ def method_handler(
     behavior: Behavior,
     observer: CallObserver,
     guard: Guard | None = None,
+    thread_pool: futures.ThreadPoolExecutor | None = None,
 ) -> grpc.RpcMethodHandler:
     """grpc's handler for one RPC: its kind, parser and serializer from the descriptor,
     `behavior` wrapped by `observer`. A server-streaming behavior that grpc runs without
@@ -81,8 +85,11 @@ def method_handler(
     make_handler, wrap = _KINDS[method.client_streaming, method.server_streaming]
     if getattr(behavior, "experimental_non_blocking", False):
         wrap = CallObserver.unary_stream_non_blocking
+    handle = wrap(observer, method.name, behavior)
+    if thread_pool is not None:
+        handle.experimental_thread_pool = thread_pool  # type: ignore[attr-defined]
     return make_handler(
-        wrap(observer, method.name, behavior),
+        handle,
         request_deserializer=lenient_parser(GetMessageClass(method.input_type), guard),
         response_serializer=GetMessageClass(method.output_type).SerializeToString,
     )

@@ -9,8 +9,8 @@ Every method is one of two kinds:
   (PredictBatch's `records`, ModelInfer's tensors) they are counted before the parse
   (`server.wire_count`) and refused over the limit.
 
-Then a call reserves its memory bound, `MEMORY_MULTIPLE[kind] × body + CALL_OVERHEAD_BYTES`,
-from the server's budget (`server.admission`); prediction methods also take a slot.
+Then a call reserves its memory bound, its method's multiple × body + CALL_OVERHEAD_BYTES,
+from the server's budget (`server.admission`).
 The multiples are what one call is measured to cost at most (tests/abuse/test_wire_bounds.py).
 """
 
@@ -74,7 +74,7 @@ BULK: dict[str, tuple[int, Counted | None]] = {
     # Packed varints (a tensor's shape, integer contents) parse to 8 bytes per byte.
     _OIP.methods_by_name["ModelInfer"].full_name: (8, _TENSORS),
 }
-# Methods that predict take a slot besides memory (the others are cheap and small).
+# Methods that predict: the call gate counts them (`server.call_gate`).
 TRAFFIC = frozenset(
     {
         *BULK,
@@ -91,12 +91,9 @@ def wire_path(method: MethodDescriptor) -> str:
     return f"/{method.containing_service.full_name}/{method.name}"
 
 
-BULK_PATHS = frozenset(
-    wire_path(method)
-    for service in (_PREDICTION, _JSON, _OIP, _OIP_REST)
-    for method in service.methods
-    if method.full_name in BULK
-)
+_METHODS = [m for s in (_PREDICTION, _JSON, _OIP, _OIP_REST) for m in s.methods]
+BULK_PATHS = frozenset(wire_path(m) for m in _METHODS if m.full_name in BULK)
+TRAFFIC_PATHS = frozenset(wire_path(m) for m in _METHODS if m.full_name in TRAFFIC)
 
 
 def bulk_calls_for(budget_bytes: int, max_receive_bytes: int, most: int) -> int:
@@ -131,7 +128,6 @@ class RequestGuard:
         self.count_limit = (
             limits.max_batch_records if self.counted is _RECORDS else MAX_INFER_TENSORS
         )
-        self.traffic = method.full_name in TRAFFIC
         self.message_name = method.input_type.full_name
         # A stream of requests is not admitted per message: its messages are small.
         self.capacity = None if method.client_streaming else capacity
@@ -146,7 +142,7 @@ class RequestGuard:
             self._check_shape(data)
             if self.capacity is None:
                 return None
-            return self.capacity.admit(self.method, self.reserve_bytes(len(data)), self.traffic)
+            return self.capacity.admit(self.method, self.reserve_bytes(len(data)))
         except ServiceError as exc:
             return RefusedRequest(exc)
 

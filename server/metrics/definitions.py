@@ -97,9 +97,9 @@ RESERVED_BYTES = Metric(
 ADMISSION_REFUSALS = Metric(
     "diabetes_admission_refusals",
     "Calls refused before their parse, by reason: memory (the budget is taken), calls "
-    "(every prediction slot is taken), bulk (every bulk place is taken; refused before "
-    "the request is received), all RESOURCE_EXHAUSTED; too_large (over the whole budget, "
-    "INVALID_ARGUMENT).",
+    "(every prediction place is taken), bulk (every bulk place is taken), the last two "
+    "before the request is received, all RESOURCE_EXHAUSTED; too_large (over the whole "
+    "budget, INVALID_ARGUMENT).",
     Kind.COUNTER,
     ("reason",),
 )

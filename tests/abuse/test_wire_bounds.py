@@ -248,7 +248,9 @@ def test_concurrent_maximal_batches_over_a_small_budget_are_refused_retryably(
 def test_health_stays_serving_while_traffic_saturates_the_server(
     all_features_artifact: Path, batch_body: bytes
 ) -> None:
-    with running_server("--threads", "4", model=all_features_artifact) as busy:
+    with running_server(
+        "--threads", "4", "--max-traffic-calls", "2", model=all_features_artifact
+    ) as busy:
         stop = threading.Event()
         refused: list[str] = []
 

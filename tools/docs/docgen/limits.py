@@ -35,7 +35,8 @@ SERVER_LIMITS = (
     ),
     (
         "max_traffic_calls",
-        "prediction calls at once per process (0: `--threads` − 2; RESOURCE_EXHAUSTED above)",
+        "prediction calls running or queued per process (0: `--max-concurrent-rpcs` − 8; "
+        "RESOURCE_EXHAUSTED above, before receipt)",
     ),
     (
         "max_bulk_calls",

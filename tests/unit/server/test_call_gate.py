@@ -1,6 +1,6 @@
-"""The bulk gate (`server.bulk_gate`) on a real grpc server, in process: a bulk call beyond
-the limit is refused RESOURCE_EXHAUSTED, with the retry metadata, before its request is
-received; its place comes back when a call ends; other methods never wait for it."""
+"""The call gate (`server.call_gate`) on a real grpc server, in process: a bulk call beyond
+its limit is refused RESOURCE_EXHAUSTED, with the retry metadata, before its request is
+received; its place comes back when a call ends; other methods do not wait for it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.bulk_gate import BulkGate
+from server.call_gate import CallGate
 from server.metrics import ServerMetrics
 from server.registration import add_service
-from server.request_bounds import BULK_PATHS
+from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS
 from server.servicer import SERVICE
 from server.telemetry import CallObserver
 
@@ -46,7 +46,7 @@ class HeldBatches:
 def gated() -> Iterator[tuple[pb_grpc.PredictionServiceStub, HeldBatches, ServerMetrics]]:
     metrics = ServerMetrics(registry=None)
     servicer = HeldBatches()
-    gate = BulkGate(BULK_PATHS, 1, metrics)
+    gate = CallGate(TRAFFIC_PATHS, BULK_PATHS, 2, 1, metrics)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=(gate,))
     add_service(server, servicer, SERVICE, CallObserver(access_log=None, metrics=metrics))
     port = server.add_insecure_port("127.0.0.1:0")
