@@ -27,6 +27,7 @@ from diabetes.v1 import inference_rest_pb2, json_pb2
 from diabetes.v1 import prediction_pb2 as pb
 from server import admission
 from server.errors import InvalidInputError, RefusedRequest, ServiceError
+from server.tensor_wire import tensor_problem
 from server.wire_count import WireError, count_fields
 
 MIB = 1024 * 1024
@@ -37,6 +38,9 @@ CALL_OVERHEAD_BYTES = 2 * MIB
 MAX_INFER_TENSORS = 64
 # A repeated message element takes at least 2 bytes on the wire (tag, zero length).
 _MIN_ELEMENT_BYTES = 2
+# A ModelInfer request smaller than this cannot hold a tensor worth walking for (9 packed
+# dimensions, 65 parameters...): its parse is small whatever it holds.
+_TENSOR_WALK_FROM = 4096
 
 _PREDICTION = pb.DESCRIPTOR.services_by_name["PredictionService"]
 _JSON = json_pb2.DESCRIPTOR.services_by_name["JsonPredictionService"]
@@ -125,6 +129,7 @@ class RequestGuard:
         bulk = BULK.get(method.full_name)
         self.max_bytes = None if bulk is not None else limits.max_small_request_bytes
         self.multiple, self.counted = bulk if bulk is not None else (SMALL_MEMORY_MULTIPLE, None)
+        self.max_batch_records = limits.max_batch_records
         self.count_limit = (
             limits.max_batch_records if self.counted is _RECORDS else MAX_INFER_TENSORS
         )
@@ -154,7 +159,11 @@ class RequestGuard:
                 f"this one has {size} bytes"
             )
         counted, limit = self.counted, self.count_limit
-        if counted is None or size < (limit + 1) * _MIN_ELEMENT_BYTES:
+        if counted is None:
+            return
+        if counted is _TENSORS and size > _TENSOR_WALK_FROM:
+            self._check_tensors(data)
+        if size < (limit + 1) * _MIN_ELEMENT_BYTES:
             return
         try:
             found = count_fields(data, counted.fields, limit)
@@ -169,6 +178,18 @@ class RequestGuard:
                 f"the request has more than {limit} fields besides its {counted.what}; "
                 f"a {self.message_name} sets each of them once"
             )
+
+    def _check_tensors(self, data: bytes) -> None:
+        # Unpacked values or byte strings: up to a full batch of every feature.
+        most_values = self.max_batch_records * len(pb.Record.DESCRIPTOR.fields)
+        try:
+            problem = tensor_problem(data, most_values)
+        except WireError as exc:
+            raise InvalidInputError(
+                f"the request is not a valid {self.message_name} message: {exc}"
+            ) from None
+        if problem is not None:
+            raise InvalidInputError(f"{problem}; this server takes no larger tensors")
 
 
 def _over_limit(what: str, limit: int) -> str:

@@ -12,7 +12,7 @@ proves that run with strides in one pass. Whatever follows is walked field by fi
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,27 @@ def count_fields(data: bytes, fields: Collection[int], stop_after: int) -> WireC
         else:
             others += 1
     return WireCount(count, others)
+
+
+def walk(view: memoryview, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Each field of the message in view[start:end]: (number, wire type, where its value
+    starts, where the field ends). Raises WireError when the bytes are not well formed."""
+    offset = start
+    while offset < end:
+        field_start = offset
+        tag, offset = _varint(view, offset)
+        number, wire_type = tag >> 3, tag & 7
+        if number == 0:
+            raise WireError(f"field number 0 at byte {field_start}")
+        value = offset
+        if wire_type == _LEN:
+            length, value = _varint(view, offset)
+            offset = value + length
+        else:
+            _, offset = _field(view, field_start)
+        if offset > end:
+            raise WireError(f"field {number} runs past the end of its message")
+        yield number, wire_type, value, offset
 
 
 def _field(view: memoryview, offset: int) -> tuple[int, int]:

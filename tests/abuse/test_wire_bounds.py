@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -171,6 +172,52 @@ def test_model_infer_with_too_many_tensors_is_refused_before_the_parse(
         f"more than {MAX_INFER_TENSORS} tensors is over the limit of {MAX_INFER_TENSORS} "
         "tensors per call"
     )
+
+
+def _tensor(**fields: Any) -> oip.ModelInferRequest.InferInputTensor:
+    return oip.ModelInferRequest.InferInputTensor(name="bmi", **fields)
+
+
+@pytest.mark.parametrize(
+    ("request_message", "message"),
+    [
+        (  # 30M packed zeros: 240 MiB parsed, and a tuple of 30M ints after
+            oip.ModelInferRequest(inputs=[_tensor(datatype="FP64", shape=[0] * 30_000_000)]),
+            "inputs[0]: shape has more than 8 dimensions; this server takes no larger tensors",
+        ),
+        (
+            oip.ModelInferRequest(
+                inputs=[
+                    _tensor(
+                        datatype="INT64",
+                        shape=[30_000_000],
+                        contents=oip.InferTensorContents(int64_contents=[0] * 30_000_000),
+                    )
+                ]
+            ),
+            "inputs[0]: contents has more than 1000000 values; this server takes no larger tensors",
+        ),
+    ],
+    ids=["packed-shape", "packed-int64-contents"],
+)
+def test_model_infer_tensors_too_big_to_parse_are_refused_before_the_parse(
+    server: ServerProcess,
+    channel: grpc.Channel,
+    model: LinearModel,
+    request_message: oip.ModelInferRequest,
+    message: str,
+) -> None:
+    body = request_message.SerializeToString()
+    infer = raw_unary(channel, "/inference.GRPCInferenceService/ModelInfer")
+    with peak_growth(server.pid) as growth:
+        error = refusal(lambda: infer(body, timeout=60))
+    print(
+        f"ModelInfer {message[:30]} ({len(body) / MIB:.0f} MiB): grew {growth.bytes / MIB:.0f} MiB"
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == message
+    assert growth.bytes < REFUSED_MULTIPLE * len(body) + SLACK
+    assert_still_predicts(server.target, model)
 
 
 def test_a_maximal_batch_is_answered_within_the_bound(
