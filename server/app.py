@@ -14,17 +14,22 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from google.protobuf.descriptor import MethodDescriptor
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from server import inference_protocol, inference_rest
-from server.config import ServerConfig
+from server.admission import Admission, AdmissionMetrics, memory_budget
+from server.call_gate import CallGate
+from server.config import PROBE_THREADS, ServerConfig
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.registration import add_service
+from server.registration import Guard, add_service
+from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
+from server.request_bounds import Limits as RequestLimits
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
@@ -74,10 +79,24 @@ class RunningServer:
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
         ]
+        budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
+        admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
+        self.call_gate = CallGate(
+            TRAFFIC_PATHS,
+            BULK_PATHS,
+            config.traffic_calls,
+            config.max_bulk_calls
+            or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
+            admission_metrics,
+        )
+        # Health checks and reflection run on threads of their own, never behind traffic.
+        self.probe_threads = futures.ThreadPoolExecutor(
+            max_workers=PROBE_THREADS, thread_name_prefix="probe"
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
-            interceptors=interceptors,
+            interceptors=(self.call_gate, *interceptors),
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         limits = Limits(
@@ -87,6 +106,12 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
+        self.admission = Admission(budget, admission_metrics)
+        request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
+
+        def guard(method: MethodDescriptor) -> Guard:
+            return RequestGuard(method, request_limits, self.admission).check
+
         typed = PredictionServicer(store, limits, observer)
         json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
         self.ready = threading.Event()  # set while serving; cleared when draining
@@ -96,21 +121,35 @@ class RunningServer:
         open_inference_rest = inference_rest.InferenceRestServicer(
             store, config.max_batch_records, observer, self.ready.is_set
         )
-        served = (
-            add_service(self.server, typed, SERVICE, observer),
-            add_service(self.server, json_lane, JSON_SERVICE, observer),
-            add_service(self.server, open_inference, inference_protocol.SERVICE, observer),
-            add_service(self.server, open_inference_rest, inference_rest.SERVICE, observer),
-        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (
-                *served,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
+        services = (
+            (typed, SERVICE),
+            (json_lane, JSON_SERVICE),
+            (open_inference, inference_protocol.SERVICE),
+            (open_inference_rest, inference_rest.SERVICE),
+        )
+        served = [
+            add_service(self.server, servicer, service, observer, guard)
+            for servicer, service in services
+        ]
+        served.append(
+            add_service(
+                self.server,
+                self.health,
+                health_pb2.DESCRIPTOR.services_by_name["Health"],
+                observer,
+                guard,
+                self.probe_threads,
+            )
+        )
+        reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+        add_service(
             self.server,
+            reflection.ReflectionServicer((*served, reflection_service.full_name)),
+            reflection_service,
+            observer,
+            guard,
+            self.probe_threads,
         )
         try:
             self.port = self.server.add_insecure_port(config.address)
@@ -146,6 +185,7 @@ class RunningServer:
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()
+        self.probe_threads.shutdown(wait=False, cancel_futures=True)
         if self.access_log is not None:
             self.access_log.close()
         log.info("stopped")

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import refuse_malformed, status_of
+from server.admission import Admitted, Ticket
+from server.errors import RetryLaterError, refuse_malformed, status_of
 from server.logs import AccessLog
 
 # The servicer's method as grpc calls it: (request or request iterator, context).
@@ -86,19 +87,34 @@ class CallObserver:
     # The four kinds of gRPC method. `method` is the name the logs and metrics show.
     def unary_unary(self, method: str, behavior: Behavior) -> Behavior:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
-            with Call(self, method, context):
-                refuse_malformed(request)
-                return behavior(request, context)
+            with Call(self, method, context) as call:
+                return behavior(call.admit(request), context)
 
         return handle
 
     def unary_stream(self, method: str, behavior: Behavior) -> Behavior:
         def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            with Call(self, method, context):
-                refuse_malformed(request)
-                yield from behavior(request, context)
+            with Call(self, method, context) as call:
+                yield from behavior(call.admit(request), context)
 
         return handle
+
+    def unary_stream_non_blocking(self, method: str, behavior: Behavior) -> Behavior:
+        """A server-streaming behavior that grpc runs with a callback for its replies and
+        that returns at once (the health service's Watch): the call observed is the setting
+        up of the stream; it holds no thread while the stream stays open."""
+
+        start_stream = cast(Callable[[Any, grpc.ServicerContext, Any], None], behavior)
+
+        def handle(request: Any, context: grpc.ServicerContext, send_response: Any) -> None:
+            with Call(self, method, context) as call:
+                start_stream(call.admit(request), context, send_response)
+
+        handle.experimental_non_blocking = True  # type: ignore[attr-defined]
+        handle.experimental_thread_pool = getattr(  # type: ignore[attr-defined]
+            behavior, "experimental_thread_pool", None
+        )
+        return cast(Behavior, handle)
 
     def stream_unary(self, method: str, behavior: Behavior) -> Behavior:
         def handle(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
@@ -125,7 +141,7 @@ class Call:
     """One call in progress: times it, and on the way out counts and logs it and aborts
     the RPC with the right status when the handler raised."""
 
-    __slots__ = ("context", "method", "model", "observer", "records", "started")
+    __slots__ = ("context", "method", "model", "observer", "records", "started", "ticket")
 
     def __init__(self, observer: CallObserver, method: str, context: grpc.ServicerContext) -> None:
         self.observer = observer
@@ -134,6 +150,8 @@ class Call:
         self.records = 0
         self.started = 0.0
         self.model: LinearModel | None = None
+        # The capacity its parser reserved (server.admission), given back when it ends.
+        self.ticket: Ticket | None = None
 
     def __enter__(self) -> Call:
         _current.set(self)
@@ -142,6 +160,15 @@ class Call:
             self.observer.metrics.call_started(self.method)
         return self
 
+    def admit(self, request: Any) -> Any:
+        """The request the handler gets: the message, with its admission ticket kept by
+        this call; raises the caller's error if the parser refused it."""
+        if type(request) is Admitted:
+            self.ticket = request.ticket
+            return request.message
+        refuse_malformed(request)
+        return request
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -149,6 +176,8 @@ class Call:
         traceback: TracebackType | None,
     ) -> None:
         seconds = time.perf_counter() - self.started
+        if self.ticket is not None:
+            self.ticket.release()
         # A stream closed from another thread must not clear that thread's call.
         if _current.get() is self:
             _current.set(None)
@@ -176,6 +205,8 @@ class Call:
                 (model.name, model.version) if model is not None else None,
             )
         if isinstance(exc, Exception):
+            if isinstance(exc, RetryLaterError):
+                self.context.set_trailing_metadata(exc.trailing_metadata())
             self.context.abort(code, message)
 
 
