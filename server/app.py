@@ -13,10 +13,13 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from google.protobuf.descriptor import MethodDescriptor
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from server.config import ServerConfig
+from server.admission import Admission, AdmissionMetrics, memory_budget
+from server.call_gate import CallGate
+from server.config import PROBE_THREADS, ServerConfig
 from server.faces import oip_grpc, oip_rest, prediction_service
 from server.faces.json_lane.schema import JsonSchema
 from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
@@ -24,7 +27,9 @@ from server.faces.json_lane.servicer import JsonPredictionServicer
 from server.inference import Inference, Limits
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.rpc import CallMetrics, CallObserver, add_service
+from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
+from server.request_bounds import Limits as RequestLimits
+from server.rpc import CallMetrics, CallObserver, Guard, add_service
 from server.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -73,10 +78,24 @@ class RunningServer:
             # grpc's default would let a second server bind the same port unnoticed.
             ("grpc.so_reuseport", 0),
         ]
+        budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
+        admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
+        self.call_gate = CallGate(
+            TRAFFIC_PATHS,
+            BULK_PATHS,
+            config.traffic_calls,
+            config.max_bulk_calls
+            or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
+            admission_metrics,
+        )
+        # Health checks and reflection run on threads of their own, never behind traffic.
+        self.probe_threads = futures.ThreadPoolExecutor(
+            max_workers=PROBE_THREADS, thread_name_prefix="probe"
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
             options=options,
-            interceptors=interceptors,
+            interceptors=(self.call_gate, *interceptors),
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         limits = Limits(
@@ -86,6 +105,12 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
+        self.admission = Admission(budget, admission_metrics)
+        request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
+
+        def guard(method: MethodDescriptor) -> Guard:
+            return RequestGuard(method, request_limits, self.admission).check
+
         core = Inference(store, limits, observer)
         self.ready = threading.Event()  # set while serving; cleared when draining
         faces = (
@@ -94,18 +119,29 @@ class RunningServer:
             (oip_grpc.OpenInferenceGrpcServicer(core, self.ready.is_set), oip_grpc.SERVICE),
             (oip_rest.OpenInferenceRestServicer(core, self.ready.is_set), oip_rest.SERVICE),
         )
-        served = tuple(
-            add_service(self.server, servicer, service, observer) for servicer, service in faces
-        )
         self.health = health.HealthServicer(experimental_non_blocking=True)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (
-                *served,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
+        served = [
+            add_service(self.server, servicer, service, observer, guard)
+            for servicer, service in faces
+        ]
+        served.append(
+            add_service(
+                self.server,
+                self.health,
+                health_pb2.DESCRIPTOR.services_by_name["Health"],
+                observer,
+                guard,
+                self.probe_threads,
+            )
+        )
+        reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+        add_service(
             self.server,
+            reflection.ReflectionServicer((*served, reflection_service.full_name)),
+            reflection_service,
+            observer,
+            guard,
+            self.probe_threads,
         )
         try:
             self.port = self.server.add_insecure_port(config.address)
@@ -141,6 +177,7 @@ class RunningServer:
         if delay > 0:
             time.sleep(delay)
         self.server.stop(grace).wait()
+        self.probe_threads.shutdown(wait=False, cancel_futures=True)
         if self.access_log is not None:
             self.access_log.close()
         log.info("stopped")

@@ -8,7 +8,12 @@ from pathlib import Path
 
 from model.repository import BUNDLED_REPOSITORY, DEFAULT_MODEL
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
+# grpc's --max-concurrent-rpcs places left to health checks, reflection and metadata, and
+# the handler threads of their own they run on (never behind traffic).
+PROBE_CALLS = 8
+PROBE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,19 @@ class ServerConfig:
     # Envoy's 32 MiB body cap plus room for the message around it.
     max_receive_message_bytes: int = 33 * MIB
     max_send_message_bytes: int = 16 * MIB
+    # Methods that take no bulk (health, reflection, metadata, Predict, POST /stream) refuse
+    # a larger request unparsed.
+    max_small_request_bytes: int = 16 * KIB
+    # What the calls in flight may reserve (server.admission); 0: the cgroup's memory limit
+    # (or the machine's memory) minus memory_baseline_bytes.
+    memory_budget_bytes: int = 0
+    memory_baseline_bytes: int = 128 * MIB
+    # Prediction calls running or queued; 0: max_concurrent_rpcs - 8, so grpc's own cap
+    # (which refuses any call) is never reached by traffic and health checks get through.
+    max_traffic_calls: int = 0
+    # Bulk calls (PredictBatch, /batch, OIP infer) at once, counted before grpc receives
+    # them; 0: as many largest requests as the memory budget holds.
+    max_bulk_calls: int = 0
     metrics_port: int = 0
     metrics_host: str = ""
     log_level: str = "INFO"
@@ -37,6 +55,12 @@ class ServerConfig:
     shutdown_delay: float = 0.0
     watch_model: bool = False
     otlp_endpoint: str = ""
+
+    @property
+    def traffic_calls(self) -> int:
+        """Prediction calls at once: --max-traffic-calls, else 8 fewer than
+        --max-concurrent-rpcs (at least one)."""
+        return self.max_traffic_calls or max(self.max_concurrent_rpcs - PROBE_CALLS, 1)
 
     @property
     def model_source(self) -> Path:

@@ -22,6 +22,20 @@ class InvalidInputError(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class RetryLaterError(ServiceError):
+    """The server is at capacity (memory or calls); the same call may succeed in a moment,
+    here or on another server. Trailing metadata tells clients and the edge when to retry:
+    `grpc-retry-pushback-ms` (gRPC's retry policy honours it) and `retry-after` (seconds,
+    for an HTTP `Retry-After`)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    RETRY_AFTER_SECONDS = 1
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        seconds = self.RETRY_AFTER_SECONDS
+        return (("grpc-retry-pushback-ms", str(seconds * 1000)), ("retry-after", str(seconds)))
+
+
 class ModelNotFoundError(ServiceError):
     """The call names a model, version or label this server does not serve; the message
     names those it does."""
@@ -29,25 +43,29 @@ class ModelNotFoundError(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
 
 
-class MalformedRequest:
-    """What request bytes that are not a valid protobuf message parse to (see
-    `server.rpc`). grpc would answer INTERNAL and log a traceback; the call
-    is answered INVALID_ARGUMENT instead, and logged and counted like any other."""
+class RefusedRequest:
+    """What request bytes that are refused before or by the parse become (see
+    `server.rpc`): bytes that are not a valid message, over a method's size or
+    count limit, or over the server's capacity. grpc would answer INTERNAL and log a
+    traceback for an exception raised there; the call is answered with `error`'s status
+    instead, and logged and counted like any other."""
 
     __slots__ = ("error",)
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: ServiceError) -> None:
         self.error = error
 
 
-def malformed(message_name: str, problem: object) -> MalformedRequest:
-    return MalformedRequest(f"the request is not a valid {message_name} message: {problem}")
+def malformed(message_name: str, problem: object) -> RefusedRequest:
+    return RefusedRequest(
+        InvalidInputError(f"the request is not a valid {message_name} message: {problem}")
+    )
 
 
 def refuse_malformed(request: object) -> None:
-    """Raise the caller's error if `request` is what undecodable bytes parsed to."""
-    if type(request) is MalformedRequest:
-        raise InvalidInputError(request.error)
+    """Raise the caller's error if `request` is what refused bytes parsed to."""
+    if type(request) is RefusedRequest:
+        raise request.error
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:

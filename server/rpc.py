@@ -9,17 +9,21 @@ a handler is plain business code: it raises `ServiceError`s, and the inference c
 RPC to a service is adding its method to the servicer.
 
 Requests are parsed leniently: bytes that are not a valid message reach the call as a
-`MalformedRequest`, answered INVALID_ARGUMENT (logged and counted like any call), where
-grpc's generated registration would answer INTERNAL with a traceback.
+`RefusedRequest`, answered INVALID_ARGUMENT (logged and counted like any call), where
+grpc's generated registration would answer INTERNAL with a traceback. With a `Guard`, the
+raw bytes are first checked against the method's bounds and admitted against the server's
+capacity (`server.request_bounds`, `server.admission`); a refusal reaches the call the
+same way, and the admission is given back when the call ends (`Call`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
@@ -28,7 +32,8 @@ from google.protobuf.message_factory import GetMessageClass
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import malformed, refuse_malformed, status_of
+from server.admission import Admitted, Ticket
+from server.errors import RefusedRequest, RetryLaterError, malformed, refuse_malformed, status_of
 from server.logs import AccessLog
 
 # The servicer's method as grpc calls it: (request or request iterator, context).
@@ -95,19 +100,34 @@ class CallObserver:
     # The four kinds of gRPC method. `method` is the name the logs and metrics show.
     def unary_unary(self, method: str, behavior: Behavior) -> Behavior:
         def handle(request: Any, context: grpc.ServicerContext) -> Any:
-            with Call(self, method, context):
-                refuse_malformed(request)
-                return behavior(request, context)
+            with Call(self, method, context) as call:
+                return behavior(call.admit(request), context)
 
         return handle
 
     def unary_stream(self, method: str, behavior: Behavior) -> Behavior:
         def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            with Call(self, method, context):
-                refuse_malformed(request)
-                yield from behavior(request, context)
+            with Call(self, method, context) as call:
+                yield from behavior(call.admit(request), context)
 
         return handle
+
+    def unary_stream_non_blocking(self, method: str, behavior: Behavior) -> Behavior:
+        """A server-streaming behavior that grpc runs with a callback for its replies and
+        that returns at once (the health service's Watch): the call observed is the setting
+        up of the stream; it holds no thread while the stream stays open."""
+
+        start_stream = cast(Callable[[Any, grpc.ServicerContext, Any], None], behavior)
+
+        def handle(request: Any, context: grpc.ServicerContext, send_response: Any) -> None:
+            with Call(self, method, context) as call:
+                start_stream(call.admit(request), context, send_response)
+
+        handle.experimental_non_blocking = True  # type: ignore[attr-defined]
+        handle.experimental_thread_pool = getattr(  # type: ignore[attr-defined]
+            behavior, "experimental_thread_pool", None
+        )
+        return cast(Behavior, handle)
 
     def stream_unary(self, method: str, behavior: Behavior) -> Behavior:
         def handle(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
@@ -134,7 +154,7 @@ class Call:
     """One call in progress: times it, and on the way out counts and logs it and aborts
     the RPC with the right status when the handler raised."""
 
-    __slots__ = ("context", "method", "model", "observer", "records", "started")
+    __slots__ = ("context", "method", "model", "observer", "records", "started", "ticket")
 
     def __init__(self, observer: CallObserver, method: str, context: grpc.ServicerContext) -> None:
         self.observer = observer
@@ -143,6 +163,8 @@ class Call:
         self.records = 0
         self.started = 0.0
         self.model: LinearModel | None = None
+        # The capacity its parser reserved (server.admission), given back when it ends.
+        self.ticket: Ticket | None = None
 
     def __enter__(self) -> Call:
         _current.set(self)
@@ -151,6 +173,15 @@ class Call:
             self.observer.metrics.call_started(self.method)
         return self
 
+    def admit(self, request: Any) -> Any:
+        """The request the handler gets: the message, with its admission ticket kept by
+        this call; raises the caller's error if the parser refused it."""
+        if type(request) is Admitted:
+            self.ticket = request.ticket
+            return request.message
+        refuse_malformed(request)
+        return request
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -158,6 +189,8 @@ class Call:
         traceback: TracebackType | None,
     ) -> None:
         seconds = time.perf_counter() - self.started
+        if self.ticket is not None:
+            self.ticket.release()
         # A stream closed from another thread must not clear that thread's call.
         if _current.get() is self:
             _current.set(None)
@@ -185,6 +218,8 @@ class Call:
                 (model.name, model.version) if model is not None else None,
             )
         if isinstance(exc, Exception):
+            if isinstance(exc, RetryLaterError):
+                self.context.set_trailing_metadata(exc.trailing_metadata())
             self.context.abort(code, message)
 
 
@@ -206,6 +241,10 @@ def _caller(context: grpc.ServicerContext) -> tuple[str | None, str | None]:
 # Registration
 
 _HandlerFactory = Callable[..., grpc.RpcMethodHandler]
+# A method's check of its raw request bytes before the parse: the refusal, or the call's
+# admission ticket, or None.
+Guard = Callable[[bytes], RefusedRequest | Ticket | None]
+GuardFactory = Callable[[MethodDescriptor], Guard]
 
 # (client streaming, server streaming) -> grpc's handler factory and the observer's wrapper.
 _KINDS: dict[
@@ -219,14 +258,26 @@ _KINDS: dict[
 
 
 def add_service(
-    server: grpc.Server, servicer: object, service: ServiceDescriptor, observer: CallObserver
+    server: grpc.Server,
+    servicer: object,
+    service: ServiceDescriptor,
+    observer: CallObserver,
+    guards: GuardFactory | None = None,
+    thread_pool: futures.ThreadPoolExecutor | None = None,
 ) -> str:
     """Register the methods of `service` that `servicer` has (by the RPC's name, e.g.
-    `servicer.Predict(request, context)`), each observed by `observer`; a method the
-    servicer lacks is answered UNIMPLEMENTED by grpc. Returns the service's full name
-    (for health and reflection)."""
+    `servicer.Predict(request, context)`), each observed by `observer` and, with `guards`,
+    its requests checked by `guards(method)` before the parse, and run on `thread_pool`
+    when given (else the server's); a method the servicer lacks is answered UNIMPLEMENTED
+    by grpc. Returns the service's full name (for health and reflection)."""
     handlers = {
-        method.name: method_handler(method, getattr(servicer, method.name), observer)
+        method.name: method_handler(
+            method,
+            getattr(servicer, method.name),
+            observer,
+            None if guards is None else guards(method),
+            thread_pool,
+        )
         for method in service.methods
         if callable(getattr(servicer, method.name, None))
     }
@@ -237,27 +288,50 @@ def add_service(
 
 
 def method_handler(
-    method: MethodDescriptor, behavior: Behavior, observer: CallObserver
+    method: MethodDescriptor,
+    behavior: Behavior,
+    observer: CallObserver,
+    guard: Guard | None = None,
+    thread_pool: futures.ThreadPoolExecutor | None = None,
 ) -> grpc.RpcMethodHandler:
     """grpc's handler for one RPC: its kind, parser and serializer from the descriptor,
-    `behavior` wrapped by `observer`."""
+    `behavior` wrapped by `observer`. A server-streaming behavior that grpc runs without
+    holding a thread (`experimental_non_blocking`, e.g. the health service's Watch) stays
+    so."""
     make_handler, wrap = _KINDS[method.client_streaming, method.server_streaming]
+    if getattr(behavior, "experimental_non_blocking", False):
+        wrap = CallObserver.unary_stream_non_blocking
+    handle = wrap(observer, method.name, behavior)
+    if thread_pool is not None:
+        handle.experimental_thread_pool = thread_pool  # type: ignore[attr-defined]
     return make_handler(
-        wrap(observer, method.name, behavior),
-        request_deserializer=lenient_parser(GetMessageClass(method.input_type)),
+        handle,
+        request_deserializer=lenient_parser(GetMessageClass(method.input_type), guard),
         response_serializer=GetMessageClass(method.output_type).SerializeToString,
     )
 
 
-def lenient_parser(message_type: type[Message]) -> Callable[[bytes], object]:
-    """Parse request bytes; bytes that do not parse become a `MalformedRequest`."""
+def lenient_parser(
+    message_type: type[Message], guard: Guard | None = None
+) -> Callable[[bytes], object]:
+    """Parse request bytes; bytes that `guard` refuses, or that do not parse, become a
+    `RefusedRequest`; an admitted request comes with its ticket (`Admitted`)."""
     parse_bytes = message_type.FromString
     name = message_type.DESCRIPTOR.full_name
 
     def parse(data: bytes) -> object:
+        ticket = None
+        if guard is not None:
+            checked = guard(data)
+            if isinstance(checked, RefusedRequest):
+                return checked
+            ticket = checked
         try:
-            return parse_bytes(data)
+            message = parse_bytes(data)
         except DecodeError as exc:
+            if ticket is not None:
+                ticket.release()
             return malformed(name, exc)
+        return message if ticket is None else Admitted(message, ticket)
 
     return parse

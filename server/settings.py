@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from command_settings import Setting, SettingsParser, boolean, port_number, positive_int
+from command_settings import (
+    Setting,
+    SettingsParser,
+    boolean,
+    non_negative_int,
+    port_number,
+    positive_int,
+)
 from server.config import ServerConfig
 
 
@@ -50,6 +57,38 @@ SETTINGS: tuple[Setting, ...] = (
     _setting("--batch-chunk-records", "records per PredictBatch reply message", type=positive_int),
     _setting("--max-receive-message-bytes", "largest request message", type=positive_int),
     _setting("--max-send-message-bytes", "largest reply message", type=positive_int),
+    _setting(
+        "--max-small-request-bytes",
+        "largest request of a method that takes no bulk (health, reflection, metadata, "
+        "GetModelInfo, Predict, POST /stream); a larger one is refused unparsed",
+        type=positive_int,
+    ),
+    _setting(
+        "--memory-budget-bytes",
+        "memory the calls in flight may reserve (each a multiple of its body plus a "
+        "constant); more get RESOURCE_EXHAUSTED; 0 = the cgroup memory limit minus "
+        "--memory-baseline-bytes",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--memory-baseline-bytes",
+        "memory the idle server takes, left out of a budget derived from the cgroup limit",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--max-traffic-calls",
+        "prediction calls running or waiting for a thread per process; more get "
+        "RESOURCE_EXHAUSTED; 0 = --max-concurrent-rpcs minus 8, so that cap, which "
+        "refuses any call, is left to health checks",
+        type=non_negative_int,
+    ),
+    _setting(
+        "--max-bulk-calls",
+        "bulk calls (PredictBatch, /batch, /batch/columns, V2 infer) per process at once, "
+        "counted before their request is received; more get RESOURCE_EXHAUSTED unread; "
+        "0 = as many requests of the largest size as the memory budget holds",
+        type=non_negative_int,
+    ),
     _setting("--metrics-port", "Prometheus metrics port (GET /metrics), 0 = off", type=port_number),
     _setting("--metrics-host", "address the metrics endpoint binds, empty = --host"),
     _setting(

@@ -73,6 +73,22 @@ IN_FLIGHT = Metric(
     Kind.GAUGE,
     ("method",),
 )
+RESERVED_BYTES = Metric(
+    "diabetes_admission_reserved_bytes",
+    "Memory the calls in flight have reserved from the admission budget (each call its "
+    "bound: a multiple of its body plus a constant).",
+    Kind.GAUGE,
+    (),
+)
+ADMISSION_REFUSALS = Metric(
+    "diabetes_admission_refusals",
+    "Calls refused before their parse, by reason: memory (the budget is taken), calls "
+    "(every prediction place is taken), bulk (every bulk place is taken), the last two "
+    "before the request is received, all RESOURCE_EXHAUSTED; too_large (over the whole "
+    "budget, INVALID_ARGUMENT).",
+    Kind.COUNTER,
+    ("reason",),
+)
 MODEL_INFO = Metric(
     "diabetes_model_info",
     "1 for the model version being served (0 for one served before).",
@@ -131,6 +147,8 @@ ALL = (
     RECORDS,
     MODEL_CALLS,
     IN_FLIGHT,
+    RESERVED_BYTES,
+    ADMISSION_REFUSALS,
     MODEL_INFO,
     RELOADS,
     FILES_REFUSED,

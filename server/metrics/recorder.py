@@ -28,6 +28,8 @@ class ServerMetrics:
         self._latency: dict[str, _Histogram] = {}
         self._records: dict[str, _Histogram] = {}
         self._in_flight: dict[str, int] = {}
+        self._reserved_bytes = 0
+        self._refusals: dict[str, int] = {}
         self._model_calls: dict[tuple[str, str, str], int] = {}
         self._model_info: dict[LabelValues, float] = {}
         self._reloads: dict[str, int] = {}
@@ -56,6 +58,15 @@ class ServerMetrics:
                 if counts is None:
                     counts = self._records[method] = _Histogram(defs.RECORD_BUCKETS)
                 counts.add(records)
+
+    # AdmissionMetrics
+    def memory_reserved(self, reserved_bytes: int) -> None:
+        with self._lock:
+            self._reserved_bytes = reserved_bytes
+
+    def admission_refused(self, reason: str) -> None:
+        with self._lock:
+            self._refusals[reason] = self._refusals.get(reason, 0) + 1
 
     def model_answered(self, model: str, version: str, code: str) -> None:
         key = (model, version, code)
@@ -108,6 +119,8 @@ class ServerMetrics:
                 defs.RECORDS.name: {(m,): h.values() for m, h in self._records.items()},
                 defs.MODEL_CALLS.name: {k: [count] for k, count in self._model_calls.items()},
                 defs.IN_FLIGHT.name: {(m,): [count] for m, count in self._in_flight.items()},
+                defs.RESERVED_BYTES.name: {(): [self._reserved_bytes]},
+                defs.ADMISSION_REFUSALS.name: {(r,): [n] for r, n in self._refusals.items()},
                 defs.MODEL_INFO.name: {k: [v] for k, v in self._model_info.items()},
                 defs.RELOADS.name: {(r,): [count] for r, count in self._reloads.items()},
                 defs.FILES_REFUSED.name: dict(self._files_refused),

@@ -121,3 +121,44 @@ def test_the_reset_action_reaches_a_full_body_before_requests_are_refused() -> N
         memory.reset_level(memory.min_tracked),
         memory.reset_from + 7 / 8 * (memory.reset_all - memory.reset_from),
     )
+
+
+def test_the_server_pods_limit_holds_its_baseline_and_one_maximal_call_of_each_kind() -> None:
+    """The server's sizing rule the runbook states: the budget (limit − baseline) admits at
+    least one bulk call and one maximal request of every bulk method, and the pod's peak
+    (baseline + budget) is its limit."""
+    from server import request_bounds as bounds
+    from server.config import ServerConfig
+
+    server = capacity._kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]
+    limit = capacity._bytes(server["containers"][0]["resources"]["limits"]["memory"])
+    config = ServerConfig()
+    budget = limit - config.memory_baseline_bytes
+    largest = config.max_receive_message_bytes
+    assert bounds.bulk_calls_for(budget, largest, config.traffic_calls) >= 1
+    json_cap = capacity.envoy_memory(figures.bench_results()).body_cap
+    assert bounds.BULK["diabetes.v1.PredictionService.PredictBatch"][0] * largest < budget
+    assert (
+        bounds.BULK["diabetes.v1.JsonPredictionService.PredictJsonRecords"][0] * json_cap < budget
+    )
+
+
+def test_a_changed_server_memory_limit_changes_the_server_memory_guidance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents = capacity._documents(limits.K8S_SERVER)
+    for document in documents:
+        if document["kind"] == "Deployment":
+            container = document["spec"]["template"]["spec"]["containers"][0]
+            container["resources"]["limits"]["memory"] = "768Mi"
+    original = capacity._kind
+    monkeypatch.setattr(
+        capacity,
+        "_kind",
+        lambda path, kind: (
+            next(d for d in documents if d["kind"] == kind)
+            if path == limits.K8S_SERVER
+            else original(path, kind)
+        ),
+    )
+    assert "docs/runbook.md" in _stale_pages()

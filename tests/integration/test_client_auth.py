@@ -326,7 +326,8 @@ def test_compiled_cli_with_the_wrong_server_name_fails_the_handshake(
 
 def test_a_rate_limited_caller_is_told_so(test_artifact_server: ServerProcess) -> None:
     """Envoy's local rate limiter (1 call/s, a burst of 2): the client raises
-    RateLimitedError, not MessageTooLargeError, with Envoy's words."""
+    RateLimitedError, not MessageTooLargeError, with Envoy's words (retries off: with them,
+    gRPC retries RESOURCE_EXHAUSTED with back-off, which a rate of 1/s lets through)."""
 
     def predict_until_refused(client: PredictionClient) -> None:
         for _ in range(20):
@@ -334,7 +335,7 @@ def test_a_rate_limited_caller_is_told_so(test_artifact_server: ServerProcess) -
 
     with (
         running_envoy([test_artifact_server.target], rate_limit_rps=1, rate_limit_burst=2) as envoy,
-        PredictionClient(f"127.0.0.1:{envoy.http_port}") as client,
+        PredictionClient(f"127.0.0.1:{envoy.http_port}", retry=None) as client,
         pytest.raises(RateLimitedError) as caught,
     ):
         predict_until_refused(client)

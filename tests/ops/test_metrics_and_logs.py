@@ -174,7 +174,12 @@ def test_envoy_and_server_access_logs_share_the_request_id(tmp_path: Path) -> No
         envoy_given, envoy_made = access_lines()
 
         def call_lines() -> list[dict[str, object]]:
-            return [e for e in server.json_logs() if e.get("message") == "call"]
+            # Envoy's health checks are logged too; these are the two /stream calls.
+            return [
+                e
+                for e in server.json_logs()
+                if e.get("message") == "call" and e.get("method") == "PredictJsonRecord"
+            ]
 
         # The server writes its access log every 0.2 s, not per call.
         wait_until(lambda: len(call_lines()) == 2, 20, "the server's access log lines")

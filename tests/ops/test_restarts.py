@@ -20,7 +20,7 @@ from tests.support.stack import running_stack
 
 # The server keeps answering for this long after SIGTERM while reporting NOT_SERVING:
 # longer than Envoy's health-check interval (2 s) plus its timeout (1 s).
-SHUTDOWN_DELAY = "3.5"
+SHUTDOWN_DELAY = "6"  # two Envoy health checks (2 s apart, 1 s timeout) see NOT_SERVING
 SERVER_ARGS = ("--shutdown-delay", SHUTDOWN_DELAY, "--grace-period", "10")
 # SIGKILL: calls in flight on the killed process are retried by Envoy; the stated bounds.
 KILL_MAX_FAILED = 10

@@ -13,7 +13,8 @@ const PROTO_FILE = 'diabetes/v1/prediction.proto';
 const DEFAULT_TARGET = '127.0.0.1:50051';
 const DEFAULT_TIMEOUT_MS = 30000;
 
-// Retry calls that fail with UNAVAILABLE (server down or restarting), as the Python client does.
+// Retry calls that fail with UNAVAILABLE (server down or restarting) or RESOURCE_EXHAUSTED (a
+// server at capacity, which says when with grpc-retry-pushback-ms), as the Python client does.
 const SERVICE_CONFIG = {
   methodConfig: [
     {
@@ -23,7 +24,7 @@ const SERVICE_CONFIG = {
         initialBackoff: '0.1s',
         maxBackoff: '2s',
         backoffMultiplier: 2,
-        retryableStatusCodes: ['UNAVAILABLE'],
+        retryableStatusCodes: ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'],
       },
     },
   ],

@@ -1,5 +1,5 @@
-"""How the clients open their channel: retries on UNAVAILABLE through gRPC's service
-config, and message limits that fit the service's."""
+"""How the clients open their channel: retries on UNAVAILABLE and RESOURCE_EXHAUSTED
+through gRPC's service config, and message limits that fit the service's."""
 
 from __future__ import annotations
 
@@ -21,13 +21,18 @@ MAX_RECEIVE_MESSAGE_BYTES = 64 * 1024 * 1024
 RETRY_BUFFER_BYTES = 64 * 1024 * 1024
 
 ChannelOptions = Sequence[tuple[str, Any]]
+# A server at capacity answers RESOURCE_EXHAUSTED with a pushback (the same call succeeds
+# in a moment, or on another server behind the same address).
+RETRYABLE_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED")
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """gRPC retries a call that failed with UNAVAILABLE (server down, restarting or
-    draining) up to `max_attempts` times in all (gRPC allows at most 5), waiting a random
-    time up to initial_backoff × multiplier^n (at most max_backoff) between attempts."""
+    draining) or RESOURCE_EXHAUSTED (a server at capacity, or a rate limit) up to
+    `max_attempts` times in all (gRPC allows at most 5), waiting a random time up to
+    initial_backoff × multiplier^n (at most max_backoff) between attempts, or as long as
+    the server's `grpc-retry-pushback-ms` says."""
 
     max_attempts: int = 5
     initial_backoff: float = 0.1
@@ -48,7 +53,7 @@ class RetryPolicy:
             "initialBackoff": _duration(self.initial_backoff),
             "maxBackoff": _duration(self.max_backoff),
             "backoffMultiplier": self.backoff_multiplier,
-            "retryableStatusCodes": ["UNAVAILABLE"],
+            "retryableStatusCodes": list(RETRYABLE_CODES),
         }
 
 

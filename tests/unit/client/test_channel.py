@@ -9,7 +9,7 @@ import pytest
 from diabetes_client.channel import RetryPolicy, channel_options, service_config
 
 
-def test_service_config_retries_unavailable_only():
+def test_service_config_retries_unavailable_and_resource_exhausted():
     config = json.loads(service_config(RetryPolicy(max_attempts=3, initial_backoff=0.25)))
     [method] = config["methodConfig"]
     assert method["name"] == [
@@ -21,7 +21,7 @@ def test_service_config_retries_unavailable_only():
         "initialBackoff": "0.25s",
         "maxBackoff": "2s",
         "backoffMultiplier": 2.0,
-        "retryableStatusCodes": ["UNAVAILABLE"],
+        "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
     }
 
 

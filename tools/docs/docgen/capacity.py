@@ -347,6 +347,56 @@ def render_memory(results: Mapping[str, Any]) -> str:
     return table(["Quantity", "Value", "Symbol or formula"], rows)
 
 
+def render_server_memory(results: Mapping[str, Any]) -> str:
+    """The server pod's memory limit against its admission budget (`server.admission`)."""
+    from server import request_bounds as bounds  # the one declaration of the multiples
+    from server.config import ServerConfig
+
+    server = _kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    limit = _bytes(server["resources"]["limits"]["memory"])
+    config = ServerConfig()
+    baseline, largest = config.memory_baseline_bytes, config.max_receive_message_bytes
+    budget = limit - baseline
+    overhead = bounds.CALL_OVERHEAD_BYTES
+    receipt = bounds.RECEIPT_MULTIPLE * largest + overhead
+    bulk = bounds.bulk_calls_for(budget, largest, config.traffic_calls)
+    batch_multiple = bounds.BULK["diabetes.v1.PredictionService.PredictBatch"][0]
+    json_multiple = bounds.BULK["diabetes.v1.JsonPredictionService.PredictJsonRecords"][0]
+    json_cap = envoy_memory(results).body_cap
+    rows = [
+        ["Server container memory limit (Kubernetes)", _mib(limit), "L"],
+        ["Idle server left out (`--memory-baseline-bytes`)", _mib(baseline), "B"],
+        ["Admission budget: what the calls in flight may reserve", _mib(budget), "L − B"],
+        ["Largest gRPC request message (`--max-receive-message-bytes`)", _mib(largest), "m"],
+        [
+            "One bulk call in receipt at most (grpc holds about 3× a message while it arrives)",
+            _mib(receipt),
+            f"{bounds.RECEIPT_MULTIPLE}m + {_mib(overhead)}",
+        ],
+        [
+            "Bulk calls at once per process (`--max-bulk-calls` 0), counted before receipt",
+            f"⌊{_mib(budget)} / {_mib(receipt)}⌋ = {bulk}",
+            f"⌊(L − B) / ({bounds.RECEIPT_MULTIPLE}m + {_mib(overhead)})⌋",
+        ],
+        [
+            f"A maximal `PredictBatch` reserves ({batch_multiple}× its body + {_mib(overhead)})",
+            _mib(batch_multiple * largest + overhead),
+            f"{batch_multiple}m + {_mib(overhead)}",
+        ],
+        [
+            f"A maximal JSON body ({_mib(json_cap)}) reserves",
+            _mib(json_multiple * json_cap + overhead),
+            f"{json_multiple} × {_mib(json_cap)} + {_mib(overhead)}",
+        ],
+        [
+            "Peak of a pod: the idle server plus at most the budget",
+            f"{_mib(baseline)} + {_mib(budget)} = {_mib(limit)}",
+            "B + (L − B) = L",
+        ],
+    ]
+    return table(["Quantity", "Value", "Symbol or formula"], rows)
+
+
 def _inline(results: Mapping[str, Any]) -> dict[str, Callable[[], str]]:
     d = deployment()
     stream = _face(results, EXAMPLE_PATH)
@@ -376,8 +426,14 @@ def _c1(results: Mapping[str, Any], path: str) -> str:
 
 
 def figure(name: str, results: Mapping[str, Any]) -> str:
-    """`per-cpu`, `example`, `memory` (tables) or one inline figure (see `_inline`)."""
-    tables = {"per-cpu": render_per_cpu, "example": render_example, "memory": render_memory}
+    """`per-cpu`, `example`, `memory`, `server-memory` (tables) or one inline figure (see
+    `_inline`)."""
+    tables = {
+        "per-cpu": render_per_cpu,
+        "example": render_example,
+        "memory": render_memory,
+        "server-memory": render_server_memory,
+    }
     if name in tables:
         return tables[name](results)
     inline = _inline(results)

@@ -330,6 +330,58 @@ ERRORS = (
         checked_by="tests/integration/test_validation.py::test_batch_rejects_before_any_reply",
     ),
     Error(
+        "More than 100,000 records on the gRPC wire (counted before the parse)",
+        0,
+        3,
+        "batch of more than 100000 records is over the limit of 100000 records per call; "
+        "split it into several calls",
+        checked_by="tests/abuse/test_wire_bounds.py::"
+        "test_millions_of_empty_records_are_refused_before_the_parse",
+    ),
+    Error(
+        "A request over its method's size cap (methods without bulk: 16 KiB)",
+        400,
+        3,
+        "grpc.health.v1.Health/Check takes requests of at most 16384 bytes; this one has ...",
+        checked_by="tests/abuse/test_wire_bounds.py::"
+        "test_concurrent_huge_health_checks_are_refused_unparsed",
+    ),
+    Error(
+        "A V2 gRPC infer tensor too big to parse (more than 8 dimensions, 64 parameters or "
+        "1,000,000 values)",
+        0,
+        3,
+        "inputs[0]: shape has more than 8 dimensions; this server takes no larger tensors",
+        checked_by="tests/abuse/test_wire_bounds.py::"
+        "test_model_infer_tensors_too_big_to_parse_are_refused_before_the_parse",
+    ),
+    Error(
+        "More than 64 tensors in one V2 gRPC infer call",
+        0,
+        3,
+        "more than 64 tensors is over the limit of 64 tensors per call",
+        checked_by="tests/abuse/test_wire_bounds.py::"
+        "test_model_infer_with_too_many_tensors_is_refused_before_the_parse",
+    ),
+    Error(
+        "A server at capacity: its memory budget taken (retry: trailing metadata "
+        "`retry-after: 1`, `grpc-retry-pushback-ms: 1000`)",
+        0,
+        8,
+        "diabetes.v1.PredictionService/PredictBatch: a request of this size may take ...",
+        checked_by="tests/abuse/test_wire_bounds.py::"
+        "test_concurrent_maximal_batches_over_a_small_budget_are_refused_retryably",
+    ),
+    Error(
+        "A server at capacity: every bulk (or prediction) place taken, refused unread",
+        0,
+        8,
+        "diabetes.v1.PredictionService/PredictBatch: this server is handling 1 bulk calls, "
+        "its most at once; retry in 1 s (another server may take it now)",
+        checked_by="tests/unit/server/test_call_gate.py::"
+        "test_a_bulk_call_over_the_limit_is_refused_unread_and_the_place_comes_back",
+    ),
+    Error(
         "Columns of different lengths (gRPC; JSON only with a multi-feature model)",
         400,
         3,

@@ -28,6 +28,26 @@ SERVER_LIMITS = (
     ("max_send_message_bytes", "one gRPC reply message"),
     ("threads", "calls handled at once per server process"),
     ("max_concurrent_rpcs", "calls running or queued per process (RESOURCE_EXHAUSTED above)"),
+    (
+        "max_small_request_bytes",
+        "one request of a method that takes no bulk (health, reflection, metadata, "
+        "`GetModelInfo`, `Predict`, `POST /stream`), refused unparsed above",
+    ),
+    (
+        "max_traffic_calls",
+        "prediction calls running or queued per process (0: `--max-concurrent-rpcs` − 8; "
+        "RESOURCE_EXHAUSTED above, before receipt)",
+    ),
+    (
+        "max_bulk_calls",
+        "bulk calls at once per process, before receipt (0: as many largest requests as "
+        "the memory budget holds; RESOURCE_EXHAUSTED above)",
+    ),
+    (
+        "memory_budget_bytes",
+        "memory the calls in flight may reserve (0: the cgroup limit − "
+        "`--memory-baseline-bytes`; RESOURCE_EXHAUSTED above)",
+    ),
     ("grace_period", "seconds in-flight calls get to finish after SIGTERM"),
     ("shutdown_delay", "seconds a server reports NOT_SERVING before it stops taking calls"),
 )
@@ -204,7 +224,7 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
         (
             "health check of each server",
             f"every {_duration(check['interval'])}, timeout {_duration(check['timeout'])}, "
-            f"{check['unhealthy_threshold']} failure marks it unhealthy",
+            f"{check['unhealthy_threshold']} failures in a row mark it unhealthy",
         ),
         (
             "outlier ejection",
