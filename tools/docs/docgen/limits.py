@@ -155,6 +155,8 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
     tracked = 2 ** overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"]
     heap = monitors["fixed_heap"]["max_heap_size_bytes"]
     connections = monitors["global_downstream_max_connections"]
+    shed = min(p["triggers"][0]["threshold"]["value"] for p in overload["loadshed_points"])
+    small_body = _filter(manager, "envoy.filters.http.buffer")["max_request_bytes"]
     from server.stack.envoy_config import TLS_HANDSHAKE_TIMEOUT  # set when TLS is on
 
     return [
@@ -162,6 +164,12 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
             "JSON request body (buffered by the transcoder, only on routes that take one, "
             "after authentication; 413 above)",
             size(transcoder["max_request_body_size"]),
+        ),
+        (
+            "request body on a route that takes no bulk (gRPC health, the OIP metadata, ready "
+            "and live routes, `GetModelInfo`, `Predict`, `POST /stream`; held whole by Envoy, "
+            "413 or `RESOURCE_EXHAUSTED` above, never forwarded)",
+            size(small_body),
         ),
         ("JSON reply body the transcoder builds", size(transcoder["max_response_body_size"])),
         ("buffer per client connection", size(listener["per_connection_buffer_limit_bytes"])),
@@ -192,8 +200,10 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
             "Envoy heap (overload manager)",
             f"{size(heap)}: from {reset['scaling_threshold']:.0%} the HTTP/2 streams holding "
             f"the most buffered memory are reset, largest first (every stream holding "
-            f"{size(tracked)} or more by {reset['saturation_threshold']:.0%}); free memory "
-            f"returned above {actions['shrink_heap']:.0%}, new requests refused (503) above "
+            f"{size(tracked)} or more by {reset['saturation_threshold']:.0%}); from {shed:.0%} "
+            "an HTTP/1.1 connection that sends more is answered 503 and closed, and new "
+            f"requests get 503 (load shed points); free memory returned above "
+            f"{actions['shrink_heap']:.0%}, every new request refused (503) above "
             f"{actions['stop_accepting_requests']:.0%}",
         ),
         ("connect to a server", _duration(cluster["connect_timeout"])),
