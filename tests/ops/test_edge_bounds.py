@@ -73,7 +73,7 @@ def test_routes_that_take_no_bulk_refuse_a_body_over_their_cap_before_a_server_s
     assert len(batch.json()["predictions"]) == 10_000
 
 
-class _Refuser(grpc.GenericRpcHandler):
+class _Refuser(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Answers every call RESOURCE_EXHAUSTED before reading further, as a server over its
     memory budget does; counts them."""
 
