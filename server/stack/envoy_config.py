@@ -124,7 +124,7 @@ TLS_HANDSHAKE_TIMEOUT = "10s"
 MAX_CLIENT_BUCKETS = 100_000
 # Callers behind one address (a NAT, an office) share this many callers' allowance in the
 # per-address bucket that JWT's front line has.
-ADDRESS_SHARE = 4
+ADDRESS_SHARE = 2
 # IPv4 addresses count whole, IPv6 ones by /64 (what one client gets and can rotate within).
 ADDRESS_MASK = {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64}
 # Bulk routes as callers spell them: a body sent there without Content-Length (chunked) is
