@@ -82,6 +82,7 @@ def test_envoy_accepts_every_option_together(tmp_path: Path) -> None:
             "--jwks", str(jwks), "--jwt-issuer", "https://issuer.test", "--jwt-audience", "api",
             "--tls-cert", str(cert), "--tls-key", str(key),
             "--rate-limit-rps", "50", "--rate-limit-burst", "100",
+            "--rate-limit-bytes-per-second", "4194304", "--rate-limit-bytes-burst", "8388608",
             "--max-request-bytes", "4194304", "--trusted-proxy-hops", "1",
             "--otlp-endpoint", "otel:4317", "--stats-port", "9902",
             "-o", str(output),
