@@ -89,6 +89,10 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     for host in manager["route_config"]["virtual_hosts"]:
         for route in host["routes"]:
             match = route["match"].get("path") or route["match"].get("prefix", "")
+            if "safe_regex" in route["match"]:
+                # "/a\\.B/(C|D)" reads /a.B/{C,D}
+                regex = route["match"]["safe_regex"]["regex"].replace("\\.", ".")
+                match = regex.replace("(", "{").replace(")", "}").replace("|", ",")
             if "route" not in route or not GRPC_PATH.match(match):
                 continue  # the page, and JSON paths (matched again after transcoding)
             action = route["route"]
@@ -98,7 +102,7 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
             ]
             stream = action.get("max_stream_duration", {}).get("max_stream_duration", "")
             yield {
-                "match": route["match"].get("path") or route["match"].get("prefix", "") + "*",
+                "match": match if "prefix" not in route["match"] else match + "*",
                 "timeout": action.get("timeout", "15s"),
                 "max_stream_duration": stream,
                 "retry_on": [x for x in retry.get("retry_on", "").split(",") if x],
