@@ -42,6 +42,7 @@ MIB = 1024 * 1024
 RECORD = {"bmi": 0.05}
 # The steady caller, as the Ingress would report it (its own rate-limit bucket).
 STEADY_CLIENT = "198.51.100.1"
+STEADY_SUBJECT = "steady-caller"
 K8S_ENVOY = ROOT / "deploy" / "base" / "envoy-deployment.yaml"
 MIN_CASE_SECONDS = 3.0
 
@@ -65,8 +66,8 @@ class Edge:
     def port(self) -> int:
         return self.envoy.http_port
 
-    def token(self) -> str:
-        return self.key.token()
+    def token(self, subject: str = "client-1") -> str:
+        return self.key.token(sub=subject)
 
     def tls_context(self, alpn: str = "http/1.1") -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.ca))
@@ -78,7 +79,10 @@ class Edge:
             f"{self.envoy.url}/stream",
             json=RECORD,
             headers={
-                "authorization": f"Bearer {self.token()}",
+                # Its own subject and address: the rate limit keys on the token's subject
+                # (and, before the token, on the address), so the attacks' calls never
+                # spend the steady caller's tokens.
+                "authorization": f"Bearer {self.token(STEADY_SUBJECT)}",
                 "x-forwarded-for": STEADY_CLIENT,
             },
             verify=str(self.ca),

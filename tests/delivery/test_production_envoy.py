@@ -1,7 +1,8 @@
 """The production Envoy configs that Kubernetes and compose ship, run for real on loopback
 in front of a real server: no token or a bad one gets 401 JSON, a good one the prediction,
-each client has its own rate limit, and Prometheus gets Envoy's stats. Compose's config
-terminates TLS (the test's self-signed certificate stands in for the operator's)."""
+each client has its own rate limit, the token-free health route carries no large body, and
+Prometheus gets Envoy's stats. Compose's config terminates TLS (the test's self-signed
+certificate stands in for the operator's)."""
 
 from __future__ import annotations
 
@@ -161,14 +162,17 @@ def test_try_it_page_and_grpc_health_need_no_token(envoy: ProductionEnvoy) -> No
     assert envoy.health_ok()
 
 
-def _until_rate_limited(url: str, client: str, limit: int = 2000) -> requests.Response | None:
-    """Calls (401s count too: the limit comes first) from one client address, back to back,
-    until one is refused; None if none was within `limit` calls."""
+def _until_rate_limited(
+    url: str, client: str, token: str | None = None, limit: int = 2000
+) -> requests.Response | None:
+    """Calls (401s count too: the address's limit comes before the token) from one client
+    address, back to back, until one is refused; None if none was within `limit` calls."""
+    headers = {"x-forwarded-for": client}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     with requests.Session() as session:
         for _ in range(limit):
-            reply = session.post(
-                f"{url}/stream", json=RECORD, headers={"x-forwarded-for": client}, timeout=10
-            )
+            reply = session.post(f"{url}/stream", json=RECORD, headers=headers, timeout=10)
             if reply.status_code == 429:
                 return reply
     return None
@@ -189,6 +193,32 @@ def _channel(envoy: ProductionEnvoy) -> grpc.Channel:
         return grpc.insecure_channel(target)
     ca = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
     return grpc.secure_channel(target, grpc.ssl_channel_credentials(ca))
+
+
+def _upstream_requests(envoy: ProductionEnvoy) -> int:
+    """Requests Envoy sent to the server (its own health checks are not counted)."""
+    reply = requests.get(
+        f"{envoy.envoy.admin_url}/stats?filter=^cluster\\.diabetes_grpc\\.upstream_rq_total$",
+        timeout=10,
+    )
+    return int(reply.text.split(": ")[1])
+
+
+def test_the_token_free_health_route_refuses_a_body_over_its_cap_at_envoy(
+    envoy: ProductionEnvoy,
+) -> None:
+    """The one route open without a token cannot carry megabytes to a server: Envoy holds at
+    most 16 KiB of its body and answers RESOURCE_EXHAUSTED without forwarding it."""
+    before = _upstream_requests(envoy)
+    with _channel(envoy) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        with pytest.raises(grpc.RpcError) as caught:
+            check(health_pb2.HealthCheckRequest(service="x" * 1_000_000), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.details() == "request body too large for this method: Payload Too Large"
+    assert _upstream_requests(envoy) == before  # the server never saw it
+    assert envoy.health_ok()  # a normal check still answers SERVING, through the server
+    assert _upstream_requests(envoy) == before + 1
 
 
 def test_exemptions_are_by_method_and_tokens_only_from_the_header(
@@ -261,22 +291,26 @@ def test_the_callers_subject_is_in_both_access_logs(
     assert logged(test_artifact_server.json_logs())["subject"] == subject  # type: ignore[index]
 
 
-# Last: it empties loopback's rate-limit bucket (compose believes no X-Forwarded-For).
-def test_each_client_has_its_own_rate_limit(envoy: ProductionEnvoy) -> None:
-    behind_ingress = connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1
-    # The bucket refills 50 tokens each second, so a refill can land between the 429 and the
-    # next call; a shared bucket shows as a 429 on at least one of a few tries, never none.
-    for _ in range(3):
-        limited = _until_rate_limited(envoy.url, "203.0.113.7")
-        assert limited is not None, "no 429 from the production rate limit"
-        assert limited.json()["code"] == 8  # RESOURCE_EXHAUSTED
-        assert limited.headers["retry-after"] == "1"
-        another_client = _post(envoy.url, **{"x-forwarded-for": "203.0.113.8"})
-        if behind_ingress or another_client.status_code == 429:
-            break
-    if behind_ingress:
-        # Behind the Ingress, the client is the address it appends to X-Forwarded-For.
-        _assert_401_json(another_client)
-    else:
-        # Facing callers directly, X-Forwarded-For is not believed: loopback is one client.
-        assert another_client.status_code == 429
+# Last: it empties loopback's rate-limit buckets (compose believes no X-Forwarded-For).
+def test_each_caller_has_its_own_rate_limit(
+    envoy: ProductionEnvoy, signing_key: SigningKey
+) -> None:
+    claims = envoy.claims()
+    limited = _until_rate_limited(
+        envoy.url, "203.0.113.7", signing_key.token(sub="first-caller", **claims)
+    )
+    assert limited is not None, "no 429 from the production rate limit"
+    assert limited.json() == {
+        "code": 8,
+        "message": "rate limited: local_rate_limited",
+        "details": [],
+    }
+    assert limited.headers["retry-after"] == "1"
+    # Another subject from the same address has its own bucket.
+    second = signing_key.token(sub="second-caller", **claims)
+    assert _post(envoy.url, second, **{"x-forwarded-for": "203.0.113.7"}).status_code == 200
+    if connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1:
+        # Behind the Ingress, a caller without a token is the address it appends to
+        # X-Forwarded-For: one address runs out, another does not.
+        assert _until_rate_limited(envoy.url, "203.0.113.8") is not None
+        _assert_401_json(_post(envoy.url, **{"x-forwarded-for": "203.0.113.9"}))

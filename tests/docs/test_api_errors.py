@@ -128,25 +128,40 @@ def test_every_validation_message_is_in_the_list() -> None:
         )
 
 
-def envoy_local_replies() -> dict[int, str]:
-    """HTTP status -> the fixed start of the message Envoy's local reply gives it."""
+def envoy_local_replies() -> list[tuple[int, str]]:
+    """(HTTP status, the fixed start of the message) of each of Envoy's local reply shapes;
+    status 0 for a gRPC-only one (a mapper that sets `grpc-status`)."""
     config = yaml.safe_load(ENVOY.read_text())
     listener = config["static_resources"]["listeners"][0]
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    replies = {}
+    replies = []
     for mapper in manager["local_reply_config"]["mappers"]:
-        comparison = mapper["filter"]["status_code_filter"]["comparison"]
+        selector = mapper["filter"]
+        filters = selector["and_filter"]["filters"] if "and_filter" in selector else [selector]
+        (comparison,) = (
+            f["status_code_filter"]["comparison"] for f in filters if "status_code_filter" in f
+        )
         if comparison["op"] != "EQ":
             continue
-        message = mapper["body_format_override"]["json_format"]["message"]
-        replies[int(comparison["value"]["default_value"])] = message.split("%", 1)[0]
+        body = mapper["body_format_override"]
+        if "json_format" in body:
+            message = body["json_format"]["message"]
+        else:
+            message = body["text_format_source"]["inline_string"]
+        grpc_only = any(
+            h["header"]["key"] == "grpc-status" for h in mapper.get("headers_to_add", [])
+        )
+        status = (
+            0 if grpc_only else int(mapper.get("status_code", comparison["value"]["default_value"]))
+        )
+        replies.append((status, message.split("%", 1)[0]))
     return replies
 
 
 def test_every_envoy_local_reply_is_in_the_list() -> None:
     replies = envoy_local_replies()
-    assert set(replies) >= {400, 404, 413, 429, 503, 504}
-    for status, start in replies.items():
+    assert {status for status, _ in replies} >= {0, 400, 404, 413, 429, 503, 504}
+    for status, start in replies:
         listed = [e for e in errors.ERRORS if e.status == status]
         assert listed, f"Envoy answers {status} ({start!r}...), which docs/api.md does not list"
         assert any(e.message.startswith(start) for e in listed), (status, start)
