@@ -123,7 +123,7 @@ def test_request_id_is_passed_to_the_server(http: requests.Session, stack: Stack
         timeout=10,
     )
     assert reply.status_code == 200
-    port = stack.options.server_ports[0]
+    port = stack.server_ports[0]
     wait_until(lambda: "e2e-request-42" in log_text(stack, "envoy"), 10, "Envoy's access log")
     server_lines = [
         json.loads(line)

@@ -18,7 +18,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.contract import SERVICE_NAME
-from server.processes import free_port
 from tests.support.processes import ServerProcess, running_server, wait_until
 
 SERVICE = SERVICE_NAME
@@ -141,7 +140,7 @@ def test_bad_artifact_stops_start_up_with_a_clear_message(
     if content is not None:
         path.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "server", "--port", str(free_port()), "--model", str(path)],
+        [sys.executable, "-m", "server", "--port", "0", "--model", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -173,9 +172,7 @@ def test_help_lists_every_flag_with_its_environment_variable() -> None:
 
 
 def test_environment_configures_the_server(two_feature_artifact: Path) -> None:
-    port = free_port()
     with running_server(
-        port=port,
         env={"DIABETES_MAX_BATCH_RECORDS": "7", "DIABETES_MODEL": str(two_feature_artifact)},
     ) as server:
         with grpc.insecure_channel(server.target) as channel:

@@ -74,7 +74,7 @@ def _slow_reader_hangs_up(http_port: int) -> None:
 def _one_round(stack: Stack, stub: pb_grpc.PredictionServiceStub) -> None:
     _cancel_mid_stream(stub)
     _deadline_exceeded(stub)
-    _slow_reader_hangs_up(stack.options.http_port)
+    _slow_reader_hangs_up(stack.http_port)
 
 
 def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: P
             after = proc_status(pid)
             reply = stub.Predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=5)
         assert check(stack.server_target)
-        log = log_text(stack, f"server-{stack.options.server_ports[0]}")
+        log = log_text(stack, f"server-{stack.server_ports[0]}")
     growth = after["VmRSS"] - before["VmRSS"]
     print(
         f"[misbehaving clients] {2 * ROUNDS} rounds of cancel/deadline/slow reader: threads "
@@ -115,7 +115,7 @@ def test_server_answers_health_while_a_client_stalls(tmp_path: Path) -> None:
     model = write_test_artifact(tmp_path / "model.json")
     with running_stack(servers=1, model=model) as stack:
         body = SLOW_READER_BODY
-        with socket.create_connection(("127.0.0.1", stack.options.http_port)) as stalled:
+        with socket.create_connection(("127.0.0.1", stack.http_port)) as stalled:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.sendall(
                 b"POST /batch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body

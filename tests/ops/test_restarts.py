@@ -40,7 +40,7 @@ def _served_calls(server: ServerProcess) -> int:
 def _replacement(stack: Stack, index: int, model: Path) -> Iterator[ServerProcess]:
     """A new server process on the port of server `index`, once Envoy's health checks have
     taken it back and it serves calls of the running load; stopped on leaving."""
-    port = stack.options.server_ports[index]
+    port = stack.server_ports[index]
     with running_server(*SERVER_ARGS, model=model, port=port) as replacement:
         wait_until(lambda: healthy_upstreams(stack.admin_url) == 2, 30, "Envoy to take it back")
         wait_until(lambda: _served_calls(replacement) >= 20, 30, "calls on the replacement")
