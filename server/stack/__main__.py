@@ -23,13 +23,13 @@ defaults = StackOptions()
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "--http-port",
-        "Envoy's public port: JSON and native gRPC",
+        "Envoy's public port: JSON and native gRPC (0: a free one, shown in the banner)",
         default=defaults.http_port,
         type=port_number,
     ),
     Setting(
         "--admin-port",
-        "Envoy admin port, on loopback only",
+        "Envoy admin port, on loopback only (0: a free one, shown in the banner)",
         default=defaults.admin_port,
         type=port_number,
     ),
