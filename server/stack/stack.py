@@ -122,13 +122,12 @@ def bound_ports(admin_address_path: Path) -> EnvoyPorts | None:
         admin = admin_address_path.read_text().strip()
         with urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=2) as reply:
             listeners = json.load(reply)["listener_statuses"]
-    except (OSError, ValueError, KeyError):
-        return None
-    public = [x for x in listeners if x.get("name") == PUBLIC_LISTENER]
-    if not admin or not public:
-        return None
-    http = int(public[0]["local_address"]["socket_address"].get("port_value", 0))
-    return EnvoyPorts(http=http, admin=int(admin.rpartition(":")[2])) if http else None
+        [public] = [x for x in listeners if x.get("name") == PUBLIC_LISTENER]
+        http = int(public["local_address"]["socket_address"]["port_value"])
+        ports = EnvoyPorts(http=http, admin=int(admin.rpartition(":")[2]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not written, not answering, or not bound yet
+    return ports if ports.http and ports.admin else None
 
 
 def healthy_upstreams(admin_url: str) -> int:
