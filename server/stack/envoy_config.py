@@ -133,13 +133,15 @@ BULK_PATHS = r"(/batch|/v2/models/[^?]*/infer)([/?].*)?"
 OTEL_CLUSTER = "opentelemetry_collector"
 ADMIN_CLUSTER = "envoy_admin"
 STATS_LISTENER = "stats"
+PUBLIC_LISTENER = "public"
 
 
 def render(options: EnvoyOptions) -> dict[str, Any]:
     """The Envoy config (as a dict) for these options."""
     config: dict[str, Any] = yaml.safe_load(BASE_CONFIG.read_text())
     config["admin"]["address"]["socket_address"]["port_value"] = options.admin_port
-    listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "public")
+    listeners = config["static_resources"]["listeners"]
+    listener = next(x for x in listeners if x["name"] == PUBLIC_LISTENER)
     listener["address"]["socket_address"] = {
         "address": options.listen_address,
         "port_value": options.http_port,

@@ -17,9 +17,8 @@ import pytest
 import requests
 import yaml
 
-from server.processes import free_port
 from server.stack.envoy_config import EnvoyOptions, write
-from server.stack.stack import Stack, envoy_command
+from server.stack.stack import EnvoyPorts, Stack, bound_ports, envoy_command
 from tests.docs.docgen_tools import errors
 from tests.docs.markdown import ROOT
 from tests.support.processes import wait_until
@@ -197,24 +196,32 @@ def silent_upstream() -> Iterator[int]:
 @pytest.mark.slow
 def test_a_silent_server_is_504_json(silent_upstream: int, tmp_path: Path) -> None:
     """The route timeout (3 tries of at most 5 s each, 15 s in all) ends in a JSON 504."""
-    http_port, admin_port = free_port(), free_port()
     options = EnvoyOptions(
         upstreams=(("127.0.0.1", silent_upstream),),
         listen_address="127.0.0.1",
-        http_port=http_port,
-        admin_port=admin_port,
+        http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+        admin_port=0,
     )
     config = write(options, tmp_path / "envoy.yaml")
+    admin_address = tmp_path / "admin-address"
     log = (tmp_path / "envoy.log").open("wb")
-    envoy = subprocess.Popen(envoy_command(config), stdout=log, stderr=subprocess.STDOUT)
+    envoy = subprocess.Popen(
+        envoy_command(config, admin_address_path=admin_address),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_until(
-            lambda: _answers(f"http://127.0.0.1:{admin_port}/ready"),
-            timeout=30,
-            what="Envoy ready",
-            alive=lambda: envoy.poll() is None,
-        )
-        reply = requests.get(f"http://127.0.0.1:{http_port}/model", timeout=60)
+        ports: list[EnvoyPorts] = []
+
+        def ready() -> bool:
+            found = bound_ports(admin_address)
+            if found is None or not _answers(f"http://127.0.0.1:{found.admin}/ready"):
+                return False
+            ports.append(found)
+            return True
+
+        wait_until(ready, timeout=30, what="Envoy ready", alive=lambda: envoy.poll() is None)
+        reply = requests.get(f"http://127.0.0.1:{ports[0].http}/model", timeout=60)
         (expected,) = [e for e in errors.ERRORS if e.status == 504]
         assert_error_reply(reply, expected)
     finally:

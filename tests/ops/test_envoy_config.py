@@ -20,9 +20,9 @@ import h2.events
 import pytest
 import yaml
 
-from server.processes import free_port, start
+from server.processes import start
 from server.stack.envoy_config import EnvoyOptions, main, render
-from server.stack.stack import envoy_binary
+from server.stack.stack import bound_ports, envoy_binary
 from tests.support.credentials import SigningKey, write_self_signed_certificate
 
 
@@ -207,14 +207,13 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
     """A body held in Envoy (its upstream never reads) pushes the heap over the reset action's
     threshold: Envoy resets that stream (its body never ended, so nothing else would)."""
     listener, held = _sink()
-    port, admin = free_port(), free_port()
     heap = 40 * MIB
     config = render(
         EnvoyOptions(
             upstreams=(("127.0.0.1", listener.getsockname()[1]),),
             listen_address="127.0.0.1",
-            http_port=port,
-            admin_port=admin,
+            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+            admin_port=0,
             max_heap_bytes=heap,
         )
     )
@@ -222,10 +221,15 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
     envoy = start(
         "envoy",
         [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
-         "--disable-hot-restart", "--log-level", "warn"],
+         "--disable-hot-restart", "--log-level", "warn",
+         "--admin-address-path", str(tmp_path / "admin-address")],
         log_path=tmp_path / "envoy.log",
     )  # fmt: skip
     try:
+        envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
+        ports = bound_ports(tmp_path / "admin-address")
+        assert ports is not None
+        port, admin = ports.http, ports.admin
 
         def stats() -> dict[str, str]:
             with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
