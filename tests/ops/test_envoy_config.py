@@ -288,13 +288,12 @@ def test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold(tmp_pa
     upload 503 with Retry-After (before the body ended) and closes the connection; once the
     memory is back, it serves again."""
     listener, held = _sink()
-    port, admin = free_port(), free_port()
     config = render(
         EnvoyOptions(
             upstreams=(("127.0.0.1", listener.getsockname()[1]),),
             listen_address="127.0.0.1",
-            http_port=port,
-            admin_port=admin,
+            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+            admin_port=0,
             max_heap_bytes=40 * MIB,
         )
     )
@@ -307,10 +306,15 @@ def test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold(tmp_pa
     envoy = start(
         "envoy",
         [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
-         "--disable-hot-restart", "--log-level", "warn"],
+         "--disable-hot-restart", "--log-level", "warn",
+         "--admin-address-path", str(tmp_path / "admin-address")],
         log_path=tmp_path / "envoy.log",
     )  # fmt: skip
     try:
+        envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
+        ports = bound_ports(tmp_path / "admin-address")
+        assert ports is not None
+        port, admin = ports.http, ports.admin
 
         def stats() -> dict[str, str]:
             with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
