@@ -6,6 +6,7 @@ certificate stands in for the operator's)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -69,18 +70,20 @@ class ProductionEnvoy:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-@pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
-def envoy(
-    request: pytest.FixtureRequest,
-    test_artifact_server: ServerProcess,
+@contextlib.contextmanager
+def _production_envoy(
+    config_path: Path,
+    server: ServerProcess,
     signing_key: SigningKey,
-    tmp_path_factory: pytest.TempPathFactory,
+    workdir: Path,
+    refill_seconds: float | None = None,
 ) -> Iterator[ProductionEnvoy]:
-    """Envoy running the generated production config; its JWKS holds the test key's public
-    half (the placeholder's private half exists nowhere)."""
-    workdir = tmp_path_factory.mktemp("envoy")
+    """Envoy running a generated production config on loopback; its JWKS holds the test key's
+    public half (the placeholder's private half exists nowhere). `refill_seconds` stretches
+    every rate-limit bucket's refill to that interval (same sizes), so that a bucket holds
+    exactly its size whatever the speed of the caller."""
     (workdir / "jwks.json").write_text(json.dumps(signing_key.jwks()))
-    shipped = load(request.param)
+    shipped = load(config_path)
     cert, _ = write_self_signed_certificate(workdir)
     http_port, admin_port, stats_port = free_port(), free_port(), free_port()
     config = on_loopback(
@@ -88,11 +91,13 @@ def envoy(
             shipped,
             {"/etc/envoy/tls/": workdir, "/etc/envoy/": BASE.parent, "/etc/jwks/": workdir},
         ),
-        upstream_port=test_artifact_server.port,
+        upstream_port=server.port,
         http_port=http_port,
         admin_port=admin_port,
         stats_port=stats_port,
     )
+    if refill_seconds is not None:
+        _stretch_refills(config, f"{refill_seconds:g}s")
     path = workdir / "envoy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     process = spawn(envoy_command(path))
@@ -112,6 +117,32 @@ def envoy(
     finally:
         patch.undo()
         process.stop()
+
+
+def _stretch_refills(node: Any, interval: str) -> None:
+    """Every token bucket in the config refills once per `interval` instead."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "token_bucket" and isinstance(value, dict):
+                value["fill_interval"] = interval
+            else:
+                _stretch_refills(value, interval)
+    elif isinstance(node, list):
+        for item in node:
+            _stretch_refills(item, interval)
+
+
+@pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
+def envoy(
+    request: pytest.FixtureRequest,
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProductionEnvoy]:
+    with _production_envoy(
+        request.param, test_artifact_server, signing_key, tmp_path_factory.mktemp("envoy")
+    ) as running:
+        yield running
 
 
 def _post(url: str, token: str | None = None, **headers: str) -> requests.Response:
@@ -291,8 +322,25 @@ def test_the_callers_subject_is_in_both_access_logs(
     assert logged(test_artifact_server.json_logs())["subject"] == subject  # type: ignore[index]
 
 
-# Last: it empties loopback's rate-limit buckets (compose believes no X-Forwarded-For).
+# Its own Envoy, whose buckets refill once an hour: a bucket then holds exactly its size, so
+# the 429 comes however slowly this machine sends (the shipped refill rate would outpace a
+# loaded machine's caller).
+@pytest.mark.parametrize(
+    "config_path", [K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"]
+)
 def test_each_caller_has_its_own_rate_limit(
+    config_path: Path,
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path: Path,
+) -> None:
+    with _production_envoy(
+        config_path, test_artifact_server, signing_key, tmp_path, refill_seconds=3600
+    ) as envoy:
+        _assert_each_caller_has_its_own_rate_limit(envoy, signing_key)
+
+
+def _assert_each_caller_has_its_own_rate_limit(
     envoy: ProductionEnvoy, signing_key: SigningKey
 ) -> None:
     claims = envoy.claims()
