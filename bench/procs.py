@@ -14,7 +14,6 @@ from server.processes import (
     child_environment,
     command_name,
     free_port,
-    free_ports,
     process_tree,
 )
 from server.processes import start as start_process
@@ -32,7 +31,6 @@ __all__ = [
     "cpu_busy_seconds",
     "cpu_seconds",
     "free_port",
-    "free_ports",
     "pinned",
     "process_tree",
     "rss_bytes",

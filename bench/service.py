@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import probes
-from bench.procs import Process, command_name, free_port, free_ports, process_tree, start
+from bench.procs import Process, command_name, free_port, process_tree, start
 from server.contract import SERVICE_NAME, method_path
 
 __all__ = [
@@ -65,8 +65,11 @@ def start_server(
 def start_stack(
     model: Path, log_dir: Path, *, cpus: str | None, servers: int = 1, name: str = "stack"
 ) -> RunningService:
-    """The stack command with `servers` servers (one port and one Envoy endpoint each)."""
-    grpc_port, http_port, admin_port = free_ports(servers), free_port(), free_port()
+    """The stack command with `servers` servers (one port and one Envoy endpoint each).
+    `grpc_port` is the one server's port; with several, each takes a free port of its own
+    (--grpc-port 0) and only Envoy's port is known here."""
+    grpc_port = free_port() if servers == 1 else 0
+    http_port, admin_port = free_port(), free_port()
     argv = [
         sys.executable,
         "-m",

@@ -1,6 +1,7 @@
 """Child processes of the stack command, the tests and the benchmark: start one in its own
 session, wait until it is ready, stop its whole process group with a grace period; pick free
-loopback ports; build a child's environment without inherited `DIABETES_*` settings.
+loopback ports, one at a time (never a consecutive range: another process can hold any port
+of a range); build a child's environment without inherited `DIABETES_*` settings.
 
 Every process starts in its own session, so stopping it stops the whole group it made (the
 stack's Envoy and servers) and nothing else.
@@ -44,26 +45,6 @@ def free_port() -> int:
         if port not in _handed_out:
             _handed_out.add(port)
             return port
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports (the stack gives server i port + i)."""
-    for _ in range(100):
-        first = free_port()
-        rest = range(first + 1, first + count)
-        if all(port not in _handed_out and _bindable(port) for port in rest):
-            _handed_out.update(rest)
-            return first
-    raise OSError(f"no {count} consecutive free ports")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def child_environment(

@@ -23,13 +23,13 @@ defaults = StackOptions()
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "--http-port",
-        "Envoy's public port: JSON and native gRPC",
+        "Envoy's public port: JSON and native gRPC (0: a free one, shown in the banner)",
         default=defaults.http_port,
         type=port_number,
     ),
     Setting(
         "--admin-port",
-        "Envoy admin port, on loopback only",
+        "Envoy admin port, on loopback only (0: a free one, shown in the banner)",
         default=defaults.admin_port,
         type=port_number,
     ),
@@ -40,7 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "--grpc-port",
-        "first server's gRPC port on loopback; server i listens on this + i",
+        "first server's gRPC port on loopback; server i listens on this + i (the stack "
+        "stops at start-up if one is taken); 0: each server on a free port of its own, "
+        "shown in the banner",
         default=defaults.grpc_port,
         type=port_number,
     ),
@@ -92,7 +94,7 @@ def parse_options(argv: Sequence[str] | None) -> StackOptions:
         http_port=args.http_port,
         admin_port=args.admin_port,
         public_host=args.public_host,
-        grpc_port=args.grpc_port,
+        grpc_port=args.grpc_port or None,
         servers=args.servers,
         model=args.model_path,
         model_repository=args.model_repository,
@@ -101,17 +103,18 @@ def parse_options(argv: Sequence[str] | None) -> StackOptions:
     )
 
 
-def banner(options: StackOptions) -> str:
+def banner(stack: Stack) -> str:
+    options = stack.options
     host = "localhost" if options.public_host in ("127.0.0.1", "0.0.0.0") else options.public_host
-    public = f"http://{host}:{options.http_port}"
-    servers = ", ".join(f"127.0.0.1:{port}" for port in options.server_ports)
+    public = f"http://{host}:{stack.http_port}"
+    servers = ", ".join(stack.server_targets)
     return f"""
 Diabetes prediction service is ready.
   Try-it page   {public}/
   JSON          POST {public}/stream   POST {public}/batch   POST {public}/batch/columns
                 GET {public}/model
-  gRPC          {host}:{options.http_port} (through Envoy), {servers} (direct)
-  Envoy admin   http://127.0.0.1:{options.admin_port}/ (loopback only)
+  gRPC          {host}:{stack.http_port} (through Envoy), {servers} (direct)
+  Envoy admin   {stack.admin_url}/ (loopback only)
 
   curl -s -X POST {public}/stream -d '{{"bmi": 0.0617}}'
   curl -s -X POST {public}/batch -d '[{{"bmi": 0.0617}}, {{"bmi": -0.0515}}]'
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
-        print(banner(options), flush=True)
+        print(banner(stack), flush=True)
         code = stack.wait()
         print(f"a service process exited with code {code}; stopping", file=sys.stderr)
         return code or 1

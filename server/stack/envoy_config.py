@@ -7,10 +7,11 @@ module adapts it to other addresses and upstreams without a second copy of the c
 
 It also switches on what a public deployment needs and a local run does not (all off by
 default): JWT authentication against a local JWKS file (`--jwks`), TLS termination
-(`--tls-cert`/`--tls-key`), a per-client rate limit (`--rate-limit-rps`), a smaller request
-body cap (`--max-request-bytes`), a heap cap (`--max-heap-bytes`), OpenTelemetry tracing
-(`--otlp-endpoint`), a stats-only listener for Prometheus (`--stats-port`) and, for local use
-only, gRPC server reflection through Envoy (`--grpc-reflection`).
+(`--tls-cert`/`--tls-key`), a per-caller rate limit (`--rate-limit-rps`, weighted by body
+size with `--rate-limit-bytes-per-second`), a smaller request body cap (`--max-request-bytes`),
+a heap cap (`--max-heap-bytes`), OpenTelemetry tracing (`--otlp-endpoint`), a stats-only
+listener for Prometheus (`--stats-port`) and, for local use only, gRPC server reflection through
+Envoy (`--grpc-reflection`).
 """
 
 from __future__ import annotations
@@ -57,9 +58,15 @@ class EnvoyOptions:
     # TLS termination on the public listener (PEM files as Envoy sees them).
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    # Per-client (source address) token bucket: requests per second, 0 = off; 429 JSON.
+    # Per-caller token buckets (the verified token's subject, else the client address, IPv6 by
+    # /64): requests per second, 0 = off; 429 JSON. With JWT, each address also has a bucket
+    # ADDRESS_SHARE times as large, checked before the token (failed logins count too).
     rate_limit_rps: int = 0
     rate_limit_burst: int = 0
+    # A second bucket per caller, in bytes of request body (Content-Length): a large call costs
+    # proportionally more than a small one; 0 = off. Its burst must hold the largest body.
+    rate_limit_bytes_per_second: int = 0
+    rate_limit_bytes_burst: int = 0
     # Largest request body Envoy accepts (413 JSON above it); None keeps envoy.yaml's cap.
     max_request_bytes: int | None = None
     # The overload manager's heap cap (Envoy refuses new requests near it); None keeps
@@ -81,8 +88,16 @@ class EnvoyOptions:
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both a certificate and a private key")
-        if self.rate_limit_rps < 0 or self.rate_limit_burst < 0:
+        limits = (
+            self.rate_limit_rps,
+            self.rate_limit_burst,
+            self.rate_limit_bytes_per_second,
+            self.rate_limit_bytes_burst,
+        )
+        if min(limits) < 0:
             raise ValueError("rate limits must not be negative")
+        if self.rate_limit_bytes_per_second and not self.rate_limit_rps:
+            raise ValueError("--rate-limit-bytes-per-second needs --rate-limit-rps")
 
 
 JWT_PROVIDER = "clients"
@@ -107,16 +122,26 @@ JWT_PAYLOAD_METADATA = "jwt_payload"
 REFLECTION_PREFIX = "/grpc.reflection."
 TLS_HANDSHAKE_TIMEOUT = "10s"
 MAX_CLIENT_BUCKETS = 100_000
+# Callers behind one address (a NAT, an office) share this many callers' allowance in the
+# per-address bucket that JWT's front line has.
+ADDRESS_SHARE = 2
+# IPv4 addresses count whole, IPv6 ones by /64 (what one client gets and can rotate within).
+ADDRESS_MASK = {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64}
+# Bulk routes as callers spell them: a body sent there without Content-Length (chunked) is
+# charged as one at the body cap, the most it can be.
+BULK_PATHS = r"(/batch|/v2/models/[^?]*/infer)([/?].*)?"
 OTEL_CLUSTER = "opentelemetry_collector"
 ADMIN_CLUSTER = "envoy_admin"
 STATS_LISTENER = "stats"
+PUBLIC_LISTENER = "public"
 
 
 def render(options: EnvoyOptions) -> dict[str, Any]:
     """The Envoy config (as a dict) for these options."""
     config: dict[str, Any] = yaml.safe_load(BASE_CONFIG.read_text())
     config["admin"]["address"]["socket_address"]["port_value"] = options.admin_port
-    listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "public")
+    listeners = config["static_resources"]["listeners"]
+    listener = next(x for x in listeners if x["name"] == PUBLIC_LISTENER)
     listener["address"]["socket_address"] = {
         "address": options.listen_address,
         "port_value": options.http_port,
@@ -146,19 +171,24 @@ def render(options: EnvoyOptions) -> dict[str, Any]:
     ]
     if options.max_request_bytes is not None:
         transcoder["max_request_body_size"] = options.max_request_bytes
+    max_body = int(transcoder["max_request_body_size"])
     if options.max_heap_bytes is not None:
         _heap_monitor(config)["max_heap_size_bytes"] = options.max_heap_bytes
     if options.grpc_reflection:
         manager["route_config"]["virtual_hosts"][0]["routes"].append(_reflection_route())
     if options.trusted_proxy_hops:
         manager["xff_num_trusted_hops"] = options.trusted_proxy_hops
-    # Order matters: refuse over-limit clients first, then unauthenticated ones, before
-    # any body is buffered or transcoded (after the caller's own subject header is dropped).
+    # Order matters, and all of it comes before any body is buffered or transcoded (and after
+    # the caller's own subject header is dropped): with JWT, over-limit addresses first, then
+    # unauthenticated callers, then over-limit callers (by subject, which only a verified token
+    # sets).
     front: list[dict[str, Any]] = []
-    if options.rate_limit_rps:
-        front.append(_rate_limit_filter(options.rate_limit_rps, options.rate_limit_burst))
+    if options.rate_limit_rps and options.jwks is not None:
+        front.append(_address_limit_filter(options))
     if options.jwks is not None:
         front.append(_jwt_filter(options))
+    if options.rate_limit_rps:
+        front.append(_caller_limit_filter(options, max_body))
     first_reader = next(
         index
         for index, each in enumerate(manager["http_filters"])
@@ -216,16 +246,26 @@ def _stats_listener(config: dict[str, Any], options: EnvoyOptions) -> None:
     endpoint["address"]["socket_address"]["port_value"] = options.admin_port
 
 
-def _rate_limit_filter(rps: int, burst: int) -> dict[str, Any]:
-    """Local rate limit with one token bucket per client address (a descriptor entry with
-    no value makes Envoy keep a bucket per distinct value, up to MAX_CLIENT_BUCKETS)."""
+def _bucket(per_second: int, burst: int) -> dict[str, Any]:
+    return {
+        "max_tokens": burst or 2 * per_second,
+        "tokens_per_fill": per_second,
+        "fill_interval": "1s",
+    }
+
+
+def _local_rate_limit(
+    stat_prefix: str, rate_limits: list[dict[str, Any]], descriptors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Envoy's local rate limit: a token bucket per distinct value of each descriptor entry
+    given no value (up to MAX_CLIENT_BUCKETS), 429 JSON with Retry-After."""
     always = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
     return {
         "name": "envoy.filters.http.local_ratelimit",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3"
             ".LocalRateLimit",
-            "stat_prefix": "per_client",
+            "stat_prefix": stat_prefix,
             # The default bucket applies to requests no descriptor matched: effectively none.
             "token_bucket": {
                 "max_tokens": 1_000_000_000,
@@ -236,17 +276,8 @@ def _rate_limit_filter(rps: int, burst: int) -> dict[str, Any]:
             "filter_enforced": always,
             # Native gRPC callers get RESOURCE_EXHAUSTED (as JSON callers get 429).
             "rate_limited_as_resource_exhausted": True,
-            "rate_limits": [{"actions": [{"remote_address": {}}]}],
-            "descriptors": [
-                {
-                    "entries": [{"key": "remote_address"}],
-                    "token_bucket": {
-                        "max_tokens": burst or 2 * rps,
-                        "tokens_per_fill": rps,
-                        "fill_interval": "1s",
-                    },
-                }
-            ],
+            "rate_limits": rate_limits,
+            "descriptors": descriptors,
             "max_dynamic_descriptors": MAX_CLIENT_BUCKETS,
             "response_headers_to_add": [
                 {
@@ -255,6 +286,91 @@ def _rate_limit_filter(rps: int, burst: int) -> dict[str, Any]:
                 }
             ],
         },
+    }
+
+
+def _address_limit_filter(options: EnvoyOptions) -> dict[str, Any]:
+    """Before JWT: a bucket per client address, ADDRESS_SHARE callers' worth, so requests
+    with bad tokens are bounded too."""
+    rps = ADDRESS_SHARE * options.rate_limit_rps
+    burst = ADDRESS_SHARE * (options.rate_limit_burst or 2 * options.rate_limit_rps)
+    return _local_rate_limit(
+        "per_address",
+        [{"actions": [{"masked_remote_address": ADDRESS_MASK}]}],
+        [{"entries": [{"key": "masked_remote_address"}], "token_bucket": _bucket(rps, burst)}],
+    )
+
+
+def _caller_limit_filter(options: EnvoyOptions, max_body: int) -> dict[str, Any]:
+    """A request bucket per caller, and (with --rate-limit-bytes-per-second) a byte bucket
+    charged each request's Content-Length. The caller is the verified token's subject
+    (`x-jwt-subject`, set only by jwt_authn), else the client address (token-free routes, or
+    no JWT at all)."""
+    bytes_burst = options.rate_limit_bytes_burst or 2 * options.rate_limit_bytes_per_second
+    if options.rate_limit_bytes_per_second and bytes_burst < max_body:
+        raise ValueError(
+            f"the byte bucket ({bytes_burst} bytes) must hold the largest body ({max_body} "
+            "bytes), or a call at the cap could never pass"
+        )
+    no_subject = {"name": SUBJECT_HEADER, "present_match": True, "invert_match": True}
+    by_subject = {"header_name": SUBJECT_HEADER, "descriptor_key": "subject"}
+    by_address = {"descriptor_key": "caller", "descriptor_value": "address"}
+    callers: dict[str, list[dict[str, Any]]] = {
+        "subject": [{"request_headers": by_subject}],
+        "address": [
+            {"header_value_match": {**by_address, "headers": [no_subject]}},
+            {"masked_remote_address": ADDRESS_MASK},
+        ],
+    }
+    caller_entries: dict[str, list[dict[str, str]]] = {
+        "subject": [{"key": "subject"}],
+        "address": [{"key": "caller", "value": "address"}, {"key": "masked_remote_address"}],
+    }
+    rate_limits: list[dict[str, Any]] = []
+    descriptors: list[dict[str, Any]] = []
+    for caller, actions in callers.items():
+        rate_limits.append({"actions": [*actions, _cost("requests")]})
+        descriptors.append(
+            {
+                "entries": [*caller_entries[caller], {"key": "cost", "value": "requests"}],
+                "token_bucket": _bucket(options.rate_limit_rps, options.rate_limit_burst),
+            }
+        )
+        if not options.rate_limit_bytes_per_second:
+            continue
+        sized = {"name": "content-length", "present_match": True}
+        unsized_bulk = {"name": "content-length", "present_match": True, "invert_match": True}
+        bulk_path = {"name": ":path", "string_match": {"safe_regex": {"regex": BULK_PATHS}}}
+        rate_limits += [
+            {
+                "actions": [*actions, _cost("bytes", sized)],
+                "hits_addend": {"format": "%REQ(content-length)%"},
+            },
+            {
+                "actions": [*actions, _cost("bytes", unsized_bulk, bulk_path)],
+                "hits_addend": {"number": max_body},
+            },
+        ]
+        descriptors.append(
+            {
+                "entries": [*caller_entries[caller], {"key": "cost", "value": "bytes"}],
+                "token_bucket": _bucket(options.rate_limit_bytes_per_second, bytes_burst),
+            }
+        )
+    return _local_rate_limit("per_caller", rate_limits, descriptors)
+
+
+def _cost(kind: str, *headers: dict[str, Any]) -> dict[str, Any]:
+    """The descriptor entry naming a caller's bucket (`cost: requests|bytes`), appended only
+    when every header matcher holds."""
+    if not headers:
+        return {"generic_key": {"descriptor_key": "cost", "descriptor_value": kind}}
+    return {
+        "header_value_match": {
+            "descriptor_key": "cost",
+            "descriptor_value": kind,
+            "headers": list(headers),
+        }
     }
 
 
@@ -420,8 +536,22 @@ def build_parser() -> SettingsParser:
         help="route gRPC server reflection through Envoy (local use; off in deployments)",
     )
     for each in (
-        _local("--rate-limit-rps", "requests/s per client address, 0 = off", type=int),
+        _local(
+            "--rate-limit-rps",
+            "requests/s per caller (token subject, else address; IPv6 by /64), 0 = off",
+            type=int,
+        ),
         _local("--rate-limit-burst", "bucket size (0 = 2 x rps)", type=int),
+        _local(
+            "--rate-limit-bytes-per-second",
+            "request body bytes/s per caller (Content-Length), 0 = off",
+            type=non_negative_int,
+        ),
+        _local(
+            "--rate-limit-bytes-burst",
+            "byte bucket size (0 = 2 x bytes/s); must hold the largest body",
+            type=non_negative_int,
+        ),
         _local(
             "--max-request-bytes",
             "request body cap (none = envoy.yaml's 32 MiB)",
@@ -480,6 +610,8 @@ def _options(args: argparse.Namespace) -> EnvoyOptions:
         tls_key=args.tls_key,
         rate_limit_rps=args.rate_limit_rps,
         rate_limit_burst=args.rate_limit_burst,
+        rate_limit_bytes_per_second=args.rate_limit_bytes_per_second,
+        rate_limit_bytes_burst=args.rate_limit_bytes_burst,
         max_request_bytes=args.max_request_bytes,
         max_heap_bytes=args.max_heap_bytes,
         grpc_reflection=args.grpc_reflection,

@@ -3,6 +3,7 @@ Envoy, as children of the stack command."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from server.config import ServerConfig
 from server.healthcheck import check
-from server.processes import Process, child_environment, start
-from server.stack.envoy_config import CLUSTER, EnvoyOptions, write
+from server.processes import Process, child_environment, free_port, start
+from server.stack.envoy_config import CLUSTER, PUBLIC_LISTENER, EnvoyOptions, write
 
 # Servers listen on loopback only; Envoy is their one public face.
 SERVER_HOST = "127.0.0.1"
@@ -29,8 +30,9 @@ class StackOptions:
     admin_port: int = EnvoyOptions.admin_port
     # Envoy's public listener; loopback unless the user exposes it.
     public_host: str = "127.0.0.1"
-    # Server i listens on grpc_port + i, on loopback.
-    grpc_port: int = ServerConfig.port
+    # Server i listens on grpc_port + i, on loopback; when None, each server on a free port
+    # of its own, chosen when the stack is made (no range of consecutive ports is needed).
+    grpc_port: int | None = ServerConfig.port
     servers: int = 1
     # One artifact served alone; when None, the repository directory.
     model: Path | None = ServerConfig.model_path
@@ -42,8 +44,10 @@ class StackOptions:
     # Where the children's output goes: the terminal when None, else files in this folder.
     log_dir: Path | None = None
 
-    @property
     def server_ports(self) -> list[int]:
+        """Each server's port: grpc_port + i, or (grpc_port None) a free port each."""
+        if self.grpc_port is None:
+            return [free_port() for _ in range(self.servers)]
         return [self.grpc_port + index for index in range(self.servers)]
 
     @property
@@ -76,9 +80,15 @@ def envoy_binary() -> str:
     return found
 
 
-def envoy_command(config: Path, concurrency: int = 1, flush_interval_ms: int = 1000) -> list[str]:
+def envoy_command(
+    config: Path,
+    concurrency: int = 1,
+    flush_interval_ms: int = 1000,
+    admin_address_path: Path | None = None,
+) -> list[str]:
     """How to run Envoy on a rendered config; access-log lines reach their file within
-    `flush_interval_ms` (Envoy's own default is 10 s)."""
+    `flush_interval_ms` (Envoy's own default is 10 s); Envoy writes its admin address to
+    `admin_address_path` once it listens (see `bound_ports`)."""
     return [
         envoy_binary(),
         "--config-path",
@@ -90,7 +100,30 @@ def envoy_command(config: Path, concurrency: int = 1, flush_interval_ms: int = 1
         "warn",
         "--file-flush-interval-msec",
         str(flush_interval_ms),
+        *(["--admin-address-path", str(admin_address_path)] if admin_address_path else []),
     ]
+
+
+@dataclass(frozen=True)
+class EnvoyPorts:
+    http: int
+    admin: int
+
+
+def bound_ports(admin_address_path: Path) -> EnvoyPorts | None:
+    """The ports an Envoy started with `admin_address_path` listens on, None until both are
+    bound. A config with port 0 lets Envoy bind a free port itself, which no other process
+    can take between its choice and the bind (as it could a port chosen beforehand)."""
+    try:
+        admin = admin_address_path.read_text().strip()
+        with urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=2) as reply:
+            listeners = json.load(reply)["listener_statuses"]
+        [public] = [x for x in listeners if x.get("name") == PUBLIC_LISTENER]
+        http = int(public["local_address"]["socket_address"]["port_value"])
+        ports = EnvoyPorts(http=http, admin=int(admin.rpartition(":")[2]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not written, not answering, or not bound yet
+    return ports if ports.http and ports.admin else None
 
 
 def healthy_upstreams(admin_url: str) -> int:
@@ -113,6 +146,16 @@ class Stack:
     servers: list[Process] = field(default_factory=list)
     envoy: Process | None = None
     _workdir: tempfile.TemporaryDirectory[str] | None = None
+    # Chosen once, when the stack is made: server i listens on server_ports[i].
+    server_ports: list[int] = field(init=False)
+    # Envoy's ports; an option of 0 (a port Envoy picks itself) is known once Envoy is up.
+    http_port: int = field(init=False)
+    admin_port: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.server_ports = self.options.server_ports()
+        self.http_port = self.options.http_port
+        self.admin_port = self.options.admin_port
 
     def start(self) -> None:
         """Start the servers, wait until they are SERVING, then start Envoy and wait
@@ -125,9 +168,9 @@ class Stack:
 
     def _start(self) -> None:
         opts = self.options
-        for port in opts.server_ports:
+        for port in self.server_ports:
             self.servers.append(self._spawn(f"server-{port}", opts.server_argv(port)))
-        for port, server in zip(opts.server_ports, self.servers, strict=True):
+        for port, server in zip(self.server_ports, self.servers, strict=True):
             server.wait_ready(
                 partial(check, f"{SERVER_HOST}:{port}", timeout=0.5),
                 opts.ready_timeout,
@@ -136,7 +179,7 @@ class Stack:
         self._workdir = tempfile.TemporaryDirectory(prefix="diabetes-envoy-")
         config = write(
             EnvoyOptions(
-                upstreams=tuple((SERVER_HOST, port) for port in opts.server_ports),
+                upstreams=tuple((SERVER_HOST, port) for port in self.server_ports),
                 listen_address=opts.public_host,
                 http_port=opts.http_port,
                 admin_port=opts.admin_port,
@@ -145,8 +188,14 @@ class Stack:
             ),
             Path(self._workdir.name) / "envoy.yaml",
         )
-        self.envoy = self._spawn("envoy", envoy_command(config, opts.envoy_concurrency))
-        self.envoy.wait_ready(self._envoy_ready, opts.ready_timeout, "Envoy and its upstreams")
+        admin_address = Path(self._workdir.name) / "admin-address"
+        self.envoy = self._spawn(
+            "envoy",
+            envoy_command(config, opts.envoy_concurrency, admin_address_path=admin_address),
+        )
+        self.envoy.wait_ready(
+            partial(self._envoy_ready, admin_address), opts.ready_timeout, "Envoy and its upstreams"
+        )
 
     def _spawn(self, name: str, argv: list[str]) -> Process:
         """A child in the stack's own process group (a Ctrl-C at the terminal reaches it
@@ -162,17 +211,17 @@ class Stack:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.options.http_port}"
+        return f"http://127.0.0.1:{self.http_port}"
 
     @property
     def grpc_target(self) -> str:
         """Native gRPC through Envoy's public port."""
-        return f"127.0.0.1:{self.options.http_port}"
+        return f"127.0.0.1:{self.http_port}"
 
     @property
     def server_targets(self) -> list[str]:
         """Each server directly."""
-        return [f"{SERVER_HOST}:{port}" for port in self.options.server_ports]
+        return [f"{SERVER_HOST}:{port}" for port in self.server_ports]
 
     @property
     def server_target(self) -> str:
@@ -181,9 +230,13 @@ class Stack:
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.options.admin_port}"
+        return f"http://127.0.0.1:{self.admin_port}"
 
-    def _envoy_ready(self) -> bool:
+    def _envoy_ready(self, admin_address: Path) -> bool:
+        ports = bound_ports(admin_address)
+        if ports is None:
+            return False
+        self.http_port, self.admin_port = ports.http, ports.admin
         try:
             with urllib.request.urlopen(f"{self.admin_url}/ready", timeout=1) as reply:
                 if reply.read().strip() != b"LIVE":

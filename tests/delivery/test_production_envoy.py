@@ -1,10 +1,12 @@
 """The production Envoy configs that Kubernetes and compose ship, run for real on loopback
 in front of a real server: no token or a bad one gets 401 JSON, a good one the prediction,
-each client has its own rate limit, and Prometheus gets Envoy's stats. Compose's config
-terminates TLS (the test's self-signed certificate stands in for the operator's)."""
+each client has its own rate limit, the token-free health route carries no large body, and
+Prometheus gets Envoy's stats. Compose's config terminates TLS (the test's self-signed
+certificate stands in for the operator's)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -68,18 +70,20 @@ class ProductionEnvoy:
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-@pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
-def envoy(
-    request: pytest.FixtureRequest,
-    test_artifact_server: ServerProcess,
+@contextlib.contextmanager
+def _production_envoy(
+    config_path: Path,
+    server: ServerProcess,
     signing_key: SigningKey,
-    tmp_path_factory: pytest.TempPathFactory,
+    workdir: Path,
+    refill_seconds: float | None = None,
 ) -> Iterator[ProductionEnvoy]:
-    """Envoy running the generated production config; its JWKS holds the test key's public
-    half (the placeholder's private half exists nowhere)."""
-    workdir = tmp_path_factory.mktemp("envoy")
+    """Envoy running a generated production config on loopback; its JWKS holds the test key's
+    public half (the placeholder's private half exists nowhere). `refill_seconds` stretches
+    every rate-limit bucket's refill to that interval (same sizes), so that a bucket holds
+    exactly its size whatever the speed of the caller."""
     (workdir / "jwks.json").write_text(json.dumps(signing_key.jwks()))
-    shipped = load(request.param)
+    shipped = load(config_path)
     cert, _ = write_self_signed_certificate(workdir)
     http_port, admin_port, stats_port = free_port(), free_port(), free_port()
     config = on_loopback(
@@ -87,11 +91,13 @@ def envoy(
             shipped,
             {"/etc/envoy/tls/": workdir, "/etc/envoy/": BASE.parent, "/etc/jwks/": workdir},
         ),
-        upstream_port=test_artifact_server.port,
+        upstream_port=server.port,
         http_port=http_port,
         admin_port=admin_port,
         stats_port=stats_port,
     )
+    if refill_seconds is not None:
+        _stretch_refills(config, f"{refill_seconds:g}s")
     path = workdir / "envoy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     process = spawn(envoy_command(path))
@@ -111,6 +117,32 @@ def envoy(
     finally:
         patch.undo()
         process.stop()
+
+
+def _stretch_refills(node: Any, interval: str) -> None:
+    """Every token bucket in the config refills once per `interval` instead."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "token_bucket" and isinstance(value, dict):
+                value["fill_interval"] = interval
+            else:
+                _stretch_refills(value, interval)
+    elif isinstance(node, list):
+        for item in node:
+            _stretch_refills(item, interval)
+
+
+@pytest.fixture(scope="module", params=[K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"])
+def envoy(
+    request: pytest.FixtureRequest,
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProductionEnvoy]:
+    with _production_envoy(
+        request.param, test_artifact_server, signing_key, tmp_path_factory.mktemp("envoy")
+    ) as running:
+        yield running
 
 
 def _post(url: str, token: str | None = None, **headers: str) -> requests.Response:
@@ -161,14 +193,17 @@ def test_try_it_page_and_grpc_health_need_no_token(envoy: ProductionEnvoy) -> No
     assert envoy.health_ok()
 
 
-def _until_rate_limited(url: str, client: str, limit: int = 2000) -> requests.Response | None:
-    """Calls (401s count too: the limit comes first) from one client address, back to back,
-    until one is refused; None if none was within `limit` calls."""
+def _until_rate_limited(
+    url: str, client: str, token: str | None = None, limit: int = 2000
+) -> requests.Response | None:
+    """Calls (401s count too: the address's limit comes before the token) from one client
+    address, back to back, until one is refused; None if none was within `limit` calls."""
+    headers = {"x-forwarded-for": client}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     with requests.Session() as session:
         for _ in range(limit):
-            reply = session.post(
-                f"{url}/stream", json=RECORD, headers={"x-forwarded-for": client}, timeout=10
-            )
+            reply = session.post(f"{url}/stream", json=RECORD, headers=headers, timeout=10)
             if reply.status_code == 429:
                 return reply
     return None
@@ -189,6 +224,32 @@ def _channel(envoy: ProductionEnvoy) -> grpc.Channel:
         return grpc.insecure_channel(target)
     ca = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
     return grpc.secure_channel(target, grpc.ssl_channel_credentials(ca))
+
+
+def _upstream_requests(envoy: ProductionEnvoy) -> int:
+    """Requests Envoy sent to the server (its own health checks are not counted)."""
+    reply = requests.get(
+        f"{envoy.envoy.admin_url}/stats?filter=^cluster\\.diabetes_grpc\\.upstream_rq_total$",
+        timeout=10,
+    )
+    return int(reply.text.split(": ")[1])
+
+
+def test_the_token_free_health_route_refuses_a_body_over_its_cap_at_envoy(
+    envoy: ProductionEnvoy,
+) -> None:
+    """The one route open without a token cannot carry megabytes to a server: Envoy holds at
+    most 16 KiB of its body and answers RESOURCE_EXHAUSTED without forwarding it."""
+    before = _upstream_requests(envoy)
+    with _channel(envoy) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        with pytest.raises(grpc.RpcError) as caught:
+            check(health_pb2.HealthCheckRequest(service="x" * 1_000_000), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.details() == "request body too large for this method: Payload Too Large"
+    assert _upstream_requests(envoy) == before  # the server never saw it
+    assert envoy.health_ok()  # a normal check still answers SERVING, through the server
+    assert _upstream_requests(envoy) == before + 1
 
 
 def test_exemptions_are_by_method_and_tokens_only_from_the_header(
@@ -261,22 +322,43 @@ def test_the_callers_subject_is_in_both_access_logs(
     assert logged(test_artifact_server.json_logs())["subject"] == subject  # type: ignore[index]
 
 
-# Last: it empties loopback's rate-limit bucket (compose believes no X-Forwarded-For).
-def test_each_client_has_its_own_rate_limit(envoy: ProductionEnvoy) -> None:
-    behind_ingress = connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1
-    # The bucket refills 50 tokens each second, so a refill can land between the 429 and the
-    # next call; a shared bucket shows as a 429 on at least one of a few tries, never none.
-    for _ in range(3):
-        limited = _until_rate_limited(envoy.url, "203.0.113.7")
-        assert limited is not None, "no 429 from the production rate limit"
-        assert limited.json()["code"] == 8  # RESOURCE_EXHAUSTED
-        assert limited.headers["retry-after"] == "1"
-        another_client = _post(envoy.url, **{"x-forwarded-for": "203.0.113.8"})
-        if behind_ingress or another_client.status_code == 429:
-            break
-    if behind_ingress:
-        # Behind the Ingress, the client is the address it appends to X-Forwarded-For.
-        _assert_401_json(another_client)
-    else:
-        # Facing callers directly, X-Forwarded-For is not believed: loopback is one client.
-        assert another_client.status_code == 429
+# Its own Envoy, whose buckets refill once an hour: a bucket then holds exactly its size, so
+# the 429 comes however slowly this machine sends (the shipped refill rate would outpace a
+# loaded machine's caller).
+@pytest.mark.parametrize(
+    "config_path", [K8S_PRODUCTION, COMPOSE_PRODUCTION], ids=["k8s", "compose"]
+)
+def test_each_caller_has_its_own_rate_limit(
+    config_path: Path,
+    test_artifact_server: ServerProcess,
+    signing_key: SigningKey,
+    tmp_path: Path,
+) -> None:
+    with _production_envoy(
+        config_path, test_artifact_server, signing_key, tmp_path, refill_seconds=3600
+    ) as envoy:
+        _assert_each_caller_has_its_own_rate_limit(envoy, signing_key)
+
+
+def _assert_each_caller_has_its_own_rate_limit(
+    envoy: ProductionEnvoy, signing_key: SigningKey
+) -> None:
+    claims = envoy.claims()
+    limited = _until_rate_limited(
+        envoy.url, "203.0.113.7", signing_key.token(sub="first-caller", **claims)
+    )
+    assert limited is not None, "no 429 from the production rate limit"
+    assert limited.json() == {
+        "code": 8,
+        "message": "rate limited: local_rate_limited",
+        "details": [],
+    }
+    assert limited.headers["retry-after"] == "1"
+    # Another subject from the same address has its own bucket.
+    second = signing_key.token(sub="second-caller", **claims)
+    assert _post(envoy.url, second, **{"x-forwarded-for": "203.0.113.7"}).status_code == 200
+    if connection_manager(envoy.shipped).get("xff_num_trusted_hops") == 1:
+        # Behind the Ingress, a caller without a token is the address it appends to
+        # X-Forwarded-For: one address runs out, another does not.
+        assert _until_rate_limited(envoy.url, "203.0.113.8") is not None
+        _assert_401_json(_post(envoy.url, **{"x-forwarded-for": "203.0.113.9"}))

@@ -39,7 +39,7 @@ TIMEOUT = 120
 
 
 def localise(text: str, stack: Stack) -> str:
-    http_port = stack.options.http_port
+    http_port = stack.http_port
     text = text.replace("http://localhost:8080", f"http://127.0.0.1:{http_port}")
     text = text.replace("localhost:8080", f"127.0.0.1:{http_port}")
     return text.replace("localhost:50051", stack.server_target)

@@ -17,9 +17,8 @@ import pytest
 import requests
 import yaml
 
-from server.processes import free_port
 from server.stack.envoy_config import EnvoyOptions, write
-from server.stack.stack import Stack, envoy_command
+from server.stack.stack import EnvoyPorts, Stack, bound_ports, envoy_command
 from tests.docs.docgen_tools import errors
 from tests.docs.markdown import ROOT
 from tests.support.processes import wait_until
@@ -128,25 +127,40 @@ def test_every_validation_message_is_in_the_list() -> None:
         )
 
 
-def envoy_local_replies() -> dict[int, str]:
-    """HTTP status -> the fixed start of the message Envoy's local reply gives it."""
+def envoy_local_replies() -> list[tuple[int, str]]:
+    """(HTTP status, the fixed start of the message) of each of Envoy's local reply shapes;
+    status 0 for a gRPC-only one (a mapper that sets `grpc-status`)."""
     config = yaml.safe_load(ENVOY.read_text())
     listener = config["static_resources"]["listeners"][0]
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    replies = {}
+    replies = []
     for mapper in manager["local_reply_config"]["mappers"]:
-        comparison = mapper["filter"]["status_code_filter"]["comparison"]
+        selector = mapper["filter"]
+        filters = selector["and_filter"]["filters"] if "and_filter" in selector else [selector]
+        (comparison,) = (
+            f["status_code_filter"]["comparison"] for f in filters if "status_code_filter" in f
+        )
         if comparison["op"] != "EQ":
             continue
-        message = mapper["body_format_override"]["json_format"]["message"]
-        replies[int(comparison["value"]["default_value"])] = message.split("%", 1)[0]
+        body = mapper["body_format_override"]
+        if "json_format" in body:
+            message = body["json_format"]["message"]
+        else:
+            message = body["text_format_source"]["inline_string"]
+        grpc_only = any(
+            h["header"]["key"] == "grpc-status" for h in mapper.get("headers_to_add", [])
+        )
+        status = (
+            0 if grpc_only else int(mapper.get("status_code", comparison["value"]["default_value"]))
+        )
+        replies.append((status, message.split("%", 1)[0]))
     return replies
 
 
 def test_every_envoy_local_reply_is_in_the_list() -> None:
     replies = envoy_local_replies()
-    assert set(replies) >= {400, 404, 413, 429, 503, 504}
-    for status, start in replies.items():
+    assert {status for status, _ in replies} >= {0, 400, 404, 413, 429, 503, 504}
+    for status, start in replies:
         listed = [e for e in errors.ERRORS if e.status == status]
         assert listed, f"Envoy answers {status} ({start!r}...), which docs/api.md does not list"
         assert any(e.message.startswith(start) for e in listed), (status, start)
@@ -182,24 +196,32 @@ def silent_upstream() -> Iterator[int]:
 @pytest.mark.slow
 def test_a_silent_server_is_504_json(silent_upstream: int, tmp_path: Path) -> None:
     """The route timeout (3 tries of at most 5 s each, 15 s in all) ends in a JSON 504."""
-    http_port, admin_port = free_port(), free_port()
     options = EnvoyOptions(
         upstreams=(("127.0.0.1", silent_upstream),),
         listen_address="127.0.0.1",
-        http_port=http_port,
-        admin_port=admin_port,
+        http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+        admin_port=0,
     )
     config = write(options, tmp_path / "envoy.yaml")
+    admin_address = tmp_path / "admin-address"
     log = (tmp_path / "envoy.log").open("wb")
-    envoy = subprocess.Popen(envoy_command(config), stdout=log, stderr=subprocess.STDOUT)
+    envoy = subprocess.Popen(
+        envoy_command(config, admin_address_path=admin_address),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_until(
-            lambda: _answers(f"http://127.0.0.1:{admin_port}/ready"),
-            timeout=30,
-            what="Envoy ready",
-            alive=lambda: envoy.poll() is None,
-        )
-        reply = requests.get(f"http://127.0.0.1:{http_port}/model", timeout=60)
+        ports: list[EnvoyPorts] = []
+
+        def ready() -> bool:
+            found = bound_ports(admin_address)
+            if found is None or not _answers(f"http://127.0.0.1:{found.admin}/ready"):
+                return False
+            ports.append(found)
+            return True
+
+        wait_until(ready, timeout=30, what="Envoy ready", alive=lambda: envoy.poll() is None)
+        reply = requests.get(f"http://127.0.0.1:{ports[0].http}/model", timeout=60)
         (expected,) = [e for e in errors.ERRORS if e.status == 504]
         assert_error_reply(reply, expected)
     finally:

@@ -36,10 +36,11 @@ def test_single_calls_are_retried_on_another_host() -> None:
     assert single["host_predicates"] == ["previous_hosts"]
 
 
-def test_batch_streams_are_retried_only_before_reaching_a_server() -> None:
+def test_batch_streams_are_retried_only_when_no_server_did_any_work() -> None:
     batch = route(BATCH)
-    assert set(batch["retry_on"]) == {"connect-failure", "refused-stream"}
-    assert batch["host_predicates"] == []
+    # resource-exhausted: a server refused the stream over its budget before any reply.
+    assert set(batch["retry_on"]) == {"connect-failure", "refused-stream", "resource-exhausted"}
+    assert batch["host_predicates"] == ["previous_hosts"]
     assert batch["timeout"] == "0s"
     assert batch["max_stream_duration"] == "300s"
 

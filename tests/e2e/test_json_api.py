@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,19 +124,20 @@ def test_request_id_is_passed_to_the_server(http: requests.Session, stack: Stack
         timeout=10,
     )
     assert reply.status_code == 200
-    port = stack.options.server_ports[0]
-    wait_until(lambda: "e2e-request-42" in log_text(stack, "envoy"), 10, "Envoy's access log")
-    server_lines = [
-        json.loads(line)
-        for line in log_text(stack, f"server-{port}").splitlines()
-        if "e2e-request-42" in line
-    ]
-    assert [line["method"] for line in server_lines] == ["PredictJsonRecord"]
-    envoy_lines = [
-        json.loads(line)
-        for line in log_text(stack, "envoy").splitlines()
-        if "e2e-request-42" in line
-    ]
+    server_log = f"server-{stack.server_ports[0]}"
+
+    def lines(name: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for line in log_text(stack, name).splitlines()
+            if "e2e-request-42" in line
+        ]
+
+    # Both write access lines in batches: Envoy every second, the server every 0.2 s.
+    wait_until(lambda: bool(lines(server_log)), 10, "the server's access log")
+    wait_until(lambda: bool(lines("envoy")), 10, "Envoy's access log")
+    assert [line["method"] for line in lines(server_log)] == ["PredictJsonRecord"]
+    envoy_lines = lines("envoy")
     assert envoy_lines[0]["path"] == "/stream"
     assert envoy_lines[0]["status"] == 200
 

@@ -17,9 +17,8 @@ from diabetes_client import (
     UnavailableError,
 )
 from model.artifact import LinearModel, load_artifact
-from server.processes import free_port
 from tests.integration.conftest import BATCH_LIMIT, CHUNK
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, refusing_port
 
 
 def inputs(count: int, seed: int = 0) -> np.ndarray:
@@ -179,7 +178,8 @@ def test_malformed_batches_fail_before_sending(client: PredictionClient):
 
 def test_no_server_is_unavailable_after_retries():
     with (
-        PredictionClient(f"127.0.0.1:{free_port()}", timeout=30) as client,
+        refusing_port() as port,
+        PredictionClient(f"127.0.0.1:{port}", timeout=30) as client,
         pytest.raises(UnavailableError) as caught,
     ):
         client.predict({"bmi": 0.0})

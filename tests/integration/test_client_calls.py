@@ -28,9 +28,8 @@ from model.artifact import LinearModel
 from server.faces.prediction_service import PredictionServicer
 from server.inference import Inference, Limits
 from server.model_store import ModelStore
-from server.processes import free_port
 from server.rpc import CallObserver
-from tests.support.processes import wait_until
+from tests.support.processes import refusing_port, wait_until
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 
@@ -189,8 +188,10 @@ def test_a_call_the_server_does_not_answer_ends_at_its_deadline(target: str, fau
 def test_a_call_made_before_the_server_is_up_waits_for_it(
     two_feature_artifact: Path, faults: Faults, two_feature_model: LinearModel
 ):
-    port = free_port()
+    reserved = contextlib.ExitStack()
+    port = reserved.enter_context(refusing_port())
     with (
+        reserved,
         PredictionClient(f"127.0.0.1:{port}", timeout=60, wait_for_ready=True) as client,
         futures.ThreadPoolExecutor(max_workers=1) as pool,
     ):
@@ -205,6 +206,7 @@ def test_a_call_made_before_the_server_is_up_waits_for_it(
             "the client's first connection attempt to fail",
         )
         assert not pending.done()
+        reserved.close()  # no other process could take the port until now
         with in_process_server(two_feature_artifact, faults, port):
             result = pending.result(timeout=60)
     assert result.prediction == two_feature_model.predict(np.array([[0.03, -0.01]]))[0]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from model.artifact import LinearModel
-from tests.support.processes import ROOT, ServerProcess
+from tests.support.processes import ROOT, ServerProcess, refusing_port
 
 COUNT = 2_500
 
@@ -170,8 +170,7 @@ def test_health_and_info(two_feature_server: ServerProcess, two_feature_model: L
 
 
 def test_unreachable_server(tmp_path: Path):
-    from server.processes import free_port
-
-    done = run_cli("health", "--target", f"127.0.0.1:{free_port()}", "--timeout", "5")
+    with refusing_port() as port:
+        done = run_cli("health", "--target", f"127.0.0.1:{port}", "--timeout", "5")
     assert done.returncode == 1
     assert "UNAVAILABLE" in done.stderr

@@ -6,11 +6,14 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
@@ -18,7 +21,6 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.contract import SERVICE_NAME
-from server.processes import free_port
 from tests.support.processes import ServerProcess, running_server, wait_until
 
 SERVICE = SERVICE_NAME
@@ -73,17 +75,52 @@ def test_one_json_log_line_per_call_with_request_id(two_feature_server: ServerPr
     assert "record.bp is missing" in str(bad["error"])
 
 
-def test_sigterm_drains_in_flight_batch_and_refuses_new_calls(two_feature_artifact: Path) -> None:
-    with running_server(
-        "--batch-chunk-records", "100", "--shutdown-delay", "1", model=two_feature_artifact
-    ) as server:
-        channel = grpc.insecure_channel(server.target)
+def _new_call_code(target: str) -> grpc.StatusCode:
+    """How a Predict on a new connection ends."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            pb_grpc.PredictionServiceStub(channel).Predict(
+                pb.PredictRequest(record=pb.Record(bmi=0.0, bp=0.0)), timeout=2
+            )
+        except grpc.RpcError as exc:
+            return exc.code()
+    return grpc.StatusCode.OK
+
+
+def _held_stream(
+    channel: grpc.Channel, release: threading.Event
+) -> Iterator[reflection_pb2.ServerReflectionResponse]:
+    """A reflection stream that stays in flight on the server until `release` is set."""
+    info = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+
+    def requests() -> Iterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+        release.wait(30)
+
+    replies: Iterator[reflection_pb2.ServerReflectionResponse] = info(requests())
+    return replies
+
+
+def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(two_feature_artifact: Path) -> None:
+    with (
+        running_server(
+            "--batch-chunk-records", "100", "--shutdown-delay", "1", model=two_feature_artifact
+        ) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
         stub = pb_grpc.PredictionServiceStub(channel)
         count = 50_000
         stream = stub.PredictBatch(
             pb.PredictBatchRequest(columns=pb.FeatureColumns(bmi=[0.01] * count, bp=[0.02] * count))
         )
         first = next(stream)
+        release = threading.Event()
+        held = _held_stream(channel, release)
+        assert next(held).list_services_response.service
         server.signal(signal.SIGTERM)
         wait_until(
             lambda: health_status(server.target) == health_pb2.HealthCheckResponse.NOT_SERVING,
@@ -93,17 +130,20 @@ def test_sigterm_drains_in_flight_batch_and_refuses_new_calls(two_feature_artifa
         rest = list(stream)
         assert first.offset == 0
         assert sum(len(reply.predictions) for reply in [first, *rest]) == count
+        # After --shutdown-delay the server refuses new calls; the held stream keeps it
+        # draining (alive) until the test lets the stream end.
+        wait_until(
+            lambda: _new_call_code(server.target) == grpc.StatusCode.UNAVAILABLE,
+            10,
+            "new calls to be refused",
+        )
+        assert server.alive()
+        release.set()
+        assert list(held) == []
         assert server.wait(30) == 0
-        with pytest.raises(grpc.RpcError) as error:
-            stub.Predict(pb.PredictRequest(record=pb.Record(bmi=0.0, bp=0.0)), timeout=2)
-        assert error.value.code() in {
-            grpc.StatusCode.UNAVAILABLE,
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-        }
-        channel.close()
-        messages = [entry.get("message") for entry in server.json_logs()]
-        assert "shutting down" in messages
-        assert messages[-1] == "stopped"
+    messages = [entry.get("message") for entry in server.json_logs()]
+    assert "shutting down" in messages
+    assert messages[-1] == "stopped"
 
 
 def test_a_second_server_on_a_taken_port_cannot_start(two_feature_artifact: Path) -> None:
@@ -142,7 +182,7 @@ def test_bad_artifact_stops_start_up_with_a_clear_message(
     if content is not None:
         path.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "server", "--port", str(free_port()), "--model", str(path)],
+        [sys.executable, "-m", "server", "--port", "0", "--model", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -176,9 +216,7 @@ def test_help_lists_every_flag_with_its_environment_variable() -> None:
 
 
 def test_environment_configures_the_server(two_feature_artifact: Path) -> None:
-    port = free_port()
     with running_server(
-        port=port,
         env={"DIABETES_MAX_BATCH_RECORDS": "7", "DIABETES_MODEL": str(two_feature_artifact)},
     ) as server:
         with grpc.insecure_channel(server.target) as channel:

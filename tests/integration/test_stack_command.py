@@ -5,6 +5,7 @@ Envoy endpoint each; SIGTERM stops everything with exit 0; a busy port is a clea
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import sys
@@ -15,33 +16,40 @@ import pytest
 import requests
 
 from server.__main__ import STARTUP_FAILED
-from server.processes import Process, command_line, free_port, free_ports, process_tree
+from server.processes import Process, command_line, process_tree
 from tests.support.processes import json_lines, spawn
 
 pytestmark = pytest.mark.slow
 
 
-def _stack_argv(grpc_port: int, *args: str) -> tuple[list[str], int]:
-    http_port = free_port()
-    argv = [
+def _stack_argv(grpc_port: int, *args: str) -> list[str]:
+    """The stack command on ports its children bind themselves (0: Envoy's, shown in the
+    banner; each server's too unless `grpc_port` names the first)."""
+    return [
         sys.executable,
         "-m",
         "server.stack",
         "--http-port",
-        str(http_port),
+        "0",
         "--admin-port",
-        str(free_port()),
+        "0",
         "--grpc-port",
         str(grpc_port),
         *args,
     ]
-    return argv, http_port
 
 
-def _serves_through_envoy(http_port: int) -> bool:
+BANNER_HTTP_PORT = re.compile(r"Try-it page +http://localhost:(\d+)/")
+
+
+def _serves_through_envoy(stack: Process) -> bool:
+    """True once the stack's banner is out and Envoy's port it names answers /stream."""
+    found = BANNER_HTTP_PORT.search(stack.log_text())
+    if found is None:
+        return False
     try:
         reply = requests.post(
-            f"http://127.0.0.1:{http_port}/stream", data='{"bmi": 0.05}', timeout=2
+            f"http://127.0.0.1:{found[1]}/stream", data='{"bmi": 0.05}', timeout=2
         )
     except requests.RequestException:
         return False
@@ -70,9 +78,8 @@ def _running(argv: list[str], env: dict[str, str] | None = None) -> Iterator[Pro
 def test_stack_runs_the_documented_processes_and_stops_on_sigterm(
     args: tuple[str, ...], env: dict[str, str], servers: int
 ) -> None:
-    argv, http_port = _stack_argv(free_ports(servers), *args)
-    with _running(argv, env) as stack:
-        stack.wait_ready(lambda: _serves_through_envoy(http_port), 60, "the stack")
+    with _running(_stack_argv(0, *args), env) as stack:
+        stack.wait_ready(lambda: _serves_through_envoy(stack), 60, "the stack")
         assert len(_server_processes(stack.pid)) == servers
         everything = process_tree(stack.pid)
 
@@ -88,8 +95,7 @@ def test_a_taken_port_is_a_clear_start_up_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        argv, _ = _stack_argv(port)
-        with _running(argv) as stack:
+        with _running(_stack_argv(port)) as stack:
             code = stack.wait(timeout=30)
     assert code != 0
     log = stack.log_text()

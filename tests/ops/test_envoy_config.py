@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import subprocess
 import threading
@@ -19,9 +20,9 @@ import h2.events
 import pytest
 import yaml
 
-from server.processes import free_port, start
+from server.processes import start
 from server.stack.envoy_config import EnvoyOptions, main, render
-from server.stack.stack import envoy_binary
+from server.stack.stack import bound_ports, envoy_binary
 from tests.support.credentials import SigningKey, write_self_signed_certificate
 
 
@@ -33,7 +34,13 @@ def _filters(config: dict[str, Any]) -> list[str]:
 
 def test_defaults_add_nothing_for_public_exposure() -> None:
     config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
-    assert _filters(config) == ["header_mutation", "lua", "grpc_json_transcoder", "router"]
+    assert _filters(config) == [
+        "header_mutation",
+        "lua",
+        "buffer",
+        "grpc_json_transcoder",
+        "router",
+    ]
     assert [x["name"] for x in config["static_resources"]["listeners"]] == ["public"]
     assert [c["name"] for c in config["static_resources"]["clusters"]] == ["diabetes_grpc"]
     assert "transport_socket" not in config["static_resources"]["listeners"][0]["filter_chains"][0]
@@ -43,11 +50,14 @@ def test_rate_limit_then_auth_before_anything_reads_the_body(tmp_path: Path) -> 
     config = render(
         EnvoyOptions(jwks=tmp_path / "jwks.json", rate_limit_rps=10, otlp_endpoint=("otel", 4317))
     )
-    assert _filters(config)[:5] == [
+    # The address before the token (bad tokens count), the subject after it.
+    assert _filters(config)[:7] == [
         "header_mutation",
         "local_ratelimit",
         "jwt_authn",
+        "local_ratelimit",
         "lua",
+        "buffer",
         "grpc_json_transcoder",
     ]
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
@@ -72,6 +82,7 @@ def test_envoy_accepts_every_option_together(tmp_path: Path) -> None:
             "--jwks", str(jwks), "--jwt-issuer", "https://issuer.test", "--jwt-audience", "api",
             "--tls-cert", str(cert), "--tls-key", str(key),
             "--rate-limit-rps", "50", "--rate-limit-burst", "100",
+            "--rate-limit-bytes-per-second", "4194304", "--rate-limit-bytes-burst", "8388608",
             "--max-request-bytes", "4194304", "--trusted-proxy-hops", "1",
             "--otlp-endpoint", "otel:4317", "--stats-port", "9902",
             "-o", str(output),
@@ -118,6 +129,23 @@ def test_the_largest_streams_are_reset_before_new_requests_are_refused(tmp_path:
     refused = _envoy_validates(config, tmp_path / "no-accounts.yaml")
     assert refused.returncode != 0
     assert "requires buffer_factory_config" in refused.stdout + refused.stderr
+
+
+def test_http1_is_shed_at_the_heap_trigger_too(tmp_path: Path) -> None:
+    """The reset acts on HTTP/2 only; the load shed points cover HTTP/1.1 (the Ingress's
+    protocol), on the same heap monitor, no later than the reset's saturation."""
+    config = render(EnvoyOptions(upstreams=(("127.0.0.1", 50051),)))
+    overload = config["overload_manager"]
+    (reset,) = next(
+        a["triggers"] for a in overload["actions"] if a["name"].endswith("reset_high_memory_stream")
+    )
+    points = {p["name"].rsplit(".", 1)[-1]: p["triggers"] for p in overload["loadshed_points"]}
+    assert set(points) == {"http1_server_abort_dispatch", "http_connection_manager_decode_headers"}
+    for (trigger,) in points.values():
+        assert trigger["name"] == "envoy.resource_monitors.fixed_heap"
+        assert trigger["threshold"]["value"] <= reset["scaled"]["saturation_threshold"]
+    accepted = _envoy_validates(config, tmp_path / "envoy.yaml")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
 def _sink() -> tuple[socket.socket, list[socket.socket]]:
@@ -179,14 +207,13 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
     """A body held in Envoy (its upstream never reads) pushes the heap over the reset action's
     threshold: Envoy resets that stream (its body never ended, so nothing else would)."""
     listener, held = _sink()
-    port, admin = free_port(), free_port()
     heap = 40 * MIB
     config = render(
         EnvoyOptions(
             upstreams=(("127.0.0.1", listener.getsockname()[1]),),
             listen_address="127.0.0.1",
-            http_port=port,
-            admin_port=admin,
+            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+            admin_port=0,
             max_heap_bytes=heap,
         )
     )
@@ -194,10 +221,15 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
     envoy = start(
         "envoy",
         [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
-         "--disable-hot-restart", "--log-level", "warn"],
+         "--disable-hot-restart", "--log-level", "warn",
+         "--admin-address-path", str(tmp_path / "admin-address")],
         log_path=tmp_path / "envoy.log",
     )  # fmt: skip
     try:
+        envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
+        ports = bound_ports(tmp_path / "admin-address")
+        assert ports is not None
+        port, admin = ports.http, ports.admin
 
         def stats() -> dict[str, str]:
             with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
@@ -223,3 +255,148 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
         listener.close()
         for connection in held:
             connection.close()
+
+
+def _http1_upload_until_answered(port: int, limit: int) -> tuple[int, bytes]:
+    """One HTTP/1.1 POST /batch of `limit` bytes, paced so that Envoy's heap monitor (sampled
+    every 0.25 s) sees it grow: bytes sent when Envoy answered, and its answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        head = f"POST /batch HTTP/1.1\r\nhost: t\r\ncontent-length: {limit}\r\n\r\n"
+        sock.sendall(head.encode())
+        sent, chunk = 0, b" " * 65536
+        while sent < limit:
+            try:
+                sock.sendall(chunk[: limit - sent])
+            except OSError:  # closed by Envoy while a chunk was under way
+                break
+            sent += min(len(chunk), limit - sent)
+            if sent % MIB == 0:
+                time.sleep(0.3)
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return sent, answer
+
+
+def test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold(tmp_path: Path) -> None:
+    """The HTTP/2 reset is taken out, so that only the HTTP/1.1 load shed point can act: a
+    body the transcoder holds pushes the heap past 90% of its cap, and Envoy answers the
+    upload 503 with Retry-After (before the body ended) and closes the connection; once the
+    memory is back, it serves again."""
+    listener, held = _sink()
+    config = render(
+        EnvoyOptions(
+            upstreams=(("127.0.0.1", listener.getsockname()[1]),),
+            listen_address="127.0.0.1",
+            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+            admin_port=0,
+            max_heap_bytes=40 * MIB,
+        )
+    )
+    overload = config["overload_manager"]
+    overload["actions"] = [
+        a for a in overload["actions"] if not a["name"].endswith("reset_high_memory_stream")
+    ]
+    del overload["buffer_factory_config"]
+    (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    envoy = start(
+        "envoy",
+        [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
+         "--disable-hot-restart", "--log-level", "warn",
+         "--admin-address-path", str(tmp_path / "admin-address")],
+        log_path=tmp_path / "envoy.log",
+    )  # fmt: skip
+    try:
+        envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
+        ports = bound_ports(tmp_path / "admin-address")
+        assert ports is not None
+        port, admin = ports.http, ports.admin
+
+        def stats() -> dict[str, str]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
+                lines = reply.read().decode().splitlines()
+            return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+        def page() -> int:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                    return int(reply.status)
+            except OSError:
+                return 0
+
+        envoy.wait_ready(lambda: page() == 200, timeout=30)
+        limit = 31 * MIB
+        sent, answer = _http1_upload_until_answered(port, limit)
+        shed = stats()[
+            "overload.envoy.load_shed_points.http1_server_abort_dispatch.shed_load_count"
+        ]
+        print(f"[shed] HTTP/1.1 upload answered after {sent / MIB:.1f} of 31 MiB")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 "), answer[:200]
+        assert b"retry-after: 1" in head.lower()
+        assert b"connection: close" in head.lower()
+        assert json.loads(body) == {
+            "code": 14,
+            "message": "service unavailable: Envoy is short of memory; retry shortly",
+            "details": [],
+        }
+        assert sent < limit
+        assert int(shed) >= 1
+        # The refused body is freed with its stream: Envoy serves again.
+        envoy.wait_ready(lambda: page() == 200, timeout=30)
+    finally:
+        envoy.stop()
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_rate_limits_key_on_the_subject_else_the_address_by_64_bits_of_ipv6(
+    tmp_path: Path,
+) -> None:
+    config = render(
+        EnvoyOptions(
+            jwks=tmp_path / "jwks.json",
+            rate_limit_rps=10,
+            rate_limit_bytes_per_second=32 * MIB,
+            max_request_bytes=32 * MIB,
+        )
+    )
+    public = next(x for x in config["static_resources"]["listeners"] if x["name"] == "public")
+    manager = public["filter_chains"][0]["filters"][0]["typed_config"]
+    limits = {
+        f["typed_config"]["stat_prefix"]: f["typed_config"]
+        for f in manager["http_filters"]
+        if f["name"].endswith("local_ratelimit")
+    }
+    keys = {
+        prefix: [[e["key"] for e in d["entries"]] for d in limit["descriptors"]]
+        for prefix, limit in limits.items()
+    }
+    assert keys == {
+        "per_address": [["masked_remote_address"]],
+        "per_caller": [
+            ["subject", "cost"],
+            ["subject", "cost"],
+            ["caller", "masked_remote_address", "cost"],
+            ["caller", "masked_remote_address", "cost"],
+        ],
+    }
+    masks = [
+        action["masked_remote_address"]
+        for limit in limits.values()
+        for rule in limit["rate_limits"]
+        for action in rule["actions"]
+        if "masked_remote_address" in action
+    ]
+    assert len(masks) == 4  # the front bucket, and the address caller's three rules
+    assert all(m == {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64} for m in masks)
+    addends = [r.get("hits_addend") for r in limits["per_caller"]["rate_limits"]]
+    assert {"format": "%REQ(content-length)%"} in addends
+    # A byte bucket smaller than the body cap would refuse every call at the cap.
+    with pytest.raises(ValueError, match="must hold the largest body"):
+        render(EnvoyOptions(rate_limit_rps=10, rate_limit_bytes_per_second=1024))

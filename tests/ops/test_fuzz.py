@@ -91,7 +91,7 @@ def _call(channel: grpc.Channel, method: str, body: bytes) -> grpc.StatusCode:
 def _assert_clean(stack: Stack) -> None:
     assert all(server.alive() for server in stack.servers)
     assert check(stack.server_target)
-    log = log_text(stack, f"server-{stack.options.server_ports[0]}")
+    log = log_text(stack, f"server-{stack.server_ports[0]}")
     for marker in ("Traceback", "unhandled", '"level": "CRITICAL"', "Exception deserializing"):
         assert marker not in log
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
@@ -18,6 +21,7 @@ from server.healthcheck import check
 from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import proc_status
+from tests.support.processes import wait_until
 from tests.support.stack import log_text, running_stack
 
 RECORDS = 50_000
@@ -42,15 +46,30 @@ def _cancel_mid_stream(stub: pb_grpc.PredictionServiceStub) -> None:
     replies.cancel()
 
 
-def _deadline_exceeded(stub: pb_grpc.PredictionServiceStub) -> None:
-    # The records form takes the server well over 2 ms for 50,000 records (one attribute
-    # read per record), so the deadline always passes mid-call.
-    records = pb.PredictBatchRequest(
-        records=[pb.Record(bmi=(i % 100) / 1000) for i in range(RECORDS)]
-    )
+def _deadline_exceeded(stub: pb_grpc.PredictionServiceStub, channel: grpc.Channel) -> None:
+    """Two deadlines that certainly pass: one already past when the call is made (the client
+    library ends it), one that passes on the server mid-call, a stream the test holds open."""
     with pytest.raises(grpc.RpcError) as caught:
-        for _ in stub.PredictBatch(records, timeout=0.002):
+        for _ in stub.PredictBatch(_batch(RECORDS), timeout=-1):
             pass
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    info = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    release = threading.Event()
+
+    def held() -> Iterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+        release.wait(30)
+
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            for _ in info(held(), timeout=0.5):
+                pass
+    finally:
+        release.set()
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
@@ -71,10 +90,11 @@ def _slow_reader_hangs_up(http_port: int) -> None:
         assert received.startswith(b"HTTP/1.1 200")
 
 
-def _one_round(stack: Stack, stub: pb_grpc.PredictionServiceStub) -> None:
+def _one_round(stack: Stack, channel: grpc.Channel) -> None:
+    stub = pb_grpc.PredictionServiceStub(channel)
     _cancel_mid_stream(stub)
-    _deadline_exceeded(stub)
-    _slow_reader_hangs_up(stack.options.http_port)
+    _deadline_exceeded(stub, channel)
+    _slow_reader_hangs_up(stack.http_port)
 
 
 def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: Path) -> None:
@@ -87,14 +107,21 @@ def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: P
             stub = pb_grpc.PredictionServiceStub(channel)
             idle = proc_status(pid)
             for _ in range(ROUNDS):  # warm-up: thread pool, allocator, Envoy buffers
-                _one_round(stack, stub)
+                _one_round(stack, channel)
             before = proc_status(pid)
             for _ in range(ROUNDS):
-                _one_round(stack, stub)
+                _one_round(stack, channel)
             after = proc_status(pid)
             reply = stub.Predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=5)
         assert check(stack.server_target)
-        log = log_text(stack, f"server-{stack.options.server_ports[0]}")
+        server_log = f"server-{stack.server_ports[0]}"
+        # Access lines are written in batches (every 0.2 s): wait for the one asserted on.
+        wait_until(
+            lambda: "CANCELLED" in _call_codes(log_text(stack, server_log)),
+            10,
+            "a cancelled call in the access log",
+        )
+        log = log_text(stack, server_log)
     growth = after["VmRSS"] - before["VmRSS"]
     print(
         f"[misbehaving clients] {2 * ROUNDS} rounds of cancel/deadline/slow reader: threads "
@@ -105,22 +132,30 @@ def test_cancels_deadlines_and_slow_readers_leave_the_server_healthy(tmp_path: P
     assert after["Threads"] <= idle["Threads"] + HANDLER_THREADS
     assert growth <= MAX_RSS_GROWTH_KIB
     assert "Traceback" not in log
-    codes = {json.loads(line).get("code") for line in log.splitlines() if '"call"' in line}
-    assert "CANCELLED" in codes
-    assert codes <= {"OK", "CANCELLED", "DEADLINE_EXCEEDED"}
+    assert _call_codes(log) <= {"OK", "CANCELLED", "DEADLINE_EXCEEDED"}
+
+
+def _call_codes(log: str) -> set[str]:
+    return {json.loads(line)["code"] for line in log.splitlines() if '"message": "call"' in line}
 
 
 def test_server_answers_health_while_a_client_stalls(tmp_path: Path) -> None:
     """A reader that never reads does not block other callers."""
     model = write_test_artifact(tmp_path / "model.json")
     with running_stack(servers=1, model=model) as stack:
+        server_log = f"server-{stack.server_ports[0]}"
         body = SLOW_READER_BODY
-        with socket.create_connection(("127.0.0.1", stack.options.http_port)) as stalled:
+        with socket.create_connection(("127.0.0.1", stack.http_port)) as stalled:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.sendall(
                 b"POST /batch HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
             )
-            time.sleep(0.5)
+            # The server has answered it; the reply now waits in Envoy for a reader.
+            wait_until(
+                lambda: '"method": "PredictJsonRecords"' in log_text(stack, server_log),
+                30,
+                "the stalled call's access line",
+            )
             assert check(stack.server_target)
             with grpc.insecure_channel(stack.grpc_target) as channel:
                 reply = pb_grpc.PredictionServiceStub(channel).Predict(

@@ -45,7 +45,7 @@ def test_sighup_reload_under_load_loses_nothing_and_refuses_a_bad_artifact(
 
             serving.write_text('{"version": "broken", "coefficients": [')
             server.signal(signal.SIGHUP)
-            name = f"server-{stack.options.server_ports[0]}"
+            name = f"server-{stack.server_ports[0]}"
             wait_until(lambda: "model reload refused" in log_text(stack, name), 20, "refusal")
             load.wait_for_calls(200)
         report = load.report

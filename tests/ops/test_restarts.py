@@ -22,9 +22,8 @@ from tests.support.stack import running_stack
 # longer than Envoy's health-check interval (2 s) plus its timeout (1 s).
 SHUTDOWN_DELAY = "6"  # two Envoy health checks (2 s apart, 1 s timeout) see NOT_SERVING
 SERVER_ARGS = ("--shutdown-delay", SHUTDOWN_DELAY, "--grace-period", "10")
-# SIGKILL: calls in flight on the killed process are retried by Envoy; the stated bounds.
+# SIGKILL: calls in flight on the killed process are retried by Envoy; the stated bound.
 KILL_MAX_FAILED = 10
-KILL_MAX_RECOVERY_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def _served_calls(server: ServerProcess) -> int:
 def _replacement(stack: Stack, index: int, model: Path) -> Iterator[ServerProcess]:
     """A new server process on the port of server `index`, once Envoy's health checks have
     taken it back and it serves calls of the running load; stopped on leaving."""
-    port = stack.options.server_ports[index]
+    port = stack.server_ports[index]
     with running_server(*SERVER_ARGS, model=model, port=port) as replacement:
         wait_until(lambda: healthy_upstreams(stack.admin_url) == 2, 30, "Envoy to take it back")
         wait_until(lambda: _served_calls(replacement) >= 20, 30, "calls on the replacement")
@@ -80,8 +79,9 @@ def test_sigkill_of_one_server_under_load_fails_boundedly_and_recovers(model: Pa
             wait_until(lambda: healthy_upstreams(stack.admin_url) == 1, 30, "the host ejected")
             ejected_after = time.monotonic() - killed
             failed_at_ejection = load.report.failed
+            sent_at_ejection = load.report.sent
             load.wait_for_calls(500)
-            with _replacement(stack, 0, model):
+            with _replacement(stack, 0, model) as replacement:
                 load.wait_for_calls(300)
         report = load.report
     recovery = max(report.failure_times, default=killed) - killed
@@ -91,6 +91,8 @@ def test_sigkill_of_one_server_under_load_fails_boundedly_and_recovers(model: Pa
         f"Envoy marked the host unhealthy after {ejected_after:.1f} s; errors: {report.errors}",
     )
     assert report.failed <= KILL_MAX_FAILED, report.errors
-    # No failure once Envoy had taken the dead host out, through the restart.
+    # Recovered: every call after Envoy had taken the dead host out succeeded (at least 800
+    # of them, through the restart), and the replacement served some of them.
     assert report.failed == failed_at_ejection, report.errors
-    assert recovery <= KILL_MAX_RECOVERY_SECONDS
+    assert report.sent - sent_at_ejection >= 800
+    assert _served_calls(replacement) >= 20

@@ -15,7 +15,6 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
 from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
-from server.processes import free_port
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import running_envoy
 from tests.support.processes import running_server, wait_until
@@ -76,7 +75,6 @@ def test_traceparent_continues_through_envoy_to_the_server(
             "--otlp-endpoint",
             endpoint,
             model=model,
-            port=free_port(),
             env={"OTEL_BSP_SCHEDULE_DELAY": "100"},
         ) as server,
         running_envoy([server.target], otlp_endpoint=("127.0.0.1", port)) as envoy,

@@ -18,7 +18,7 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.processes import Process, free_port
 from server.stack.envoy_config import EnvoyOptions, write
-from server.stack.stack import envoy_command, healthy_upstreams
+from server.stack.stack import EnvoyPorts, bound_ports, envoy_command, healthy_upstreams
 from tests.support.processes import spawn, wait_until
 
 
@@ -40,9 +40,11 @@ class Envoy:
 
 @contextlib.contextmanager
 def running_envoy(upstreams: list[str], **options: Any) -> Iterator[Envoy]:
-    """A real Envoy on free loopback ports in front of `upstreams` (HOST:PORT), rendered by
-    `server.stack.envoy_config` with `options` (jwks, tls_cert, rate_limit_rps, ...)."""
-    http_port, admin_port = free_port(), free_port()
+    """A real Envoy on loopback in front of `upstreams` (HOST:PORT), rendered by
+    `server.stack.envoy_config` with `options` (jwks, tls_cert, rate_limit_rps, ...). Envoy
+    binds free ports itself (port 0), learnt from its admin API; a stats listener reaches
+    the admin port through the config, so with `stats_port` the admin port is chosen here."""
+    admin_port = free_port() if options.get("stats_port") else 0
     with tempfile.TemporaryDirectory(prefix="ops-envoy-") as workdir:
         config = write(
             EnvoyOptions(
@@ -50,18 +52,32 @@ def running_envoy(upstreams: list[str], **options: Any) -> Iterator[Envoy]:
                     (host, int(port)) for host, _, port in (u.rpartition(":") for u in upstreams)
                 ),
                 listen_address="127.0.0.1",
-                http_port=http_port,
+                http_port=0,
                 admin_port=admin_port,
                 **options,
             ),
             Path(workdir) / "envoy.yaml",
         )
+        admin_address = Path(workdir) / "admin-address"
         # Access-log lines reach the file within 100 ms.
-        process = spawn(envoy_command(config, flush_interval_ms=100))
-        envoy = Envoy(
-            process, http_port, admin_port, "https" if options.get("tls_cert") else "http"
+        process = spawn(
+            envoy_command(config, flush_interval_ms=100, admin_address_path=admin_address)
         )
         try:
+            ports: list[EnvoyPorts] = []
+
+            def bound() -> bool:
+                found = bound_ports(admin_address)
+                ports.extend([found] if found else [])
+                return found is not None
+
+            wait_until(bound, 30, "Envoy's ports", process.alive)
+            envoy = Envoy(
+                process,
+                ports[0].http,
+                ports[0].admin,
+                "https" if options.get("tls_cert") else "http",
+            )
             wait_until(
                 lambda: healthy_upstreams(envoy.admin_url) == len(upstreams),
                 30,

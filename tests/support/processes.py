@@ -1,10 +1,12 @@
-"""Start and stop the real server as a subprocess on free ports, with the service's own
-process module (`server.processes`): own session, output in a log file, group stop."""
+"""Start and stop the real server as a subprocess on a port it binds itself (port 0), with
+the service's own process module (`server.processes`): own session, output in a log file,
+group stop."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import tempfile
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.healthcheck import check
-from server.processes import Process, StartError, child_environment, free_port, start
+from server.processes import Process, StartError, child_environment, start
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +35,15 @@ def wait_until(
             raise RuntimeError(f"process exited while waiting for {what}")
         time.sleep(0.05)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound but not listening while held: connecting to it is refused, and
+    no other process can start listening on it meanwhile (unlike a port merely free now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -78,20 +89,29 @@ def start_server(
     port: int | None = None,
     ready_timeout: float = 30.0,
 ) -> ServerProcess:
-    """Start `python -m server` on a free port and wait until its health says SERVING."""
-    port = port or free_port()
-    args = [sys.executable, "-m", "server", "--port", str(port), *extra_args]
+    """Start `python -m server` and wait until its health says SERVING. Without `port` it
+    binds port 0 and reports the port the kernel gave it (its "serving" line), so no other
+    process can take the port between its choice and the bind."""
+    args = [sys.executable, "-m", "server", "--port", str(port or 0), *extra_args]
     if model is not None:
         args += ["--model", str(model)]
     started = spawn(args, env)
-    server = ServerProcess(started.name, started.popen, started.log_path, port=port)
+    server = ServerProcess(started.name, started.popen, started.log_path, port=port or 0)
     try:
-        server.wait_ready(
-            lambda: check(server.target, timeout=0.5), ready_timeout, "the server (SERVING)"
-        )
+        server.wait_ready(lambda: _serving(server), ready_timeout, "the server (SERVING)")
     except StartError as exc:
         raise RuntimeError(f"{exc}; server log:\n{server.log_text()}") from exc
     return server
+
+
+def _serving(server: ServerProcess) -> bool:
+    """True once the server's health says SERVING; learns its port from its log first."""
+    if not server.port:
+        ports = [e["port"] for e in server.json_logs() if e.get("message") == "serving"]
+        if not ports:
+            return False
+        server.port = int(ports[0])
+    return check(server.target, timeout=0.5)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""The whole stack (servers + a real Envoy) on free loopback ports."""
+"""The whole stack (servers + a real Envoy) on free loopback ports: Envoy binds port 0 (a
+free port of its choosing, learnt from its admin API); each server gets a free port."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from server.processes import free_port, free_ports
 from server.stack.stack import Stack, StackOptions
 
 
@@ -18,9 +18,9 @@ def running_stack(servers: int = 1, **options: Any) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="stack-logs-") as log_dir:
         stack = Stack(
             StackOptions(
-                http_port=free_port(),
-                grpc_port=free_ports(servers),
-                admin_port=free_port(),
+                http_port=0,
+                grpc_port=None,
+                admin_port=0,
                 servers=servers,
                 log_dir=Path(log_dir),
                 **options,

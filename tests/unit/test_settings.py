@@ -23,7 +23,6 @@ from server.stack.__main__ import build_parser as stack_parser
 from server.stack.__main__ import parse_options
 from server.stack.envoy_config import EnvoyOptions
 from server.stack.envoy_config import build_parser as envoy_parser
-from server.stack.stack import StackOptions
 from tools.docs.docgen import commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,14 +135,30 @@ def test_training_defaults_come_from_the_estimator() -> None:
 
 def test_stack_builds_explicit_server_flags() -> None:
     options = parse_options(["--servers", "3", "--", "--threads", "4"])
-    argv = options.server_argv(options.grpc_port)
-    assert options.server_ports == [StackOptions.grpc_port + i for i in range(3)]
-    assert argv[argv.index("--port") + 1] == str(StackOptions.grpc_port)
+    assert options.server_ports() == [ServerConfig.port + i for i in range(3)]
+    argv = options.server_argv(ServerConfig.port)
+    assert argv[argv.index("--port") + 1] == str(ServerConfig.port)
     assert "--model" not in argv
     assert Path(argv[argv.index("--model-repository") + 1]) == ServerConfig.model_repository
     assert argv[-2:] == ["--threads", "4"]
     with pytest.raises(SystemExit):
         parse_options(["--", "--port", "2"])
+
+
+def test_an_explicit_grpc_port_is_the_first_of_consecutive_server_ports() -> None:
+    assert parse_options(["--grpc-port", "6000", "--servers", "3"]).server_ports() == [
+        6000,
+        6001,
+        6002,
+    ]
+
+
+def test_grpc_port_0_gives_each_server_a_free_port_of_its_own() -> None:
+    options = parse_options(["--grpc-port", "0", "--servers", "3"])
+    assert options.grpc_port is None
+    ports = options.server_ports()
+    assert len(set(ports)) == 3
+    assert 0 not in ports
 
 
 def test_children_inherit_no_service_settings() -> None:

@@ -10,8 +10,9 @@ files are generated, never edited by hand, and `--check` keeps them in step with
 - deploy/base/envoy/: the open config (no auth) for Kubernetes, plus the descriptor set and
   the try-it page (kustomize only reads files inside a kustomization, so they are copied).
 - deploy/overlays/production/envoy/: production in Kubernetes, behind the TLS Ingress: JWT,
-  a per-client rate limit (the client address taken from the Ingress's X-Forwarded-For), a
-  request body cap and the stats listener for Prometheus.
+  rate limits per caller (the token's subject, else the client address taken from the
+  Ingress's X-Forwarded-For) weighted by body size, a request body cap and the stats listener
+  for Prometheus.
 - deploy/compose/: the same for docker compose's `production` profile, Envoy facing callers
   directly and terminating TLS.
 - deploy/base/models/: the model repository `deploy/models/` as data for Kubernetes: a
@@ -55,6 +56,11 @@ RATE_LIMIT_BURST = 100
 # The Ingress's proxy-body-size (deploy/overlays/production/ingress.yaml): 100,000 ten-feature
 # records of JSON fit.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# Each caller's body allowance: one token per byte of Content-Length, refilled at 32 MiB/s, up
+# to two full-size bodies at once (so a 100,000-record call costs about a second of it, a
+# one-record call next to nothing).
+RATE_LIMIT_BYTES_PER_SECOND = MAX_REQUEST_BYTES
+RATE_LIMIT_BYTES_BURST = 2 * MAX_REQUEST_BYTES
 STATS_PORT = 9902
 
 # Kubernetes: the server's headless Service (one endpoint per pod). Compose: its service name.
@@ -75,6 +81,8 @@ PRODUCTION = replace(
     jwt_audiences=(JWT_AUDIENCE,),
     rate_limit_rps=RATE_LIMIT_RPS,
     rate_limit_burst=RATE_LIMIT_BURST,
+    rate_limit_bytes_per_second=RATE_LIMIT_BYTES_PER_SECOND,
+    rate_limit_bytes_burst=RATE_LIMIT_BYTES_BURST,
     max_request_bytes=MAX_REQUEST_BYTES,
     # The Ingress controller is the one proxy in front: it appends the caller's address.
     trusted_proxy_hops=1,

@@ -236,6 +236,7 @@ class EnvoyMemory:
     body_cap: int
     heap_cap: int
     stop_accepting: float  # fraction of the heap cap
+    shed_from: float  # HTTP/1.1 uploads cut, new requests refused (the load shed points)
     shrink_heap: float
     reset_from: float  # scaled trigger: the largest accounted streams are reset from here
     reset_all: float  # every accounted stream is eligible from here
@@ -254,6 +255,11 @@ class EnvoyMemory:
         bucket = min(RESET_BUCKETS - 1, int(math.log2(stream_bytes / self.min_tracked)))
         step = (self.reset_all - self.reset_from) / RESET_BUCKETS
         return self.reset_from + (RESET_BUCKETS - 1 - bucket) * step
+
+    @property
+    def refused_from(self) -> float:
+        """The heap fraction from which new requests (any protocol) are refused."""
+        return min(self.shed_from, self.stop_accepting)
 
     def bodies_below(self, fraction: float) -> int:
         return max(0, math.floor((fraction * self.heap_cap - self.base_rss) / self.per_body))
@@ -277,6 +283,7 @@ def envoy_memory(results: Mapping[str, Any]) -> EnvoyMemory:
         body_cap=int(transcoder["max_request_body_size"]),
         heap_cap=int(heap["max_heap_size_bytes"]),
         stop_accepting=triggers["stop_accepting_requests"]["threshold"]["value"],
+        shed_from=min(p["triggers"][0]["threshold"]["value"] for p in overload["loadshed_points"]),
         shrink_heap=triggers["shrink_heap"]["threshold"]["value"],
         reset_from=reset["scaling_threshold"],
         reset_all=reset["saturation_threshold"],
@@ -290,7 +297,7 @@ def render_memory(results: Mapping[str, Any]) -> str:
     m, d = envoy_memory(results), deployment()
     half = m.body_cap // 2
     at_reset = m.reset_level(half)
-    refused = m.bodies_below(m.stop_accepting)
+    refused = m.bodies_below(m.refused_from)
     reset = m.bodies_below(at_reset)
     rows = [
         ["JSON request body cap (the transcoder's)", _mib(m.body_cap), "c"],
@@ -312,8 +319,8 @@ def render_memory(results: Mapping[str, Any]) -> str:
             "r",
         ],
         [
-            "New requests refused (503) from",
-            f"{m.stop_accepting:.0%} of h = {_mib(m.stop_accepting * m.heap_cap)}",
+            "HTTP/1.1 uploads cut (503, connection closed) and new requests refused (503) from",
+            f"{m.refused_from:.0%} of h = {_mib(m.refused_from * m.heap_cap)}",
             "s",
         ],
         [
@@ -323,8 +330,8 @@ def render_memory(results: Mapping[str, Any]) -> str:
             "⌊(r − b) / 2c⌋",
         ],
         [
-            "... before new requests are refused",
-            f"⌊({_mib(m.stop_accepting * m.heap_cap)} − {_mib(m.base_rss)}) / "
+            "... before HTTP/1.1 uploads are cut and new requests refused",
+            f"⌊({_mib(m.refused_from * m.heap_cap)} − {_mib(m.base_rss)}) / "
             f"{_mib(m.per_body)}⌋ = {refused}",
             "⌊(s − b) / 2c⌋",
         ],
@@ -403,7 +410,7 @@ def _inline(results: Mapping[str, Any]) -> dict[str, Callable[[], str]]:
     ceiling = d.max_pods * d.cpu_per_pod_at_target * stream.per_server_cpu
     memory = envoy_memory(results)
     return {
-        "bodies-before-refusal": lambda: str(memory.bodies_below(memory.stop_accepting)),
+        "bodies-before-refusal": lambda: str(memory.bodies_below(memory.refused_from)),
         "hpa-target": lambda: f"{d.hpa_target:.0%}",
         "server-cpu-request": lambda: _cpus(d.server_cpu_request),
         "server-cpu-limit": lambda: _cpus(d.server_cpu_limit),

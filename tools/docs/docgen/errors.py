@@ -483,6 +483,44 @@ ERRORS = (
         "test_a_name_that_is_not_valid_is_invalid_argument_through_envoy",
     ),
     Error(
+        "Body over 16 KiB on a JSON route that takes no bulk (`POST /stream`, `GET /model`, "
+        'the `/v2` metadata, ready and live routes, where the body is `{"error": ...}`), '
+        "refused by Envoy before a server sees it",
+        413,
+        8,
+        "request body too large: Payload Too Large",
+        checked_by="tests/ops/test_edge_bounds.py::"
+        "test_routes_that_take_no_bulk_refuse_a_body_over_their_cap_before_a_server_sees_it",
+    ),
+    Error(
+        "gRPC request over 16 KiB to a method that takes no bulk (health, `Predict`, "
+        "`GetModelInfo`, the OIP metadata, ready and live methods), refused by Envoy",
+        0,
+        8,
+        "request body too large for this method: Payload Too Large",
+        checked_by="tests/delivery/test_production_envoy.py::"
+        "test_the_token_free_health_route_refuses_a_body_over_its_cap_at_envoy",
+    ),
+    Error(
+        "Every server over its memory budget (Envoy retried the call on other hosts first; "
+        'gRPC: `RESOURCE_EXHAUSTED`; `/v2`: `{"error": ...}`)',
+        503,
+        8,
+        "METHOD: a request of this size may take N MiB and this server has N MiB of its N MiB "
+        "budget free; retry in 1 s (another server may take it now)",
+        checked_by="tests/ops/test_edge_bounds.py::"
+        "test_when_no_host_can_take_a_call_json_gets_503_with_retry_after",
+    ),
+    Error(
+        "Envoy short of memory (heap past 90% of its cap): an HTTP/1.1 request is cut and "
+        "the connection closed",
+        503,
+        14,
+        "service unavailable: Envoy is short of memory; retry shortly",
+        checked_by="tests/ops/test_envoy_config.py::"
+        "test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold",
+    ),
+    Error(
         "gRPC message over 33 MiB",
         429,
         8,
@@ -490,7 +528,7 @@ ERRORS = (
         checked_by="tests/integration/test_validation.py::test_oversized_message_is_refused_cleanly",
     ),
     Error(
-        "Over the per-client rate limit (when enabled)",
+        "Over the per-caller rate limit (when enabled; requests, or body bytes)",
         429,
         8,
         "rate limited: local_rate_limited",
@@ -564,7 +602,9 @@ def render_others() -> str:
         if error.request is not None:
             continue
         status = str(error.status) if error.status else "—"
-        if error.status == 429 and "rate" in error.message:
+        if (error.status == 429 and "rate" in error.message) or (
+            error.status == 503 and error.code in (8, 14) and "upstream" not in error.message
+        ):
             status += ", `retry-after: 1`"
         test = error.checked_by.split("::")[0]
         rows.append(

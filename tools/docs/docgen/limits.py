@@ -109,6 +109,10 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     for host in manager["route_config"]["virtual_hosts"]:
         for route in host["routes"]:
             match = route["match"].get("path") or route["match"].get("prefix", "")
+            if "safe_regex" in route["match"]:
+                # "/a\\.B/(C|D)" reads /a.B/{C,D}
+                regex = route["match"]["safe_regex"]["regex"].replace("\\.", ".")
+                match = regex.replace("(", "{").replace(")", "}").replace("|", ",")
             if "route" not in route or not GRPC_PATH.match(match):
                 continue  # the page, and JSON paths (matched again after transcoding)
             action = route["route"]
@@ -118,7 +122,7 @@ def routes(config: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
             ]
             stream = action.get("max_stream_duration", {}).get("max_stream_duration", "")
             yield {
-                "match": route["match"].get("path") or route["match"].get("prefix", "") + "*",
+                "match": match if "prefix" not in route["match"] else match + "*",
                 "timeout": action.get("timeout", "15s"),
                 "max_stream_duration": stream,
                 "retry_on": [x for x in retry.get("retry_on", "").split(",") if x],
@@ -175,6 +179,8 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
     tracked = 2 ** overload["buffer_factory_config"]["minimum_account_to_track_power_of_two"]
     heap = monitors["fixed_heap"]["max_heap_size_bytes"]
     connections = monitors["global_downstream_max_connections"]
+    shed = min(p["triggers"][0]["threshold"]["value"] for p in overload["loadshed_points"])
+    small_body = _filter(manager, "envoy.filters.http.buffer")["max_request_bytes"]
     from server.stack.envoy_config import TLS_HANDSHAKE_TIMEOUT  # set when TLS is on
 
     return [
@@ -182,6 +188,12 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
             "JSON request body (buffered by the transcoder, only on routes that take one, "
             "after authentication; 413 above)",
             size(transcoder["max_request_body_size"]),
+        ),
+        (
+            "request body on a route that takes no bulk (gRPC health, the OIP metadata, ready "
+            "and live routes, `GetModelInfo`, `Predict`, `POST /stream`; held whole by Envoy, "
+            "413 or `RESOURCE_EXHAUSTED` above, never forwarded)",
+            size(small_body),
         ),
         ("JSON reply body the transcoder builds", size(transcoder["max_response_body_size"])),
         ("buffer per client connection", size(listener["per_connection_buffer_limit_bytes"])),
@@ -216,8 +228,10 @@ def envoy_limits(config: Mapping[str, Any] | None = None) -> list[tuple[str, str
             "Envoy heap (overload manager)",
             f"{size(heap)}: from {reset['scaling_threshold']:.0%} the HTTP/2 streams holding "
             f"the most buffered memory are reset, largest first (every stream holding "
-            f"{size(tracked)} or more by {reset['saturation_threshold']:.0%}); free memory "
-            f"returned above {actions['shrink_heap']:.0%}, new requests refused (503) above "
+            f"{size(tracked)} or more by {reset['saturation_threshold']:.0%}); from {shed:.0%} "
+            "an HTTP/1.1 connection that sends more is answered 503 and closed, and new "
+            f"requests get 503 (load shed points); free memory returned above "
+            f"{actions['shrink_heap']:.0%}, every new request refused (503) above "
             f"{actions['stop_accepting_requests']:.0%}",
         ),
         ("connect to a server", _duration(cluster["connect_timeout"])),
