@@ -17,8 +17,10 @@ from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from server.admission import Admission, AdmissionMetrics, memory_budget
-from server.call_gate import CallGate
+from server.bounds.admission import Admission, AdmissionMetrics, memory_budget
+from server.bounds.call_gate import CallGate
+from server.bounds.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
+from server.bounds.request_bounds import Limits as RequestLimits
 from server.config import PROBE_THREADS, ServerConfig
 from server.faces import oip_grpc, oip_rest, prediction_service
 from server.faces.json_lane.schema import JsonSchema
@@ -27,8 +29,6 @@ from server.faces.json_lane.servicer import JsonPredictionServicer
 from server.inference import Inference, Limits
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
-from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
-from server.request_bounds import Limits as RequestLimits
 from server.rpc import CallMetrics, CallObserver, Guard, add_service
 from server.tracing import start_tracing
 

@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
+from server.bounds.json_bounds import quoted
 from server.errors import ModelNotFoundError
-from server.json_bounds import quoted
 from server.model_store import ModelStore, check_request_names
 from server.rpc import InputStats, answered_by, count_records
 from server.validation import Batch, Field, checked_columns, checked_record

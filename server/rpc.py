@@ -12,7 +12,7 @@ Requests are parsed leniently: bytes that are not a valid message reach the call
 `RefusedRequest`, answered INVALID_ARGUMENT (logged and counted like any call), where
 grpc's generated registration would answer INTERNAL with a traceback. With a `Guard`, the
 raw bytes are first checked against the method's bounds and admitted against the server's
-capacity (`server.request_bounds`, `server.admission`); a refusal reaches the call the
+capacity (`server.bounds.request_bounds`, `server.bounds.admission`); a refusal reaches the call the
 same way, and the admission is given back when the call ends (`Call`).
 """
 
@@ -32,7 +32,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.admission import Admitted, Ticket
+from server.bounds.admission import Admitted, Ticket
 from server.errors import RefusedRequest, RetryLaterError, malformed, refuse_malformed, status_of
 from server.logs import AccessLog
 
@@ -163,7 +163,7 @@ class Call:
         self.records = 0
         self.started = 0.0
         self.model: LinearModel | None = None
-        # The capacity its parser reserved (server.admission), given back when it ends.
+        # The capacity its parser reserved (server.bounds.admission), given back when it ends.
         self.ticket: Ticket | None = None
 
     def __enter__(self) -> Call:

@@ -15,6 +15,7 @@ import numpy as np
 from diabetes.inference import open_inference_grpc_pb2 as pb
 from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.bounds.json_bounds import quoted
 from server.errors import InvalidInputError
 from server.faces.oip_tensors import (
     INCLUDE_INTERVALS,
@@ -32,7 +33,6 @@ from server.faces.oip_tensors import (
     tensor_where,
 )
 from server.inference import Inference, ModelRef
-from server.json_bounds import quoted
 from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]

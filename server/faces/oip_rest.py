@@ -19,6 +19,7 @@ from google.api.httpbody_pb2 import HttpBody
 from diabetes.v1 import inference_rest_pb2 as pb
 from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.bounds.json_bounds import count_bytes, quoted, shortened_backticks
 from server.errors import InvalidInputError
 from server.faces.oip_tensors import (
     INCLUDE_INTERVALS,
@@ -37,7 +38,6 @@ from server.faces.oip_tensors import (
     tensor_where,
 )
 from server.inference import Inference, ModelRef
-from server.json_bounds import count_bytes, quoted, shortened_backticks
 from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]

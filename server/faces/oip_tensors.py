@@ -22,9 +22,9 @@ import numpy as np
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.bounds.json_bounds import quoted
 from server.errors import InvalidInputError, ServiceError
 from server.inference import BatchAnswer
-from server.json_bounds import quoted
 from server.validation import Batch, Column
 
 DATATYPES = ("FP64", "FP32")

@@ -355,8 +355,8 @@ def render_memory(results: Mapping[str, Any]) -> str:
 
 
 def render_server_memory(results: Mapping[str, Any]) -> str:
-    """The server pod's memory limit against its admission budget (`server.admission`)."""
-    from server import request_bounds as bounds  # the one declaration of the multiples
+    """The server pod's memory limit against its admission budget (`server.bounds.admission`)."""
+    from server.bounds import request_bounds as bounds  # the one declaration of the multiples
     from server.config import ServerConfig
 
     server = _kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]["containers"][0]

@@ -7,7 +7,7 @@ from a budget (`--memory-budget-bytes`, or the cgroup's memory limit minus
 A call that does not fit is refused at once with RESOURCE_EXHAUSTED (`RetryLaterError`),
 which Envoy retries on another server and the clients retry with back-off; one that would
 not fit even an idle server is INVALID_ARGUMENT. How many calls run at once is the call
-gate's (`server.call_gate`).
+gate's (`server.bounds.call_gate`).
 """
 
 from __future__ import annotations
