@@ -15,7 +15,7 @@ from types import FrameType
 
 from command_settings import Setting, SettingsParser, port_number, positive_int
 from server import settings as server_settings
-from server.processes import StartError
+from server.stack.processes import StartError
 from server.stack.stack import Stack, StackOptions
 
 defaults = StackOptions()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from server.config import ServerConfig
 from server.healthcheck import check
-from server.processes import Process, child_environment, free_port, start
 from server.stack.envoy_config import CLUSTER, PUBLIC_LISTENER, EnvoyOptions, write
+from server.stack.processes import Process, child_environment, free_port, start
 
 # Servers listen on loopback only; Envoy is their one public face.
 SERVER_HOST = "127.0.0.1"

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from server.__main__ import STARTUP_FAILED
-from server.processes import Process, command_line, process_tree
+from server.stack.processes import Process, command_line, process_tree
 from tests.support.processes import json_lines, spawn
 
 pytestmark = pytest.mark.slow

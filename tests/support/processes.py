@@ -1,5 +1,5 @@
 """Start and stop the real server as a subprocess on a port it binds itself (port 0), with
-the service's own process module (`server.processes`): own session, output in a log file,
+the service's own process module (`server.stack.processes`): own session, output in a log file,
 group stop."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.healthcheck import check
-from server.processes import Process, StartError, child_environment, start
+from server.stack.processes import Process, StartError, child_environment, start
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,12 +17,12 @@ from model.estimator import SimpleLinearRegression
 from model.models_cli import build_parser as models_parser
 from server.config import ServerConfig
 from server.healthcheck import build_parser as healthcheck_parser
-from server.processes import child_environment
 from server.settings import build_parser as server_parser
 from server.stack.__main__ import build_parser as stack_parser
 from server.stack.__main__ import parse_options
 from server.stack.envoy_config import EnvoyOptions
 from server.stack.envoy_config import build_parser as envoy_parser
+from server.stack.processes import child_environment
 from tools.docs.docgen import commands
 
 ROOT = Path(__file__).resolve().parents[2]
