@@ -39,7 +39,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per point")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds over all points; each keeps its best"
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds over all points; each keeps its best rate and the median of its CPU costs",
     )
     parser.add_argument("--model", type=Path, default=BUNDLED_ARTIFACT, help="model artifact")
     parser.add_argument(

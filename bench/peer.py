@@ -19,7 +19,9 @@ from bench.procs import SERVER_CPUS, Process, free_port, start
 PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
 PEER_REQUIREMENTS = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
 MODEL_NAME = "diabetes-lr"
+ALL_FEATURES_MODEL_NAME = "diabetes-lr-all"
 REST_INFER = f"/v2/models/{MODEL_NAME}/infer"
+REST_INFER_ALL = f"/v2/models/{ALL_FEATURES_MODEL_NAME}/infer"
 GRPC_INFER = "/inference.GRPCInferenceService/ModelInfer"
 
 
@@ -43,6 +45,8 @@ class PeerFiles:
     server_dir: Path
     bodies_dir: Path
     prediction: float
+    # The ten-feature model's prediction for the first ten-feature row (None: no such bodies).
+    all_features_prediction: float | None = None
 
     def rest_body(self, name: str) -> Path:
         return self.bodies_dir / f"peer-rest-{name}.json"
@@ -51,13 +55,25 @@ class PeerFiles:
         return self.bodies_dir / f"peer-grpc-{name}.bin"
 
 
-def prepare(work_dir: Path, single: float, batches: dict[int, list[float]]) -> PeerFiles:
-    """Train the peer's model and write its request bodies (inside the peer's venv)."""
+def prepare(
+    work_dir: Path,
+    single: float,
+    batches: dict[int, list[float]],
+    all_features: dict[int, list[list[float]]],
+) -> PeerFiles:
+    """Train the peer's models and write its request bodies (inside the peer's venv);
+    the ten-feature bodies are named `all-N`."""
     server_dir = work_dir / "mlserver"
     bodies_dir = work_dir / "bodies"
     values = work_dir / "peer-values.json"
     values.write_text(
-        json.dumps({"single": single, "batches": {str(n): v for n, v in batches.items()}})
+        json.dumps(
+            {
+                "single": single,
+                "batches": {str(n): v for n, v in batches.items()},
+                "all_features": {str(n): rows for n, rows in all_features.items()},
+            }
+        )
     )
     done = subprocess.run(
         [
@@ -71,8 +87,14 @@ def prepare(work_dir: Path, single: float, batches: dict[int, list[float]]) -> P
         text=True,
         check=True,
     )
-    prediction = float(json.loads(done.stdout.strip().splitlines()[-1])["prediction"])
-    return PeerFiles(server_dir, bodies_dir, prediction)
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    all_prediction = printed.get("all_features_prediction")
+    return PeerFiles(
+        server_dir,
+        bodies_dir,
+        float(printed["prediction"]),
+        None if all_prediction is None else float(all_prediction),
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> Runni
     ready = process.wait_ready(
         lambda: (
             probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
+            and probes.http_ok(rest_port, f"/v2/models/{ALL_FEATURES_MODEL_NAME}/ready")
             and probes.tcp_open(grpc_port)
         ),
         timeout=120,
