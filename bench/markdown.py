@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.figures import TEN_K, Figures, opt, ratio
 from bench.report import BATCH_ROWS, PEER_ROWS, REQUEST_PEER, REQUEST_ROWS, batch_sizes, num, times
-from bench.targets import evaluate, verdict
+from bench.targets import BULK_SIZES, evaluate, verdict
 
 MISSING = "not measured in this run"
 
@@ -71,6 +71,8 @@ def _requests(f: Figures) -> list[str]:
 
 def _batches(f: Figures, bc: int, sizes: list[int], missing: str) -> list[str]:
     size_header = [f"{n:,}" for n in sizes]
+    # The ceilings are measured at the bulk sizes only.
+    bulk = [n for n in BULK_SIZES if n in sizes] or list(BULK_SIZES)
     rates, ceilings, costs = [], [], []
     for path, label in BATCH_ROWS:
         rates.append(
@@ -80,9 +82,7 @@ def _batches(f: Figures, bc: int, sizes: list[int], missing: str) -> list[str]:
         rates.append(
             ["  × transport ceiling", *(times(f.versus_ceiling(path, bc, n)) for n in sizes)]
         )
-        ceilings.append(
-            _row(label, [f.transport_ceiling(path, bc, n) for n in sizes], num, missing)
-        )
+        ceilings.append(_row(label, [f.transport_ceiling(path, bc, n) for n in bulk], num, missing))
         costs.append(
             _row(
                 label,
@@ -99,7 +99,8 @@ def _batches(f: Figures, bc: int, sizes: list[int], missing: str) -> list[str]:
             _row(label, [f.cpu_ns_per_record("mlserver", path, bc, n) for n in sizes], num, missing)
         )
     out = _table([f"records/s at concurrency {bc}", *size_header], rates)
-    out += _table([f"transport ceiling, records/s at concurrency {bc}", *size_header], ceilings)
+    ceiling_header = [f"transport ceiling, records/s at concurrency {bc}"]
+    out += _table([*ceiling_header, *(f"{n:,}" for n in bulk)], ceilings)
     out += _table(["CPU ns per record (server + Envoy)", *size_header], costs)
     return out
 

@@ -157,8 +157,10 @@ def target_lines(targets: list[Target]) -> list[str]:
         mark = f"[{verdict(target):<10}]"
         op = "≤" if target.at_most else "≥"
         figures = times(target.measured) + f" {target.basis}"
-        if target.basis != "requests/s":
-            figures += f", {times(target.ratio)} requests/s"
+        if target.basis != target.figure:
+            figures += f", {times(target.ratio)} {target.figure}"
+        if target.met is None:
+            figures = "not measured in this run"
         lines.append(f"  {mark} {target.name}: {figures} ({op} {target.goal}×; {target.detail})")
     return lines
 
