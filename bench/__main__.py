@@ -165,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_seconds": settings.warmup,
             "rounds": settings.rounds,
             "batch_concurrency": BATCH_CONCURRENCY,
+            "batch_sizes": list(settings.batch_sizes),
             "server_cpus": "0",
             "generator_cpus": "1",
         },

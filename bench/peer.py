@@ -8,6 +8,7 @@ never loads (SeldonIO/MLServer#2286).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ class PeerFiles:
     def grpc_body(self, name: str) -> Path:
         return self.bodies_dir / f"peer-grpc-{name}.bin"
 
+    @property
+    def bmi_only_dir(self) -> Path:
+        """A server folder with the BMI model alone: start-up trials load what the service
+        loads, one model."""
+        return self.server_dir.parent / "mlserver-bmi-only"
+
 
 def prepare(
     work_dir: Path,
@@ -89,12 +96,15 @@ def prepare(
     )
     printed = json.loads(done.stdout.strip().splitlines()[-1])
     all_prediction = printed.get("all_features_prediction")
-    return PeerFiles(
+    files = PeerFiles(
         server_dir,
         bodies_dir,
         float(printed["prediction"]),
         None if all_prediction is None else float(all_prediction),
     )
+    shutil.rmtree(files.bmi_only_dir, ignore_errors=True)
+    shutil.copytree(server_dir / MODEL_NAME, files.bmi_only_dir / MODEL_NAME)
+    return files
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,12 @@ class RunningPeer:
     ready_seconds: float
 
 
-def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> RunningPeer:
+def start_peer(
+    files: PeerFiles, log_dir: Path, name: str = "mlserver", bmi_only: bool = False
+) -> RunningPeer:
+    """MLServer with both models (BMI and ten features), or with the BMI one alone."""
+    server_dir = files.bmi_only_dir if bmi_only else files.server_dir
+    models = (MODEL_NAME,) if bmi_only else (MODEL_NAME, ALL_FEATURES_MODEL_NAME)
     rest_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     settings = {
         "host": "127.0.0.1",
@@ -115,17 +130,16 @@ def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> Runni
         "debug": False,
         "parallel_workers": 0,
     }
-    (files.server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
+    (server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
     process = start(
         name,
-        [str(PEER_VENV / "bin" / "mlserver"), "start", str(files.server_dir)],
+        [str(PEER_VENV / "bin" / "mlserver"), "start", str(server_dir)],
         cpus=SERVER_CPUS,
         log_dir=log_dir,
     )
     ready = process.wait_ready(
         lambda: (
-            probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
-            and probes.http_ok(rest_port, f"/v2/models/{ALL_FEATURES_MODEL_NAME}/ready")
+            all(probes.http_ok(rest_port, f"/v2/models/{model}/ready") for model in models)
             and probes.tcp_open(grpc_port)
         ),
         timeout=120,

@@ -231,7 +231,7 @@ class Bench:
         files = self.peer_files
         if files is not None:
             launchers["mlserver"] = lambda: _as_service(
-                peer.start_peer(files, logs, "mlserver-start")
+                peer.start_peer(files, logs, "mlserver-start", bmi_only=True)
             )
         for name, launch in launchers.items():
             trials = []

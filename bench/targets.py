@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.figures import ALL10, Figures, ratio
 
-CLOSE = 0.05
+CLOSE = 0.10
 BULK_SIZES = (10_000, 100_000)
 REQUESTS_BASIS = "requests/s"
 CPU_BASIS = "per CPU-second"
