@@ -93,11 +93,11 @@ def _request_rows(f: Figures) -> list[str]:
 
 
 def _batch_rows(f: Figures, bc: int, sizes: list[int]) -> list[str]:
-    header = f"{f'records/s, c={bc}':<44}" + "".join(f"{n:>13,}" for n in sizes)
+    header = f"{f'records/s, c={bc}':<52}" + "".join(f"{n:>13,}" for n in sizes)
     lines = [header, "-" * len(header)]
 
     def row(label: str, values: list[float], fmt: Any = num) -> str:
-        return f"{label:<44}" + "".join(f"{fmt(v):>13}" for v in values)
+        return f"{label:<52}" + "".join(f"{fmt(v):>13}" for v in values)
 
     for path, label in BATCH_ROWS:
         lines.append(row(label, [f.records_per_s("service", path, bc, n) for n in sizes]))
@@ -108,7 +108,7 @@ def _batch_rows(f: Figures, bc: int, sizes: list[int]) -> list[str]:
     for path, label in BATCH_ROWS:
         values = [f.transport_ceiling(path, bc, n) for n in sizes]
         if any(not math.isnan(v) for v in values):
-            lines.append(row(f"ceiling: {label}", values))
+            lines.append(row(f"no-op: {label}", values))
     for path, label in PEER_ROWS:
         lines.append(row(label, [f.records_per_s("mlserver", path, bc, n) for n in sizes]))
     return lines
@@ -116,7 +116,7 @@ def _batch_rows(f: Figures, bc: int, sizes: list[int]) -> list[str]:
 
 def _floor_rows(f: Figures, bc: int) -> list[str]:
     header = (
-        f"{'in-process floors (ms per call)':<44}{'records':>9}{'decode':>9}{'predict':>9}"
+        f"{'in-process floors (ms per call)':<48}{'records':>9}{'decode':>9}{'predict':>9}"
         f"{'encode':>9}{'records/s':>15}{'× floor':>9}"
     )
     lines = [header, "-" * len(header)]
@@ -127,7 +127,7 @@ def _floor_rows(f: Figures, bc: int) -> list[str]:
                 continue
             measured = ratio(f.records_per_s("service", path, bc, n), floor["records_per_s"])
             lines.append(
-                f"{label:<44}{n:>9,}{floor['decode_ms']:>9.3f}{floor['predict_ms']:>9.3f}"
+                f"{label:<48}{n:>9,}{floor['decode_ms']:>9.3f}{floor['predict_ms']:>9.3f}"
                 f"{floor['encode_ms']:>9.3f}{num(floor['records_per_s']):>15}{times(measured):>9}"
             )
     if len(lines) == 2:

@@ -238,7 +238,7 @@ def test_table_shows_figures_ratios_ceilings_and_verdicts() -> None:
     )
     assert "[met, close] JSON POST /stream via Envoy, c=32: req/s vs MLServer REST" in table
     assert "ERROR service:json-batch:c4:n10000: wrong answer" in table
-    assert "ceiling: gRPC PredictBatch, columns" in table
+    assert "no-op: gRPC PredictBatch, columns" in table
     floors = table.split("in-process floors")[1].splitlines()
     floor_row = next(line for line in floors if line.startswith("JSON POST /batch/columns"))
     assert floor_row.split()[-1] == "0.12×"  # 1.5M records/s against a 12M floor
