@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import payloads, report
 from bench.markdown import render_markdown
 from bench.runner import BATCH_CONCURRENCY, Settings, run
 from model.artifact import BUNDLED_ARTIFACT
@@ -39,7 +39,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds per point")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds over all points; each keeps its best"
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds over all points; each keeps its best rate and the median of its CPU costs",
     )
     parser.add_argument("--model", type=Path, default=BUNDLED_ARTIFACT, help="model artifact")
     parser.add_argument(
@@ -56,6 +59,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="PREFIX",
         help="measure only the side-by-side cases whose path starts with PREFIX (repeatable; "
         "e.g. --only json- --only rest-: the JSON rows and MLServer REST)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=payloads.BATCH_SIZES,
+        metavar="N,N,...",
+        help="records per batch request to measure (e.g. --sizes 10000 for quick runs)",
     )
     parser.add_argument(
         "--report", type=Path, metavar="JSON", help="print the table of a saved run and exit"
@@ -133,7 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         saved = json.loads(args.report.read_text())
         concurrency = saved["settings"]["batch_concurrency"]
-        saved["targets"] = [t.to_json() for t in report.evaluate(saved, concurrency)]
         render = render_markdown if args.markdown else report.render
         print(render(saved, concurrency))
         return 0
@@ -149,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with_peer=not args.no_peer,
         with_scaling=not args.no_scaling,
         only=tuple(args.only),
+        batch_sizes=args.sizes,
     )
     results: dict[str, Any] = {
         "environment": environment(),
@@ -157,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_seconds": settings.warmup,
             "rounds": settings.rounds,
             "batch_concurrency": BATCH_CONCURRENCY,
+            "batch_sizes": list(settings.batch_sizes),
             "server_cpus": "0",
             "generator_cpus": "1",
         },

@@ -1,5 +1,6 @@
 """In-process ceilings for a 10,000-record batch: what the arithmetic alone costs, and what
-protobuf decode → predict → encode costs with no server around it.
+protobuf decode → predict → encode costs with no server around it; and every bulk face's
+floors, stage by stage, at 10,000 and 100,000 records (`bench.floors`).
 
 Usage: python -m bench.ceilings MODEL_PATH [RECORDS]   (prints one JSON object; run it pinned)
 """
@@ -14,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import payloads
+from bench import floors, payloads
+from bench.floors import packed_doubles
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import load_artifact
 from model.linear import FloatArray
-from server.wire import packed_doubles
 
 CEILING_RECORDS = 10_000
 
 
-def best_seconds(call: Callable[[], object], budget: float = 0.4, rounds: int = 5) -> float:
+def best_seconds(call: Callable[[], object], budget: float = 0.3, rounds: int = 5) -> float:
     """Fastest mean time of one call over `rounds` rounds of about `budget`/`rounds` s each."""
     call()
     start = time.perf_counter()
@@ -90,7 +91,13 @@ def measure(model_path: Path, records: int = CEILING_RECORDS) -> dict[str, float
 def main(argv: list[str]) -> int:
     model_path = Path(argv[0])
     records = int(argv[1]) if len(argv) > 1 else CEILING_RECORDS
-    print(json.dumps({"records": records, "records_per_s": measure(model_path, records)}))
+    model = load_artifact(model_path)
+    document = {
+        "records": records,
+        "records_per_s": measure(model_path, records),
+        "floors": floors.measure(model.coefficients, model.intercept, best_seconds),
+    }
+    print(json.dumps(document))
     return 0
 
 

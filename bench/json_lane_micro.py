@@ -74,13 +74,20 @@ def baseline_lane(rev: str, into: Path) -> dict[str, Any]:
     package.mkdir()
     (package / "__init__.py").write_text("")
     for name in LANE_MODULES:
-        source = subprocess.run(
+        shown = subprocess.run(
             ["git", "show", f"{rev}:server/faces/json_lane/{name}.py"],
             cwd=ROOT,
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        if shown.returncode != 0:
+            raise SystemExit(
+                f"the baseline {rev} has no server/faces/json_lane/{name}.py "
+                f"({shown.stderr.strip()[:200]}); pass --baseline with a revision that has "
+                "the lane's modules"
+            )
+        source = shown.stdout
         source = source.replace("server.faces.json_lane.", "json_lane_baseline.")
         (package / f"{name}.py").write_text(source)
     sys.path.insert(0, str(into))

@@ -53,12 +53,39 @@ def json_records(n: int) -> bytes:
     return json.dumps([{"bmi": v} for v in bmi_values(n)], separators=(",", ":")).encode()
 
 
+def all_features_rows(n: int) -> list[list[float]]:
+    """n rows of all ten features, in the contract's feature order (the same for every system)."""
+    rng = np.random.default_rng(20_260_102)
+    rows: list[list[float]] = np.round(
+        rng.uniform(-0.05, 0.05, (n, len(FEATURE_NAMES))), 6
+    ).tolist()
+    return rows
+
+
 def json_records_all_features(n: int) -> bytes:
     """n records of all ten features (the values of a model trained on all of them)."""
-    rng = np.random.default_rng(20_260_102)
-    rows = np.round(rng.uniform(-0.05, 0.05, (n, len(FEATURE_NAMES))), 6).tolist()
-    records = [dict(zip(FEATURE_NAMES, row, strict=True)) for row in rows]
+    records = [dict(zip(FEATURE_NAMES, row, strict=True)) for row in all_features_rows(n)]
     return json.dumps(records, separators=(",", ":")).encode()
+
+
+def json_columns_all_features(n: int) -> bytes:
+    columns = zip(*all_features_rows(n), strict=True)
+    body = {name: list(column) for name, column in zip(FEATURE_NAMES, columns, strict=True)}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def batch_records_request_all_features(n: int) -> bytes:
+    records = [
+        pb.Record(**dict(zip(FEATURE_NAMES, row, strict=True))) for row in all_features_rows(n)
+    ]
+    return pb.PredictBatchRequest(records=records).SerializeToString()
+
+
+def batch_columns_request_all_features(n: int) -> bytes:
+    request = pb.PredictBatchRequest()
+    for name, column in zip(FEATURE_NAMES, zip(*all_features_rows(n), strict=True), strict=True):
+        getattr(request.columns, name).extend(column)
+    return request.SerializeToString()
 
 
 def json_columns(n: int) -> bytes:
@@ -67,18 +94,28 @@ def json_columns(n: int) -> bytes:
 
 # The Open Inference Protocol (V2) rows: the batch sizes, and bodies shaped like the ones
 # MLServer gets (one FP64 input "bmi" of shape [n, 1]), so the comparison is like for like.
-V2_SIZES = (10_000,)
+# The ten-feature bodies are one [n, 10] input, the layout MLServer's sklearn runtime takes.
+V2_SIZES = (10_000, 100_000)
 
 
-def v2_rest_body(n: int) -> bytes:
-    tensor = {"name": "bmi", "shape": [n, 1], "datatype": "FP64", "data": bmi_values(n)}
+def _v2_input(n: int, all_features: bool) -> tuple[str, list[int], list[float]]:
+    if all_features:
+        rows = all_features_rows(n)
+        return "input-0", [n, len(FEATURE_NAMES)], [v for row in rows for v in row]
+    return "bmi", [n, 1], bmi_values(n)
+
+
+def v2_rest_body(n: int, all_features: bool = False) -> bytes:
+    name, shape, data = _v2_input(n, all_features)
+    tensor = {"name": name, "shape": shape, "datatype": "FP64", "data": data}
     return json.dumps({"inputs": [tensor]}, separators=(",", ":")).encode()
 
 
-def v2_grpc_request(n: int, model_name: str) -> bytes:
+def v2_grpc_request(n: int, model_name: str, all_features: bool = False) -> bytes:
+    name, shape, data = _v2_input(n, all_features)
     request = v2.ModelInferRequest(model_name=model_name)
-    tensor = request.inputs.add(name="bmi", datatype="FP64", shape=[n, 1])
-    tensor.contents.fp64_contents.extend(bmi_values(n))
+    tensor = request.inputs.add(name=name, datatype="FP64", shape=shape)
+    tensor.contents.fp64_contents.extend(data)
     return request.SerializeToString()
 
 

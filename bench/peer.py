@@ -8,6 +8,7 @@ never loads (SeldonIO/MLServer#2286).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from bench.procs import SERVER_CPUS, Process, free_port, start
 PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
 PEER_REQUIREMENTS = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22")
 MODEL_NAME = "diabetes-lr"
+ALL_FEATURES_MODEL_NAME = "diabetes-lr-all"
 REST_INFER = f"/v2/models/{MODEL_NAME}/infer"
+REST_INFER_ALL = f"/v2/models/{ALL_FEATURES_MODEL_NAME}/infer"
 GRPC_INFER = "/inference.GRPCInferenceService/ModelInfer"
 
 
@@ -43,6 +46,8 @@ class PeerFiles:
     server_dir: Path
     bodies_dir: Path
     prediction: float
+    # The ten-feature model's prediction for the first ten-feature row (None: no such bodies).
+    all_features_prediction: float | None = None
 
     def rest_body(self, name: str) -> Path:
         return self.bodies_dir / f"peer-rest-{name}.json"
@@ -50,14 +55,32 @@ class PeerFiles:
     def grpc_body(self, name: str) -> Path:
         return self.bodies_dir / f"peer-grpc-{name}.bin"
 
+    @property
+    def bmi_only_dir(self) -> Path:
+        """A server folder with the BMI model alone: start-up trials load what the service
+        loads, one model."""
+        return self.server_dir.parent / "mlserver-bmi-only"
 
-def prepare(work_dir: Path, single: float, batches: dict[int, list[float]]) -> PeerFiles:
-    """Train the peer's model and write its request bodies (inside the peer's venv)."""
+
+def prepare(
+    work_dir: Path,
+    single: float,
+    batches: dict[int, list[float]],
+    all_features: dict[int, list[list[float]]],
+) -> PeerFiles:
+    """Train the peer's models and write its request bodies (inside the peer's venv);
+    the ten-feature bodies are named `all-N`."""
     server_dir = work_dir / "mlserver"
     bodies_dir = work_dir / "bodies"
     values = work_dir / "peer-values.json"
     values.write_text(
-        json.dumps({"single": single, "batches": {str(n): v for n, v in batches.items()}})
+        json.dumps(
+            {
+                "single": single,
+                "batches": {str(n): v for n, v in batches.items()},
+                "all_features": {str(n): rows for n, rows in all_features.items()},
+            }
+        )
     )
     done = subprocess.run(
         [
@@ -71,8 +94,17 @@ def prepare(work_dir: Path, single: float, batches: dict[int, list[float]]) -> P
         text=True,
         check=True,
     )
-    prediction = float(json.loads(done.stdout.strip().splitlines()[-1])["prediction"])
-    return PeerFiles(server_dir, bodies_dir, prediction)
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    all_prediction = printed.get("all_features_prediction")
+    files = PeerFiles(
+        server_dir,
+        bodies_dir,
+        float(printed["prediction"]),
+        None if all_prediction is None else float(all_prediction),
+    )
+    shutil.rmtree(files.bmi_only_dir, ignore_errors=True)
+    shutil.copytree(server_dir / MODEL_NAME, files.bmi_only_dir / MODEL_NAME)
+    return files
 
 
 @dataclass(frozen=True)
@@ -83,7 +115,12 @@ class RunningPeer:
     ready_seconds: float
 
 
-def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> RunningPeer:
+def start_peer(
+    files: PeerFiles, log_dir: Path, name: str = "mlserver", bmi_only: bool = False
+) -> RunningPeer:
+    """MLServer with both models (BMI and ten features), or with the BMI one alone."""
+    server_dir = files.bmi_only_dir if bmi_only else files.server_dir
+    models = (MODEL_NAME,) if bmi_only else (MODEL_NAME, ALL_FEATURES_MODEL_NAME)
     rest_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     settings = {
         "host": "127.0.0.1",
@@ -93,16 +130,16 @@ def start_peer(files: PeerFiles, log_dir: Path, name: str = "mlserver") -> Runni
         "debug": False,
         "parallel_workers": 0,
     }
-    (files.server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
+    (server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
     process = start(
         name,
-        [str(PEER_VENV / "bin" / "mlserver"), "start", str(files.server_dir)],
+        [str(PEER_VENV / "bin" / "mlserver"), "start", str(server_dir)],
         cpus=SERVER_CPUS,
         log_dir=log_dir,
     )
     ready = process.wait_ready(
         lambda: (
-            probes.http_ok(rest_port, f"/v2/models/{MODEL_NAME}/ready")
+            all(probes.http_ok(rest_port, f"/v2/models/{model}/ready") for model in models)
             and probes.tcp_open(grpc_port)
         ),
         timeout=120,

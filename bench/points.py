@@ -32,6 +32,9 @@ class Point:
     # machine is shared, and a point with much foreign load is not comparable.
     foreign_load: float = 0.0
     error: str | None = None
+    # CPU time of server and Envoy per request in every clean round (the runner fills it):
+    # their median is the figure the verdicts use, steadier than the best round's rate.
+    round_cpu_us: tuple[float, ...] = ()
 
     @property
     def key(self) -> str:

@@ -2,15 +2,17 @@
 
 Every system is started once, pinned to the server CPU, and stays up (idle when not
 measured) while the points run in rounds, each round visiting every point with the
-comparable ones back to back (the service, then MLServer, at the same size). On a shared
-machine the load from elsewhere drifts over minutes; interleaving keeps it from landing
-on one side of a ratio, and each point keeps its best round. Start-up trials come first,
+comparable ones back to back (the no-op ceilings, the service, then MLServer, at the same
+size). On a shared machine the load from elsewhere drifts over minutes; interleaving keeps
+it from landing on one side of a ratio. Each point keeps its best round's rates and every
+round's CPU time per request (the verdicts use their median). Start-up trials come first,
 the unpinned scaling over server processes last. Every process it starts, it stops.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -22,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, payloads, peer, probes
+from bench import loadgen, noop_replies, payloads, peer, probes
 from bench.points import Load, Point, failed_point, measure
 from bench.procs import GENERATOR_CPUS, SERVER_CPUS, process_tree, rss_bytes
 from bench.service import (
@@ -38,6 +40,9 @@ from model.artifact import load_artifact
 
 REQUEST_CONCURRENCIES = (1, 32)
 BATCH_CONCURRENCY = 4
+# The sizes the bulk ceilings (the no-op servers with bulk bodies) are measured at.
+CEILING_SIZES = (10_000, 100_000)
+ALL10 = "-all10"  # the path suffix of the ten-feature points
 # Server processes behind the stack's Envoy (`--servers N`).
 SCALING_SERVERS = (1, 2)
 SCALING_CONCURRENCY = 32
@@ -135,8 +140,23 @@ class Bodies:
             n: write(f"batch-columns-{n}.json", payloads.json_columns(n)) for n in sizes
         }
         all_n = payloads.ALL_FEATURES_RECORDS
+        self.all_n = all_n
         self.json_records_all = write(
             f"batch-all-{all_n}.json", payloads.json_records_all_features(all_n)
+        )
+        self.json_columns_all = write(
+            f"batch-columns-all-{all_n}.json", payloads.json_columns_all_features(all_n)
+        )
+        self.grpc_records_all = write(
+            f"batch-records-all-{all_n}.bin",
+            frame(payloads.batch_records_request_all_features(all_n)),
+        )
+        self.grpc_columns_all = write(
+            f"batch-columns-all-{all_n}.bin",
+            frame(payloads.batch_columns_request_all_features(all_n)),
+        )
+        self.v2_rest_all = write(
+            f"v2-infer-all-{all_n}.json", payloads.v2_rest_body(all_n, all_features=True)
         )
         self.model_name = model_name
         v2_sizes = [n for n in payloads.V2_SIZES if n in sizes]
@@ -145,6 +165,14 @@ class Bodies:
             n: write(f"v2-infer-{n}.bin", frame(payloads.v2_grpc_request(n, model_name)))
             for n in v2_sizes
         }
+        self.directory = directory
+
+    def v2_grpc_named(self, n: int, model_name: str, all_features: bool = False) -> Path:
+        """A V2 gRPC body naming `model_name` (ten-feature rows with `all_features`)."""
+        message = payloads.v2_grpc_request(n, model_name, all_features=all_features)
+        kind = "all-" if all_features else ""
+        name = f"v2-infer-{kind}{n}-{model_name}.bin"
+        return payloads.write(self.directory, name, payloads.grpc_frame(message))
 
 
 def h2load_load(
@@ -169,7 +197,9 @@ class Bench:
         )
         self.sizes = settings.batch_sizes
         self.expected_prediction: float | None = None
+        self.expected_all_prediction: float | None = None
         self.peer_files: peer.PeerFiles | None = None
+        self._all_model: Path | None = None
 
     # -- stages ----------------------------------------------------------------------------
 
@@ -186,7 +216,11 @@ class Bench:
     def prepare_peer(self) -> None:
         peer.ensure_venv()
         batches = {n: payloads.bmi_values(n) for n in self.sizes}
-        self.peer_files = peer.prepare(self.settings.work_dir, payloads.SINGLE_BMI, batches)
+        all_n = payloads.ALL_FEATURES_RECORDS
+        all_features = {all_n: payloads.all_features_rows(all_n)}
+        self.peer_files = peer.prepare(
+            self.settings.work_dir, payloads.SINGLE_BMI, batches, all_features
+        )
 
     def startup(self) -> None:
         print("start-to-ready (each started and stopped alone, pinned)", flush=True)
@@ -198,7 +232,7 @@ class Bench:
         files = self.peer_files
         if files is not None:
             launchers["mlserver"] = lambda: _as_service(
-                peer.start_peer(files, logs, "mlserver-start")
+                peer.start_peer(files, logs, "mlserver-start", bmi_only=True)
             )
         for name, launch in launchers.items():
             trials = []
@@ -235,14 +269,21 @@ class Bench:
                 if not self.settings.only or case.path.startswith(self.settings.only)
             ]
             best: dict[str, Point] = {}
+            cpu_rounds: dict[str, list[float]] = {}
             for round_index in range(self.settings.rounds):
                 print(f"round {round_index + 1} of {self.settings.rounds}", flush=True)
                 for case in ordered:
                     point = self._measure(case)
+                    if point.error is None and point.server_cpu_us is not None:
+                        cpu = point.server_cpu_us + (point.envoy_cpu_us or 0.0)
+                        cpu_rounds.setdefault(point.key, []).append(round(cpu, 3))
                     kept = best.get(point.key)
                     if kept is None or _better(point, kept):
                         best[point.key] = point
-            self.results.points.extend(best.values())
+            self.results.points.extend(
+                dataclasses.replace(p, round_cpu_us=tuple(cpu_rounds.get(key, ())))
+                for key, p in best.items()
+            )
             for label, group in memory.items():
                 self._remember_rss(label, group)
 
@@ -301,6 +342,12 @@ class Bench:
             "server": System(
                 start=lambda: start_server(model, logs, cpus=cpus), cases=self._server_cases
             ),
+            "server-all": System(
+                start=lambda: start_server(
+                    self._all_features_model(), logs, cpus=cpus, name="server-all"
+                ),
+                cases=self._all_features_server_cases,
+            ),
             "stack": System(
                 start=lambda: start_stack(model, logs, cpus=cpus), cases=self._stack_cases
             ),
@@ -332,7 +379,39 @@ class Bench:
             )
             for c in REQUEST_CONCURRENCIES
         ]
+        if name == "noop":
+            cases += self._noop_bulk_cases(system, pids)
         return cases, {name: pids}
+
+    def _noop_bulk_cases(self, system: RunningService, pids: list[int]) -> list[Case]:
+        """The protobuf bulk bodies against the no-op grpcio server: their transport ceiling."""
+        port = system.grpc_port
+        bodies = [
+            (f"grpc-batch-{form}", n, body)
+            for form, by_size in (
+                ("records", self.bodies.grpc_records),
+                ("columns", self.bodies.grpc_columns),
+            )
+            for n, body in by_size.items()
+            if n in CEILING_SIZES
+        ]
+        all_n = self.bodies.all_n
+        bodies += [
+            (f"grpc-batch-records{ALL10}", all_n, self.bodies.grpc_records_all),
+            (f"grpc-batch-columns{ALL10}", all_n, self.bodies.grpc_columns_all),
+        ]
+        return [
+            Case(
+                system="noop",
+                path=path,
+                concurrency=BATCH_CONCURRENCY,
+                records=n,
+                load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
+                server_pids=pids,
+                min_response_bytes=self._noop_batch_bytes(port, body, n),
+            )
+            for path, n, body in bodies
+        ]
 
     def _noop_envoy_cases(self, system: RunningService) -> Cases:
         assert system.http_port is not None
@@ -354,7 +433,69 @@ class Bench:
             )
             for c in REQUEST_CONCURRENCIES
         ]
-        return cases, {}
+        return cases + self._noop_envoy_bulk_cases(system), {}
+
+    def _noop_envoy_bulk_cases(self, system: RunningService) -> list[Case]:
+        """The JSON and V2 bulk bodies against the no-op behind Envoy: their transport
+        ceiling (Envoy routing the bytes, grpcio moving them, a reply of the service's size)."""
+        assert system.http_port is not None
+        http, servers, envoys = system.http_port, system.server_pids(), system.envoy_pids()
+        rest_route = f"/v2/models/{self.bodies.model_name}/infer"
+        http_bodies = [
+            (path, route, n, body)
+            for path, route, by_size in (
+                ("json-batch", "/batch", self.bodies.json_records),
+                ("json-batch-columns", "/batch/columns", self.bodies.json_columns),
+                ("v2-rest-infer", rest_route, self.bodies.v2_rest),
+            )
+            for n, body in by_size.items()
+            if n in CEILING_SIZES
+        ]
+        all_n = self.bodies.all_n
+        http_bodies += [
+            (f"json-batch{ALL10}", "/batch", all_n, self.bodies.json_records_all),
+            (f"json-batch-columns{ALL10}", "/batch/columns", all_n, self.bodies.json_columns_all),
+            (f"v2-rest-infer{ALL10}", rest_route, all_n, self.bodies.v2_rest_all),
+        ]
+        cases = []
+        for path, route, n, body in http_bodies:
+            status, reply = probes.http_request(http, "POST", route, body.read_bytes())
+            if status != 200 or len(reply) < n:
+                raise AssertionError(f"no-op POST {route} ({n}) answered {status}: {reply[:200]!r}")
+            cases.append(
+                Case(
+                    system="noop-envoy",
+                    path=path,
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                )
+            )
+        named = self.bodies.v2_grpc_named
+        grpc_bodies = [
+            (n, named(n, noop_replies.MODEL_NAME), "v2-grpc-infer")
+            for n in self.bodies.v2_grpc
+            if n in CEILING_SIZES
+        ]
+        grpc_bodies.append(
+            (all_n, named(all_n, noop_replies.MODEL_NAME_ALL, True), f"v2-grpc-infer{ALL10}")
+        )
+        for n, body, path in grpc_bodies:
+            cases.append(
+                Case(
+                    system="noop-envoy",
+                    path=path,
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                    min_response_bytes=self._peer_grpc_bytes(http, body),
+                )
+            )
+        return cases
 
     def _server_cases(self, system: RunningService) -> Cases:
         pids, port = system.server_pids(), system.grpc_port
@@ -449,32 +590,82 @@ class Bench:
         return cases, {"stack_server": servers, "envoy": envoys}
 
     def _all_features_model(self) -> Path:
-        """A model of all ten features, trained for this run (the bundled one reads BMI)."""
-        out = self.settings.work_dir / "model-all"
-        artifact = out / "diabetes-all.json"
-        argv = [sys.executable, "-m", "model.train", "--features", "all"]
-        argv += ["--output-dir", str(out), "--artifact", str(artifact)]
-        subprocess.run(argv, check=True, capture_output=True)
-        return artifact
+        """A model of all ten features, trained once for this run (the bundled one reads BMI)."""
+        if self._all_model is None:
+            out = self.settings.work_dir / "model-all"
+            artifact = out / "diabetes-all.json"
+            argv = [sys.executable, "-m", "model.train", "--features", "all"]
+            argv += ["--output-dir", str(out), "--artifact", str(artifact)]
+            subprocess.run(argv, check=True, capture_output=True)
+            self._all_model = artifact
+        return self._all_model
+
+    def _all_features_server_cases(self, system: RunningService) -> Cases:
+        """The ten-feature protobuf bodies, direct to a server of the ten-feature model."""
+        pids, port, n = system.server_pids(), system.grpc_port, self.bodies.all_n
+        cases = [
+            Case(
+                system="service",
+                path=f"grpc-batch-{form}{ALL10}",
+                concurrency=BATCH_CONCURRENCY,
+                records=n,
+                load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
+                server_pids=pids,
+                min_response_bytes=self._verify_batch(port, body, n),
+            )
+            for form, body in (
+                ("records", self.bodies.grpc_records_all),
+                ("columns", self.bodies.grpc_columns_all),
+            )
+        ]
+        return cases, {}
 
     def _all_features_cases(self, system: RunningService) -> Cases:
+        """The ten-feature JSON and V2 bodies through Envoy (the MLServer side serves the
+        same ten-feature LinearRegression)."""
         assert system.http_port is not None
-        n, body = payloads.ALL_FEATURES_RECORDS, self.bodies.json_records_all
-        problem = self._verify_json_batch(system.http_port, "/batch", body, n)
-        if problem:
-            raise AssertionError(problem)
-        load = wrk_load(system.http_port, "/batch", body, BATCH_CONCURRENCY)
+        http, n = system.http_port, self.bodies.all_n
         servers, envoys = system.server_pids(), system.envoy_pids()
-        case = Case(
-            system="service",
-            path="json-batch-all10",
-            concurrency=BATCH_CONCURRENCY,
-            records=n,
-            load=load,
-            server_pids=servers,
-            envoy_pids=envoys,
+        name = load_artifact(self._all_features_model()).name
+        rest_route = f"/v2/models/{name}/infer"
+        cases = []
+        for path, route, body in (
+            ("json-batch", "/batch", self.bodies.json_records_all),
+            ("json-batch-columns", "/batch/columns", self.bodies.json_columns_all),
+            ("v2-rest-infer", rest_route, self.bodies.v2_rest_all),
+        ):
+            status, reply = probes.http_request(http, "POST", route, body.read_bytes())
+            if status != 200:
+                raise AssertionError(
+                    f"POST {route} ({n}, ten features) answered {status}: {reply[:200]!r}"
+                )
+            if route == "/batch":
+                self._remember_all_prediction(float(json.loads(reply)["predictions"][0]))
+            cases.append(
+                Case(
+                    system="service",
+                    path=path + ALL10,
+                    concurrency=BATCH_CONCURRENCY,
+                    records=n,
+                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
+                    server_pids=servers,
+                    envoy_pids=envoys,
+                )
+            )
+        grpc_body = self.bodies.v2_grpc_named(n, name, all_features=True)
+        cases.append(
+            Case(
+                system="service",
+                path=f"v2-grpc-infer{ALL10}",
+                concurrency=BATCH_CONCURRENCY,
+                records=n,
+                load=h2load_load(http, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
+                server_pids=servers,
+                envoy_pids=envoys,
+                min_response_bytes=self._peer_grpc_bytes(http, grpc_body),
+            )
         )
-        return [case], {}
+        return cases, {}
 
     def _v2_cases(self, http: int, servers: list[int], envoys: list[int]) -> list[Case]:
         """The Open Inference Protocol through Envoy, beside MLServer's own V2 routes."""
@@ -580,7 +771,41 @@ class Bench:
                     server_pids=pids,
                 )
             )
+        cases += self._peer_all_features_cases(system, pids)
         return cases, {"mlserver": pids}
+
+    def _peer_all_features_cases(self, system: RunningService, pids: list[int]) -> list[Case]:
+        """MLServer's ten-feature model, with the same ten-feature values as the service."""
+        files = self.peer_files
+        assert files is not None
+        assert system.http_port is not None
+        name, n = f"all-{self.bodies.all_n}", self.bodies.all_n
+        rest_body, grpc_body = files.rest_body(name), files.grpc_body(name)
+        status, reply = probes.http_request(
+            system.http_port, "POST", peer.REST_INFER_ALL, rest_body.read_bytes()
+        )
+        if status != 200:
+            self.results.note(f"MLServer's ten-feature model answered {status}: {reply[:200]!r}")
+            return []
+        return [
+            Case(
+                system="mlserver",
+                path=f"grpc-infer{ALL10}",
+                concurrency=BATCH_CONCURRENCY,
+                records=n,
+                load=h2load_load(system.grpc_port, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
+                server_pids=pids,
+                min_response_bytes=self._peer_grpc_bytes(system.grpc_port, grpc_body),
+            ),
+            Case(
+                system="mlserver",
+                path=f"rest-infer{ALL10}",
+                concurrency=BATCH_CONCURRENCY,
+                records=n,
+                load=wrk_load(system.http_port, peer.REST_INFER_ALL, rest_body, BATCH_CONCURRENCY),
+                server_pids=pids,
+            ),
+        ]
 
     # -- measuring and checking ------------------------------------------------------------
 
@@ -639,6 +864,25 @@ class Bench:
             return f"POST {route} answered {count} predictions for {n} records"
         return None
 
+    def _noop_batch_bytes(self, port: int, body: Path, n: int) -> float:
+        chunks = probes.grpc_stream_call(port, PREDICT_BATCH, body.read_bytes()[5:])
+        count = sum(len(pb.PredictBatchResponse.FromString(c).predictions) for c in chunks)
+        if count != n:
+            raise AssertionError(f"the no-op answered {count} predictions for {n} records")
+        return sum(len(c) + 5 for c in chunks)
+
+    def _remember_all_prediction(self, prediction: float) -> None:
+        """The service's ten-feature prediction for the first row, against MLServer's."""
+        self.expected_all_prediction = prediction
+        files = self.peer_files
+        theirs = None if files is None else files.all_features_prediction
+        if theirs is not None and abs(theirs - prediction) > 1e-3 * abs(prediction):
+            self.results.note(
+                f"MLServer's ten-feature model predicts {theirs} where the service's predicts "
+                f"{prediction} for the same record: the models differ (the service's is trained "
+                "by gradient descent); the cost per call is still like for like"
+            )
+
     def _peer_grpc_bytes(self, port: int, body: Path) -> float:
         return len(probes.grpc_call(port, peer.GRPC_INFER, body.read_bytes()[5:])) + 5
 
@@ -661,12 +905,15 @@ def _interleave(cases: dict[str, list[Case]]) -> list[Case]:
     """All cases, comparable ones adjacent: by records per request, then concurrency."""
     order = {name: index for index, name in enumerate(cases)}
     everything = [case for group in cases.values() for case in group]
-    return sorted(everything, key=lambda c: (c.records, c.concurrency, order[_group(c)]))
+    return sorted(
+        everything, key=lambda c: (c.records, c.concurrency, order.get(_group(c), len(order)))
+    )
 
 
 def _group(case: Case) -> str:
     if case.system == "service":
-        return "stack" if case.path.startswith(("json", "grpc-envoy")) else "server"
+        through_envoy = case.path.startswith(("json", "grpc-envoy", "v2-"))
+        return "stack" if through_envoy else "server"
     return case.system
 
 

@@ -40,7 +40,7 @@ REQUIRED_IN_CLIENT_WHEEL = {
     "diabetes_client/py.typed",
 }
 # The top-level packages each wheel installs: the generated code only in the client's.
-TOP_LEVEL = {"model", "server"}
+TOP_LEVEL = {"command_settings", "model", "server"}
 CLIENT_TOP_LEVEL = {"diabetes", "diabetes_client"}
 CONSOLE_SCRIPTS = {"diabetes-server", "diabetes-train", "diabetes-service"}
 CLIENT_CONSOLE_SCRIPTS = {"diabetes-client"}

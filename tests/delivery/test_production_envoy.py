@@ -239,13 +239,13 @@ def test_the_token_free_health_route_refuses_a_body_over_its_cap_at_envoy(
     envoy: ProductionEnvoy,
 ) -> None:
     """The one route open without a token cannot carry megabytes to a server: Envoy holds at
-    most 16 KiB of its body and answers RESOURCE_EXHAUSTED without forwarding it."""
+    most 16 KiB of its body and answers INVALID_ARGUMENT without forwarding it."""
     before = _upstream_requests(envoy)
     with _channel(envoy) as channel:
         check = health_pb2_grpc.HealthStub(channel).Check
         with pytest.raises(grpc.RpcError) as caught:
             check(health_pb2.HealthCheckRequest(service="x" * 1_000_000), timeout=10)
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details() == "request body too large for this method: Payload Too Large"
     assert _upstream_requests(envoy) == before  # the server never saw it
     assert envoy.health_ok()  # a normal check still answers SERVING, through the server

@@ -63,7 +63,7 @@ def test_routes_that_take_no_bulk_refuse_a_body_over_their_cap_before_a_server_s
         _stub(open_envoy).Predict(
             pb.PredictRequest(record=pb.Record(bmi=0.05), model=padding), timeout=10
         )
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details() == TOO_LARGE_GRPC
     assert _upstream_requests(open_envoy) == before
     # Under the cap, and on the bulk routes, bodies pass as before.

@@ -319,7 +319,7 @@ ERRORS = (
         3,
         "columns.bmi holds more than 100000 values: over the limit of 100000 records per call; "
         "split it into several calls",
-        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_refused_within_the_bound",
     ),
     Error(
         "More than 100,000 records in columns or over gRPC",
@@ -422,14 +422,14 @@ ERRORS = (
         400,
         3,
         "inputs[0] (bmi): shape [1] needs 1 values, data holds more",
-        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_refused_within_the_bound",
     ),
     Error(
         "V2 REST body nested thousands deep",
         400,
         3,
         "the body is not a V2 inference request: it nests arrays or objects too deeply",
-        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_400_within_the_bound",
+        checked_by="tests/abuse/test_body_bounds.py::test_a_hostile_body_is_refused_within_the_bound",
     ),
     Error(
         "V2 REST `Inference-Header-Content-Length` not 1-10 ASCII digits within the body",
@@ -496,7 +496,7 @@ ERRORS = (
         "gRPC request over 16 KiB to a method that takes no bulk (health, `Predict`, "
         "`GetModelInfo`, the OIP metadata, ready and live methods), refused by Envoy",
         0,
-        8,
+        3,
         "request body too large for this method: Payload Too Large",
         checked_by="tests/delivery/test_production_envoy.py::"
         "test_the_token_free_health_route_refuses_a_body_over_its_cap_at_envoy",

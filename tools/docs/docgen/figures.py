@@ -18,17 +18,22 @@ from typing import Any
 
 from bench.markdown import render_markdown
 from bench.report import Figures, ratio
+from bench.targets import evaluate
 from tools.docs.docgen.tables import table
 
 ROOT = Path(__file__).resolve().parents[3]
 RESULTS = ROOT / "docs" / "results"
 BENCH = RESULTS / "bench.json"
+# What a table or figure says where the committed run has no figure for it (an older run).
+MISSING = "not measured in the committed run"
 COMPLEXITY = RESULTS / "complexity.json"
 
 BENCH_TABLES = {
     "requests": "1 record per request",
     "batch-rates": "records/s at concurrency",
     "batch-cost": "CPU ns per record (server + Envoy)",
+    "batch-ceilings": "transport ceiling, records/s",
+    "floors": "in-process floor",
     "memory": "memory and start-up",
     "scaling": "unpinned, concurrency 32",
     "targets": "target",
@@ -64,7 +69,7 @@ def _environment(results: Mapping[str, Any]) -> str:
 def bench_table(name: str) -> str:
     results = bench_results()
     wanted = BENCH_TABLES[name]
-    for block in render_markdown(results, _bc(results)).split("\n\n"):
+    for block in render_markdown(results, _bc(results), MISSING).split("\n\n"):
         if block.startswith(f"| {wanted}"):
             return block.strip()
     raise KeyError(f"the benchmark results render no {wanted!r} table")
@@ -148,8 +153,10 @@ def _figures() -> dict[str, Callable[[Figures, Mapping[str, Any]], str]]:
 
     def target_gap(name_start: str) -> Callable[[Figures, Mapping[str, Any]], str]:
         def gap(f: Figures, r: Mapping[str, Any]) -> str:
-            t = next(t for t in r["targets"] if t["name"].startswith(name_start))
-            return f"{abs(1 - t['ratio'] / t['goal']):.0%}"
+            t = next(t for t in evaluate(r, _bc(r)) if t.name.startswith(name_start))
+            if math.isnan(t.measured):
+                return MISSING
+            return f"{abs(1 - t.measured / t.goal):.0%}"
 
         return gap
 

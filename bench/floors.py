@@ -1,0 +1,190 @@
+"""In-process floors of each bulk face: the least its own work could cost with no server and
+no transport around it, stage by stage (decode the request's bytes to columns, predict,
+encode the answer's bytes), with the ecosystem's fastest plain tools and no checks.
+
+A face's measured rate over its floor and over its transport ceiling (the no-op servers)
+says where its time goes: the stack, or the service's own work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from bench import payloads
+from diabetes.inference import open_inference_grpc_pb2 as v2
+from diabetes.v1 import prediction_pb2 as pb
+from model.features import FEATURE_NAMES
+from model.linear import FloatArray, predict_columns
+
+FLOOR_SIZES = (10_000, 100_000)
+ALL10 = "-all10"
+STAGES = ("decode", "predict", "encode")
+
+Columns = list[FloatArray]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face's body and its three stages, as plain as they can be."""
+
+    path: str  # the bench's path name of the face ("json-batch", "v2-grpc-infer", ...)
+    records: int
+    body: bytes
+    decode: Callable[[bytes], Columns]
+    encode: Callable[[FloatArray], bytes]
+
+
+def packed_doubles(field_number: int, values: FloatArray) -> bytes:
+    """A packed `repeated double` field in wire format, straight from the array's bytes."""
+    body = np.ascontiguousarray(values, dtype="<f8").tobytes()
+    return _varint(field_number << 3 | 2) + _varint(len(body)) + body
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | 0x80 if value else low)
+        if not value:
+            return bytes(out)
+
+
+class _V2Input(msgspec.Struct):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[float]
+
+
+class _V2Request(msgspec.Struct):
+    inputs: list[_V2Input]
+
+
+def _faces(n: int, features: Sequence[str]) -> list[Face]:
+    all10 = len(features) > 1
+    suffix = ALL10 if all10 else ""
+    record = msgspec.defstruct("Record", [(name, float) for name in features])
+    records_decoder = msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
+    columns_decoder = msgspec.json.Decoder(dict[str, list[float]])
+    v2_decoder = msgspec.json.Decoder(_V2Request)
+    encoder = msgspec.json.Encoder()
+
+    def grpc_records(body: bytes) -> Columns:
+        rows = pb.PredictBatchRequest.FromString(body).records
+        return [np.fromiter((getattr(r, f) for r in rows), np.float64, len(rows)) for f in features]
+
+    def grpc_columns(body: bytes) -> Columns:
+        given = pb.PredictBatchRequest.FromString(body).columns
+        return [np.array(getattr(given, f)) for f in features]
+
+    def grpc_encode(predictions: FloatArray) -> bytes:
+        return packed_doubles(2, predictions)
+
+    def json_records(body: bytes) -> Columns:
+        rows = records_decoder.decode(body)
+        return [np.fromiter((getattr(r, f) for r in rows), np.float64, len(rows)) for f in features]
+
+    def json_columns(body: bytes) -> Columns:
+        given = columns_decoder.decode(body)
+        return [np.array(given[f]) for f in features]
+
+    def json_encode(predictions: FloatArray) -> bytes:
+        return encoder.encode({"predictions": predictions.tolist()})
+
+    def v2_rest(body: bytes) -> Columns:
+        tensor = np.array(v2_decoder.decode(body).inputs[0].data)
+        return list(tensor.reshape(-1, len(features)).T)
+
+    def v2_rest_encode(predictions: FloatArray) -> bytes:
+        output = {"name": "predict", "shape": [len(predictions), 1], "datatype": "FP64"}
+        return encoder.encode({"outputs": [{**output, "data": predictions.tolist()}]})
+
+    def v2_grpc(body: bytes) -> Columns:
+        tensor = v2.ModelInferRequest.FromString(body).inputs[0].contents.fp64_contents
+        return list(np.array(tensor).reshape(-1, len(features)).T)
+
+    def v2_grpc_encode(predictions: FloatArray) -> bytes:
+        reply = v2.ModelInferResponse()
+        reply.outputs.add(name="predict", datatype="FP64", shape=[len(predictions), 1])
+        reply.raw_output_contents.append(predictions.astype("<f8", copy=False).tobytes())
+        return reply.SerializeToString()
+
+    if all10:
+        bodies = (
+            payloads.batch_records_request_all_features(n),
+            payloads.batch_columns_request_all_features(n),
+            payloads.json_records_all_features(n),
+            payloads.json_columns_all_features(n),
+            payloads.v2_rest_body(n, all_features=True),
+            payloads.v2_grpc_request(n, "m", all_features=True),
+        )
+    else:
+        bodies = (
+            payloads.batch_records_request(n),
+            payloads.batch_columns_request(n),
+            payloads.json_records(n),
+            payloads.json_columns(n),
+            payloads.v2_rest_body(n),
+            payloads.v2_grpc_request(n, "m"),
+        )
+    shapes = (
+        ("grpc-batch-records", grpc_records, grpc_encode),
+        ("grpc-batch-columns", grpc_columns, grpc_encode),
+        ("json-batch", json_records, json_encode),
+        ("json-batch-columns", json_columns, json_encode),
+        ("v2-rest-infer", v2_rest, v2_rest_encode),
+        ("v2-grpc-infer", v2_grpc, v2_grpc_encode),
+    )
+    return [
+        Face(path + suffix, n, body, decode, encode)
+        for (path, decode, encode), body in zip(shapes, bodies, strict=True)
+    ]
+
+
+def faces(sizes: Sequence[int] = FLOOR_SIZES) -> list[Face]:
+    """Every face at every size with the BMI model's one feature, and at the ten-feature
+    size with all ten."""
+    out = [face for n in sizes for face in _faces(n, ("bmi",))]
+    return out + _faces(payloads.ALL_FEATURES_RECORDS, FEATURE_NAMES)
+
+
+def measure_face(
+    face: Face,
+    coefficients: FloatArray,
+    intercept: float,
+    best_seconds: Callable[[Callable[[], object]], float],
+) -> dict[str, float]:
+    """Seconds per call of each stage, and the records/s of the three together."""
+    columns = face.decode(face.body)
+    if len(columns) != len(coefficients) or len(columns[0]) != face.records:
+        raise ValueError(f"{face.path}: decoded {len(columns)} columns of {len(columns[0])}")
+    predictions = predict_columns(columns, coefficients, intercept)
+    seconds = {
+        "decode": best_seconds(lambda: face.decode(face.body)),
+        "predict": best_seconds(lambda: predict_columns(columns, coefficients, intercept)),
+        "encode": best_seconds(lambda: face.encode(predictions)),
+    }
+    return {
+        **{f"{stage}_ms": value * 1e3 for stage, value in seconds.items()},
+        "records_per_s": face.records / sum(seconds.values()),
+    }
+
+
+def measure(
+    bmi_coefficients: FloatArray,
+    intercept: float,
+    best_seconds: Callable[[Callable[[], object]], float],
+    sizes: Sequence[int] = FLOOR_SIZES,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{path: {str(records): {decode_ms, predict_ms, encode_ms, records_per_s}}}."""
+    ten = np.linspace(-500.0, 500.0, len(FEATURE_NAMES))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for face in faces(sizes):
+        coefficients = ten if face.path.endswith(ALL10) else bmi_coefficients
+        figures = measure_face(face, coefficients, intercept, best_seconds)
+        out.setdefault(face.path, {})[str(face.records)] = figures
+    return out
