@@ -84,8 +84,9 @@ class Inference:
         self._inputs = inputs
 
     def resolve(self, ref: ModelRef) -> LinearModel:
-        """The model version that answers `ref`; NOT_FOUND naming what is served otherwise.
-        Reports nothing: for calls that describe a model rather than predict."""
+        """The model version that answers `ref`: INVALID_ARGUMENT for a name that is not a
+        valid one, NOT_FOUND naming what is served for one not served. Reports nothing: for
+        calls that describe a model rather than predict."""
         if ref.named:
             return _named(self.store, ref.name, ref.version)
         return self.store.resolve(ref.name, ref.version)
