@@ -6,7 +6,11 @@ On disk (a directory):
     <root>/<name>/<version>.json   one artifact per version (its `name` and `version` fields
                                    must match the folder and the file name)
     <root>/<name>/labels.json      the manifest: {"stable": "<version>", "canary": "<version>"
-                                   or null, "canary_percent": 0-100, "history": [...]}
+                                   or null, "canary_percent": 0-100, "history": [...]}, and
+                                   optionally "shadow": "<version>" (evaluated beside stable
+                                   on every call, never answering), "guard": {...} (the
+                                   canary's guards, `model.guards`) and "changes": [...] (the
+                                   last label changes: who, what, when, why)
     <root>/<name>.json             a model with one version, its stable one (no manifest)
 
 A call names a model (empty: the repository's default) and a version or a label (empty: the
@@ -20,20 +24,24 @@ import os
 import random
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from model.artifact import ARTIFACTS, ArtifactError, LinearModel, load_artifact
+from model.guards import Breach, Guard, GuardError, parse_guard
 
 MANIFEST = "labels.json"
 STABLE, CANARY = "stable", "canary"
-LABELS = (STABLE, CANARY)
+SHADOW = "shadow"
+LABELS = (STABLE, CANARY, SHADOW)
 # The repository bundled in the package: the two bundled artifacts, one version each.
 BUNDLED_REPOSITORY = ARTIFACTS
 DEFAULT_MODEL = "diabetes-bmi"
 # How many earlier stable versions a manifest remembers for `rollback`.
 HISTORY_LENGTH = 20
+# How many label changes (who, what, when, why) a manifest keeps.
+CHANGES_LENGTH = 50
 
 
 class RepositoryError(ValueError):
@@ -54,14 +62,47 @@ class Labels:
     canary_percent: float = 0.0
     # Earlier stable versions, oldest first: `rollback` restores the last one.
     history: tuple[str, ...] = ()
+    # Evaluated beside stable on every call stable answers; never answers a call.
+    shadow: str | None = None
+    # The canary's guards (and their breach, once one fired).
+    guard: Guard | None = None
+    # The last label changes, oldest first: {"at", "by", "change", "detail"}.
+    changes: tuple[Mapping[str, Any], ...] = ()
 
     def document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             STABLE: self.stable,
             CANARY: self.canary,
             "canary_percent": self.canary_percent,
             "history": list(self.history),
         }
+        # Written only when set, so a manifest without them reads as before.
+        if self.shadow is not None:
+            document[SHADOW] = self.shadow
+        if self.guard is not None:
+            document["guard"] = self.guard.document()
+        if self.changes:
+            document["changes"] = [dict(change) for change in self.changes]
+        return document
+
+    def changed(self, at: str, by: str, change: str, detail: str) -> Labels:
+        """These labels with one more entry in `changes` (the oldest dropped past
+        CHANGES_LENGTH)."""
+        entry = {"at": at, "by": by, "change": change, "detail": detail}
+        return replace(self, changes=(*self.changes, entry)[-CHANGES_LENGTH:])
+
+    def guard_breached(self, breach: Breach) -> Labels:
+        """The canary's share set to 0 by its guard, the breach recorded."""
+        if self.guard is None:
+            raise RepositoryError("the canary has no guard")
+        breached = replace(self, canary_percent=0.0, guard=replace(self.guard, breached=breach))
+        return breached.changed(
+            breach.at,
+            breach.by,
+            "canary rolled back",
+            f"{breach.version}: {breach.figure} was {breach.value:g}, "
+            f"breaking {breach.expression}; canary_percent set to 0",
+        )
 
     def promoted(self, version: str) -> Labels:
         """`version` becomes stable (the old stable goes into the history); a canary of that
@@ -75,20 +116,25 @@ class Labels:
             canary_left,
             self.canary_percent if canary_left else 0.0,
             history,
+            self.shadow if self.shadow != version else None,
+            self.guard if canary_left else None,
+            self.changes,
         )
 
     def rolled_back(self) -> Labels:
         """The previous stable version back as stable; the canary is cleared."""
         if not self.history:
             raise RepositoryError("no earlier stable version to roll back to")
-        return Labels(self.history[-1], None, 0.0, self.history[:-1])
+        return Labels(
+            self.history[-1], None, 0.0, self.history[:-1], self.shadow, None, self.changes
+        )
 
 
 def parse_labels(document: Any, where: str) -> Labels:
     """A manifest's labels from its JSON document; RepositoryError names what is wrong."""
     if not isinstance(document, dict):
         raise RepositoryError(f"{where}: expected a JSON object")
-    unknown = set(document) - {STABLE, CANARY, "canary_percent", "history"}
+    unknown = set(document) - {STABLE, CANARY, "canary_percent", "history", *OPTIONAL_KEYS}
     if unknown:
         raise RepositoryError(f"{where}: unknown keys {sorted(unknown)}")
     stable = document.get(STABLE)
@@ -105,7 +151,31 @@ def parse_labels(document: Any, where: str) -> Labels:
         raise RepositoryError(f"{where}.canary_percent: {percent} but no canary version")
     if not isinstance(history, list) or not all(isinstance(v, str) for v in history):
         raise RepositoryError(f"{where}.history: expected a list of versions")
-    return Labels(stable, canary, float(percent), tuple(history))
+    return Labels(
+        stable, canary, float(percent), tuple(history), *_parse_rollout_keys(document, where)
+    )
+
+
+OPTIONAL_KEYS = (SHADOW, "guard", "changes")
+
+
+def _parse_rollout_keys(
+    document: dict[str, Any], where: str
+) -> tuple[str | None, Guard | None, tuple[Mapping[str, Any], ...]]:
+    """A manifest's shadow, guard and changes (each optional)."""
+    shadow = document.get(SHADOW)
+    if shadow is not None and (not isinstance(shadow, str) or not shadow):
+        raise RepositoryError(f"{where}.shadow: expected a version or null")
+    guard = None
+    if document.get("guard") is not None:
+        try:
+            guard = parse_guard(document["guard"], f"{where}.guard")
+        except GuardError as exc:
+            raise RepositoryError(str(exc)) from None
+    changes = document.get("changes", [])
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise RepositoryError(f"{where}.changes: expected a list of objects")
+    return shadow, guard, tuple(changes[-CHANGES_LENGTH:])
 
 
 def read_labels(path: Path) -> Labels:
@@ -271,7 +341,8 @@ def _model_directory(directory: Path) -> ModelVersions | None:
     if not manifest.exists():
         raise RepositoryError(f"{manifest} is missing (it names the stable version)")
     labels = read_labels(manifest)
-    for label, version in ((STABLE, labels.stable), (CANARY, labels.canary)):
+    named = ((STABLE, labels.stable), (CANARY, labels.canary), (SHADOW, labels.shadow))
+    for label, version in named:
         if version is not None and version not in versions:
             raise RepositoryError(
                 f"{manifest}: {label} is {version!r}, which is not a version of "
@@ -312,3 +383,16 @@ def describe(repository: Repository) -> list[dict[str, Any]]:
         }
         for name, entry in sorted(repository.models.items())
     ]
+
+
+def breach_canary(root: Path, name: str, breach: Breach) -> bool:
+    """What a guard does when it fires: in `<root>/<name>/labels.json`, the canary's share
+    set to 0 and the breach recorded (one atomic write). False, and nothing written, when
+    the manifest no longer has `breach.version` as a guarded canary or its guard already
+    fired (another server was first)."""
+    manifest = root / name / MANIFEST
+    labels = read_labels(manifest)
+    if labels.canary != breach.version or labels.guard is None or labels.guard.breached:
+        return False
+    write_labels(manifest, labels.guard_breached(breach))
+    return True
