@@ -43,6 +43,8 @@ class StackOptions:
     ready_timeout: float = 30.0
     # Where the children's output goes: the terminal when None, else files in this folder.
     log_dir: Path | None = None
+    # When set, server i serves its metrics on metrics_port + i (0: no metrics).
+    metrics_port: int = 0
 
     @property
     def server_ports(self) -> list[int]:
@@ -67,7 +69,23 @@ class StackOptions:
             "--workers",
             str(self.workers),
             *self.model_flags,
+            *self.metrics_flags(port),
             *self.server_args,
+        ]
+
+    def metrics_flags(self, port: int) -> list[str]:
+        if not self.metrics_port:
+            return []
+        return ["--metrics-port", str(self.metrics_port + port - self.grpc_port)]
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        """Each server's metrics endpoint (none without `metrics_port`)."""
+        if not self.metrics_port:
+            return []
+        return [
+            f"http://{SERVER_HOST}:{self.metrics_port + index}/metrics"
+            for index in range(self.servers)
         ]
 
 
