@@ -66,8 +66,9 @@ class Labels:
     shadow: str | None = None
     # The canary's guards (and their breach, once one fired).
     guard: Guard | None = None
-    # The last label changes, oldest first: {"at", "by", "change", "detail"}.
-    changes: tuple[Mapping[str, Any], ...] = ()
+    # The last label changes, oldest first: {"at", "by", "change", "detail"}. A record of
+    # how the labels came to be, not what they are: not compared.
+    changes: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
 
     def document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
