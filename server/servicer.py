@@ -58,7 +58,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
-        self._shadows.compare_record(model, values, result.prediction)
+        self._shadows.compare_record(model, values, result)
         return pb.PredictResponse(
             prediction=result.prediction,
             model_name=model.name,

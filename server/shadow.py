@@ -15,14 +15,24 @@ a minute, never raised.
 from __future__ import annotations
 
 import logging
+import math
 import time
+from bisect import bisect_left
 from collections.abc import Sequence
 
 import numpy as np
 
-from model.artifact import LinearModel
+from model.artifact import LinearModel, SinglePrediction
 from model.linear import FloatArray
-from server.comparisons import CANARY_ROLE, SHADOW_ROLE, ComparisonTotals, summarize
+from server.comparisons import (
+    CANARY_ROLE,
+    DIFF_BUCKETS,
+    SHADOW_ROLE,
+    Batch,
+    ComparisonTotals,
+    Example,
+    summarize,
+)
 from server.model_store import ModelStore
 
 log = logging.getLogger("server.shadow")
@@ -55,17 +65,68 @@ class Shadows:
             self._failed(answered.name)
 
     def compare_record(
-        self, answered: LinearModel, values: Sequence[float], prediction: float
+        self, answered: LinearModel, values: Sequence[float], result: SinglePrediction
     ) -> None:
-        """As `compare`, for one record (the single-record calls)."""
+        """As `compare`, for one record (the single-record calls): `result` is
+        `answered.explain_one(values)`."""
         try:
             pair = self._partner(answered)
             if pair is not None:
-                columns = [np.array([value], dtype=np.float64) for value in values]
-                predictions = np.array([prediction], dtype=np.float64)
-                self._compare(answered, pair[0], pair[1], columns, predictions)
+                self._compare_one(answered, pair[0], pair[1], values, result)
         except Exception:
             self._failed(answered.name)
+
+    def _compare_one(
+        self,
+        answered: LinearModel,
+        role: str,
+        other: LinearModel,
+        values: Sequence[float],
+        result: SinglePrediction,
+    ) -> None:
+        """`_compare` for one record in plain floats (numpy's per-call overhead would be
+        most of a single-record call's cost)."""
+        if other.features != answered.features:
+            raise ValueError(f"{other.version} and {answered.version} take other features")
+        other_result = other.explain_one(values)
+        if role == SHADOW_ROLE:
+            candidate, reference = other, answered
+            candidate_result, reference_result = other_result, result
+        else:
+            candidate, reference = answered, other
+            candidate_result, reference_result = result, other_result
+        candidate_prediction = candidate_result.prediction
+        reference_prediction = reference_result.prediction
+        if not math.isfinite(candidate_prediction):
+            self._failed(answered.name)
+            return
+        half_width = (reference_result.upper - reference_result.lower) / 2
+        diff = candidate_prediction - reference_prediction
+        buckets = [0] * (len(DIFF_BUCKETS) + 1)
+        buckets[bisect_left(DIFF_BUCKETS, diff)] = 1
+        batch = Batch(
+            1,
+            int(abs(diff) > half_width),
+            abs(diff),
+            abs(diff),
+            buckets,
+            diff,
+            [
+                abs((float(c) - float(r)) * value - (float(c) * cs.mean - float(r) * rs.mean))
+                for value, c, r, cs, rs in zip(
+                    values,
+                    candidate.coefficients,
+                    reference.coefficients,
+                    candidate.feature_stats,
+                    reference.feature_stats,
+                    strict=True,
+                )
+            ],
+            [Example(abs(diff), tuple(values), candidate_prediction, reference_prediction)],
+        )
+        self.totals.add(
+            (answered.name, role, candidate.version, reference.version), answered.features, batch
+        )
 
     def _partner(self, answered: LinearModel) -> tuple[str, LinearModel] | None:
         """The role and the other model of this call's comparison, if there is one."""

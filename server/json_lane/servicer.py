@@ -59,7 +59,7 @@ class JsonPredictionServicer:
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
-        self._shadows.compare_record(model, values, result.prediction)
+        self._shadows.compare_record(model, values, result)
         return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=record_answer(model, result))
 
     def PredictJsonColumns(  # noqa: N802
