@@ -70,7 +70,12 @@ def test_a_guard_round_trips_through_the_manifest(tmp_path: Path) -> None:
 
 
 def test_a_manifest_without_the_new_keys_reads_and_writes_as_before() -> None:
-    document: dict[str, object] = {"stable": "v1", "canary": None, "canary_percent": 0, "history": []}
+    document: dict[str, object] = {
+        "stable": "v1",
+        "canary": None,
+        "canary_percent": 0,
+        "history": [],
+    }
     assert parse_labels(document, "labels.json").document() == {**document, "canary_percent": 0.0}
 
 
