@@ -17,11 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes.v1 import prediction_pb2 as pb
+from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import BUNDLED_ARTIFACT, RAW_UNITS_ARTIFACT, load_artifact, save_artifact
 from model.repository import read_labels
 from server.processes import free_ports
@@ -29,9 +31,6 @@ from tests.ops.test_rollout import JsonLoad, diabetes_models
 from tests.support.ops import Load
 from tests.support.processes import wait_until
 from tests.support.stack import log_text, running_stack
-
-import grpc  # isort: skip
-from diabetes.v1 import prediction_pb2_grpc as pb_grpc  # isort: skip
 
 RAW = load_artifact(RAW_UNITS_ARTIFACT)
 SHADOW_VERSION = "bmi-raw-shadow-1"
