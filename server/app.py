@@ -21,7 +21,9 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from server import inference_protocol, inference_rest
 from server.admission import Admission, AdmissionMetrics, memory_budget
 from server.call_gate import CallGate
+from server.comparisons import ComparisonTotals
 from server.config import PROBE_THREADS, ServerConfig
+from server.guards import GuardWatch
 from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.json_lane.servicer import JsonPredictionServicer
@@ -31,6 +33,7 @@ from server.registration import Guard, add_service
 from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
 from server.request_bounds import Limits as RequestLimits
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
+from server.shadow import Shadows
 from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
 
@@ -70,9 +73,12 @@ class RunningServer:
         store: ModelStore,
         metrics: CallMetrics | None = None,
         interceptors: Sequence[grpc.ServerInterceptor] = (),
+        comparisons: ComparisonTotals | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        # Shadow and canary comparisons; the metrics' totals when there are metrics.
+        self.shadows = Shadows(store, comparisons)
         options = [
             ("grpc.max_receive_message_length", config.max_receive_message_bytes),
             ("grpc.max_send_message_length", config.max_send_message_bytes),
@@ -112,14 +118,17 @@ class RunningServer:
         def guard(method: MethodDescriptor) -> Guard:
             return RequestGuard(method, request_limits, self.admission).check
 
-        typed = PredictionServicer(store, limits, observer)
-        json_lane = JsonPredictionServicer(store, limits, observer, JsonSchema.from_contract())
+        shadows = self.shadows
+        typed = PredictionServicer(store, limits, observer, shadows)
+        json_lane = JsonPredictionServicer(
+            store, limits, observer, JsonSchema.from_contract(), shadows
+        )
         self.ready = threading.Event()  # set while serving; cleared when draining
         open_inference = inference_protocol.InferenceProtocolServicer(
-            store, config.max_batch_records, observer, self.ready.is_set
+            store, config.max_batch_records, observer, self.ready.is_set, shadows
         )
         open_inference_rest = inference_rest.InferenceRestServicer(
-            store, config.max_batch_records, observer, self.ready.is_set
+            store, config.max_batch_records, observer, self.ready.is_set, shadows
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         services = (
@@ -199,7 +208,13 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
         else ReportingModelStore(config.model_source, config.default_model, metrics)
     )
     tracing = start_tracing(config.otlp_endpoint)
-    running = RunningServer(config, store, metrics, tracing.interceptors)
+    running = RunningServer(
+        config,
+        store,
+        metrics,
+        tracing.interceptors,
+        metrics.comparisons if metrics is not None else None,
+    )
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -213,11 +228,14 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGHUP, reload_model)
     watcher = ArtifactWatcher(store) if config.watch_model else None
+    guards = GuardWatch(store, running.shadows.totals)
     running.start()
     if watcher is not None:
         watcher.start()
+    guards.start()
     while not stop_requested.wait(1.0):
         pass
+    guards.stop()
     if watcher is not None:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)

@@ -31,6 +31,7 @@ from server.inference_tensors import (
 )
 from server.json_bounds import quoted
 from server.model_store import ModelStore
+from server.shadow import Shadows
 from server.telemetry import InputStats
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
@@ -68,11 +69,13 @@ class InferenceProtocolServicer:
         max_batch_records: int,
         inputs: InputStats,
         is_ready: Callable[[], bool],
+        shadows: Shadows | None = None,
     ) -> None:
         self._store = store
         self._max_batch_records = max_batch_records
         self._inputs = inputs
         self._is_ready = is_ready
+        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def ServerLive(
         self, request: pb.ServerLiveRequest, context: grpc.ServicerContext
@@ -115,7 +118,13 @@ class InferenceProtocolServicer:
             for tensor in request.inputs
         ]
         answer = infer(
-            model, specs, _reader(request), outputs, self._max_batch_records, self._inputs
+            model,
+            specs,
+            _reader(request),
+            outputs,
+            self._max_batch_records,
+            self._inputs,
+            self._shadows,
         )
         reply = pb.ModelInferResponse(
             model_name=model.name, model_version=model.version, id=request.id

@@ -34,6 +34,7 @@ from server.inference_tensors import (
 )
 from server.json_bounds import count_bytes, quoted, shortened_backticks
 from server.model_store import ModelStore
+from server.shadow import Shadows
 from server.telemetry import InputStats
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
@@ -176,11 +177,13 @@ class InferenceRestServicer:
         max_batch_records: int,
         inputs: InputStats,
         is_ready: Callable[[], bool],
+        shadows: Shadows | None = None,
     ) -> None:
         self._store = store
         self._max_batch_records = max_batch_records
         self._inputs = inputs
         self._is_ready = is_ready
+        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
         return _json(LiveResponse(live=True))
@@ -240,6 +243,7 @@ class InferenceRestServicer:
             outputs,
             self._max_batch_records,
             self._inputs,
+            self._shadows,
         )
         return _json(
             InferenceResponse(

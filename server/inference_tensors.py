@@ -25,6 +25,7 @@ from model.linear import FloatArray
 from server.errors import InvalidInputError, ModelNotFoundError, ServiceError
 from server.json_bounds import quoted
 from server.model_store import ModelStore, check_request_names
+from server.shadow import Shadows
 from server.telemetry import InputStats, answered_by, count_records
 from server.validation import check_size, check_within_limit
 
@@ -220,15 +221,18 @@ def infer(
     outputs: Sequence[str],
     max_records: int,
     seen: InputStats,
+    shadows: Shadows,
 ) -> dict[str, FloatArray]:
     """One inference call of either face (gRPC `ModelInfer`, REST `/infer`): the inputs
     checked, the call reported (records, the model that answered, drift inputs), the
-    requested outputs computed."""
+    requested outputs computed, the shadow (or stable, for a canary) compared."""
     answered_by(model)
     columns = feature_columns(inputs, read, model, max_records)
     count_records(len(columns[0]))
     seen.inputs_seen(model, columns)
-    return predict_outputs(model, columns, outputs)
+    answer = predict_outputs(model, columns, outputs)
+    shadows.compare(model, columns, answer.get(PREDICT))
+    return answer
 
 
 def predict_outputs(

@@ -15,6 +15,7 @@ from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
 from model.repository import STABLE, Repository
 from server.model_store import ModelStore
+from server.shadow import Shadows
 from server.telemetry import InputStats, answered_by, count_records
 from server.validation import batch_columns, record_values
 from server.wire import packed_doubles
@@ -36,10 +37,17 @@ class Limits:
 
 
 class PredictionServicer(pb_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore, limits: Limits, inputs: InputStats) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        limits: Limits,
+        inputs: InputStats,
+        shadows: Shadows | None = None,
+    ) -> None:
         self._store = store
         self._limits = limits
         self._inputs = inputs
+        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def Predict(
         self, request: pb.PredictRequest, context: grpc.ServicerContext
@@ -50,6 +58,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
+        self._shadows.compare_record(model, values, result)
         return pb.PredictResponse(
             prediction=result.prediction,
             model_name=model.name,
@@ -72,6 +81,7 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         count_records(count)
         self._inputs.inputs_seen(model, columns)
         predictions = model.predict_columns(columns)
+        self._shadows.compare(model, columns, predictions)
         if request.include_intervals:
             half_width = model.interval_half_width(columns)
             lower, upper = predictions - half_width, predictions + half_width

@@ -17,6 +17,7 @@ from server.json_lane.encode import answer_pieces, record_answer
 from server.json_lane.schema import JsonSchema
 from server.model_store import ModelStore
 from server.servicer import Limits
+from server.shadow import Shadows
 from server.telemetry import InputStats, answered_by, count_records
 
 SERVICE = json_pb2.DESCRIPTOR.services_by_name["JsonPredictionService"]
@@ -26,12 +27,18 @@ CONTENT_TYPE = "application/json"
 
 class JsonPredictionServicer:
     def __init__(
-        self, store: ModelStore, limits: Limits, inputs: InputStats, schema: JsonSchema
+        self,
+        store: ModelStore,
+        limits: Limits,
+        inputs: InputStats,
+        schema: JsonSchema,
+        shadows: Shadows | None = None,
     ) -> None:
         self._store = store
         self._limits = limits
         self._inputs = inputs
         self._schema = schema
+        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def PredictJsonRecords(  # noqa: N802 (the contract's method name)
         self, request: json_pb2.PredictJsonRecordsRequest, context: grpc.ServicerContext
@@ -52,6 +59,7 @@ class JsonPredictionServicer:
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
+        self._shadows.compare_record(model, values, result)
         return httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=record_answer(model, result))
 
     def PredictJsonColumns(  # noqa: N802
@@ -77,6 +85,7 @@ class JsonPredictionServicer:
         count_records(len(columns[0]))
         self._inputs.inputs_seen(model, columns)
         arrays = {"predictions": model.predict_columns(columns)}
+        self._shadows.compare(model, columns, arrays["predictions"])
         if request.include_intervals:
             half_width = model.interval_half_width(columns)
             arrays["lower"] = arrays["predictions"] - half_width
