@@ -63,8 +63,7 @@ def run_step(command: str, stack: Stack, metrics_port: int, folder: Path) -> str
 
 def reloads(stack: Stack) -> int:
     return sum(
-        log_text(stack, f"server-{port}").count('"model reloaded"')
-        for port in stack.server_ports
+        log_text(stack, f"server-{port}").count('"model reloaded"') for port in stack.server_ports
     )
 
 
