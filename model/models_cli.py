@@ -3,7 +3,11 @@
     diabetes-models list     --repository DIR
     diabetes-models add      --repository DIR ARTIFACT.json   (a new version; stable if first)
     diabetes-models canary   --repository DIR MODEL VERSION [--percent P]
+                             [--guard EXPR ...] [--window 5m] [--min-compared N]
+    diabetes-models shadow   --repository DIR MODEL VERSION | MODEL --clear
+    diabetes-models report   MODEL --server URL [--server URL ...] [--json]
     diabetes-models promote  --repository DIR MODEL [VERSION]  (default: the canary)
+                             [--server URL ...] [--force]
     diabetes-models rollback --repository DIR MODEL
 
 Every change is checked before anything is written, then writes one file atomically (a
@@ -23,15 +27,26 @@ cannot be served, or some of its files are refused, each named on stderr); 2 a u
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from command_settings import Setting, SettingsParser, env_var_for
 from model.artifact import ArtifactError, LinearModel, load_artifact
+from model.guards import (
+    DEFAULT_MIN_COMPARED,
+    DEFAULT_WINDOW_SECONDS,
+    Guard,
+    GuardError,
+    parse_expression,
+    parse_window,
+)
 from model.names import InvalidNameError, check_name
 from model.repository import (
     DEFAULT_MODEL,
@@ -47,6 +62,7 @@ from model.repository import (
     version_files,
     write_labels,
 )
+from model.shadow_report import ReportError, render, report
 
 REPOSITORY = Setting(
     "--repository",
@@ -86,12 +102,60 @@ def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
         default=0.0,
         help="per cent of calls without a version that the canary answers",
     )
+    canary.add_argument(
+        "--guard",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="FIGURE<LIMIT or FIGURE<=LIMIT over the window (repeatable); figures: "
+        "beyond_interval_share, mean_abs_diff, max_abs_diff",
+    )
+    canary.add_argument(
+        "--window",
+        default=f"{DEFAULT_WINDOW_SECONDS:g}s",
+        help="the guards' window: N s, N m or N h (default 5m)",
+    )
+    canary.add_argument(
+        "--min-compared",
+        type=int,
+        default=DEFAULT_MIN_COMPARED,
+        help="records a server must have compared in the window before a guard may fire",
+    )
+    shadow = command("shadow", "label a version shadow: evaluated beside stable, never answering")
+    shadow.add_argument("model")
+    shadow.add_argument("version", nargs="?", default="")
+    shadow.add_argument("--clear", action="store_true", help="remove the shadow label")
+    report_command = parser.add_subcommand(
+        commands,
+        "report",
+        help="print a model's shadow and canary comparisons, read from the servers' metrics",
+        description="print a model's shadow and canary comparisons, read from the servers' "
+        "metrics endpoints and added up",
+    )
+    report_command.add_argument("model")
+    _server_option(report_command, required=True)
+    report_command.add_argument("--json", action="store_true", help="print JSON")
     promote = command("promote", "make a version (the canary by default) stable")
     promote.add_argument("model")
     promote.add_argument("version", nargs="?", default="", help="default: the canary")
+    _server_option(promote, required=False)
+    promote.add_argument(
+        "--force", action="store_true", help="promote even a version whose guard fired"
+    )
     rollback = command("rollback", "make the previous stable version stable again")
     rollback.add_argument("model")
     return parser
+
+
+def _server_option(command: argparse.ArgumentParser, required: bool) -> None:
+    command.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        required=required,
+        metavar="URL",
+        help="a server's metrics endpoint, e.g. http://127.0.0.1:9100 (repeat for each server)",
+    )
 
 
 def _percent(text: str) -> float:
@@ -133,9 +197,19 @@ def add_version(repository: Path, artifact: Path) -> Path:
     return target
 
 
-def move_labels(repository: Path, model: str, change: str, version: str, percent: float) -> Labels:
-    """Apply `change` (canary, promote, rollback) to a model's labels, check that every
-    version they name loads, and only then write them; returns the new labels."""
+def move_labels(
+    repository: Path,
+    model: str,
+    change: str,
+    version: str,
+    percent: float,
+    guard: Guard | None = None,
+    force: bool = False,
+) -> Labels:
+    """Apply `change` (canary, promote, rollback, shadow) to a model's labels, check that
+    every version they name loads, record the change in `changes`, and only then write them;
+    returns the new labels. A promotion of a version whose guard fired is refused unless
+    `force`."""
     check_name(model, "model name")
     if version:
         _version_name(version, "version")
@@ -146,16 +220,45 @@ def move_labels(repository: Path, model: str, change: str, version: str, percent
         raise RepositoryError(f"no model {model!r} with a manifest in {repository}")
     labels = read_labels(manifest)
     if change == "canary":
-        updated = Labels(labels.stable, version, percent, labels.history)
+        updated = Labels(
+            labels.stable, version, percent, labels.history, labels.shadow, guard, labels.changes
+        )
     elif change == "promote":
         chosen = version or labels.canary
         if not chosen:
             raise RepositoryError(f"{model!r} has no canary; name the version to promote")
+        breach = labels.guard.breached if labels.guard is not None else None
+        if breach is not None and breach.version == chosen and not force:
+            raise RepositoryError(
+                f"refusing to promote {chosen!r}: its guard fired at {breach.at} "
+                f"({breach.figure} was {breach.value:g}, breaking {breach.expression}; "
+                f"by {breach.by}); --force promotes it anyway"
+            )
         updated = labels.promoted(chosen)
+    elif change == "shadow":
+        if version and version == labels.stable:
+            raise RepositoryError(
+                f"{version!r} is {model!r}'s stable version; it cannot shadow itself"
+            )
+        updated = Labels(
+            labels.stable,
+            labels.canary,
+            labels.canary_percent,
+            labels.history,
+            version or None,
+            labels.guard,
+            labels.changes,
+        )
     else:
         updated = labels.rolled_back()
+    updated = updated.changed(_now(), _who(), change, _describe_change(change, updated, force))
     versions = sorted(path.stem for path in version_files(directory))
-    for label, named in (("stable", updated.stable), ("canary", updated.canary)):
+    named_labels = (
+        ("stable", updated.stable),
+        ("canary", updated.canary),
+        ("shadow", updated.shadow),
+    )
+    for label, named in named_labels:
         if named is None:
             continue
         if named not in versions:
@@ -202,10 +305,61 @@ def _report_refused(repository: Repository) -> None:
         )
 
 
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _who() -> str:
+    return f"diabetes-models ({getpass.getuser()}@{socket.gethostname()})"
+
+
+def _describe_change(change: str, labels: Labels, force: bool) -> str:
+    if change == "canary":
+        guards = (
+            ", guards " + " and ".join(e.text for e in labels.guard.expressions)
+            if labels.guard is not None
+            else ""
+        )
+        return f"canary {labels.canary} at {labels.canary_percent:g}%{guards}"
+    if change == "shadow":
+        return f"shadow {labels.shadow}" if labels.shadow else "shadow cleared"
+    return f"stable {labels.stable}" + (" (forced)" if force else "")
+
+
+def guard_from(args: argparse.Namespace) -> Guard | None:
+    """The canary command's guard, or None without `--guard`."""
+    if not args.guard:
+        return None
+    if args.min_compared < 1:
+        raise GuardError("--min-compared must be at least 1")
+    return Guard(
+        tuple(parse_expression(text) for text in args.guard),
+        parse_window(args.window),
+        args.min_compared,
+    )
+
+
+def print_report(model: str, servers: Sequence[str], version: str, as_json: bool) -> None:
+    documents = report(model, servers, version)
+    print(json.dumps(documents, indent=2) if as_json else render(model, documents))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        try:
+            print_report(args.model, args.server, "", args.json)
+        except ReportError as exc:
+            print(f"diabetes-models: {exc}", file=sys.stderr)
+            return 1
+        return 0
     repository: Path = args.repository
     try:
+        if args.command == "shadow" and bool(args.version) == bool(args.clear):
+            raise RepositoryError("name the shadow version, or --clear (not both)")
+        if args.command == "promote" and args.server:
+            labels = read_labels(repository / args.model / MANIFEST)
+            print_report(args.model, args.server, args.version or labels.canary or "", False)
         if args.command == "list":
             found = load_repository(repository, DEFAULT_MODEL)
             print(json.dumps(describe(found), indent=2))
@@ -221,9 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.command,
                 getattr(args, "version", ""),
                 getattr(args, "percent", 0.0),
+                guard_from(args) if args.command == "canary" else None,
+                getattr(args, "force", False),
             )
             print(json.dumps({"model": args.model, **labels.document()}))
-    except (ArtifactError, InvalidNameError, RepositoryError) as exc:
+    except (ArtifactError, InvalidNameError, RepositoryError, GuardError, ReportError) as exc:
         print(f"diabetes-models: {exc}", file=sys.stderr)
         return 1
     # Done; what a server will read of the whole repository, as warnings.

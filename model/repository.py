@@ -6,7 +6,11 @@ On disk (a directory):
     <root>/<name>/<version>.json   one artifact per version (its `name` and `version` fields
                                    must match the folder and the file name)
     <root>/<name>/labels.json      the manifest: {"stable": "<version>", "canary": "<version>"
-                                   or null, "canary_percent": 0-100, "history": [...]}
+                                   or null, "canary_percent": 0-100, "history": [...]}, and
+                                   optionally "shadow": "<version>" (evaluated beside stable
+                                   on every call, never answering), "guard": {...} (the
+                                   canary's guards, `model.guards`) and "changes": [...] (the
+                                   last label changes: who, what, when, why)
     <root>/<name>.json             a model with one version, its stable one (no manifest)
 
 A call names a model (empty: the repository's default) and a version or a label (empty: the
@@ -30,16 +34,18 @@ import random
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from model.artifact import ARTIFACTS, ArtifactError, LinearModel, load_artifact
+from model.guards import Breach, Guard, GuardError, parse_guard
 from model.names import NAME_RULE, check_name, is_valid_name, quoted
 
 MANIFEST = "labels.json"
 STABLE, CANARY = "stable", "canary"
-LABELS = (STABLE, CANARY)
+SHADOW = "shadow"
+LABELS = (STABLE, CANARY, SHADOW)
 # Not version names: the labels, and the manifest's own file name.
 RESERVED_VERSIONS = (*LABELS, Path(MANIFEST).stem)
 # A manifest is a few hundred bytes; anything this large is not one.
@@ -52,6 +58,8 @@ BUNDLED_REPOSITORY = ARTIFACTS
 DEFAULT_MODEL = "diabetes-bmi"
 # How many earlier stable versions a manifest remembers for `rollback`.
 HISTORY_LENGTH = 20
+# How many label changes (who, what, when, why) a manifest keeps.
+CHANGES_LENGTH = 50
 
 
 class RepositoryError(ValueError):
@@ -72,14 +80,48 @@ class Labels:
     canary_percent: float = 0.0
     # Earlier stable versions, oldest first: `rollback` restores the last one.
     history: tuple[str, ...] = ()
+    # Evaluated beside stable on every call stable answers; never answers a call.
+    shadow: str | None = None
+    # The canary's guards (and their breach, once one fired).
+    guard: Guard | None = None
+    # The last label changes, oldest first: {"at", "by", "change", "detail"}. A record of
+    # how the labels came to be, not what they are: not compared.
+    changes: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
 
     def document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             STABLE: self.stable,
             CANARY: self.canary,
             "canary_percent": self.canary_percent,
             "history": list(self.history),
         }
+        # Written only when set, so a manifest without them reads as before.
+        if self.shadow is not None:
+            document[SHADOW] = self.shadow
+        if self.guard is not None:
+            document["guard"] = self.guard.document()
+        if self.changes:
+            document["changes"] = [dict(change) for change in self.changes]
+        return document
+
+    def changed(self, at: str, by: str, change: str, detail: str) -> Labels:
+        """These labels with one more entry in `changes` (the oldest dropped past
+        CHANGES_LENGTH)."""
+        entry = {"at": at, "by": by, "change": change, "detail": detail}
+        return replace(self, changes=(*self.changes, entry)[-CHANGES_LENGTH:])
+
+    def guard_breached(self, breach: Breach) -> Labels:
+        """The canary's share set to 0 by its guard, the breach recorded."""
+        if self.guard is None:
+            raise RepositoryError("the canary has no guard")
+        breached = replace(self, canary_percent=0.0, guard=replace(self.guard, breached=breach))
+        return breached.changed(
+            breach.at,
+            breach.by,
+            "canary rolled back",
+            f"{breach.version}: {breach.figure} was {breach.value:g}, "
+            f"breaking {breach.expression}; canary_percent set to 0",
+        )
 
     def promoted(self, version: str) -> Labels:
         """`version` becomes stable (the old stable goes into the history); a canary of that
@@ -93,20 +135,25 @@ class Labels:
             canary_left,
             self.canary_percent if canary_left else 0.0,
             history,
+            self.shadow if self.shadow != version else None,
+            self.guard if canary_left else None,
+            self.changes,
         )
 
     def rolled_back(self) -> Labels:
         """The previous stable version back as stable; the canary is cleared."""
         if not self.history:
             raise RepositoryError("no earlier stable version to roll back to")
-        return Labels(self.history[-1], None, 0.0, self.history[:-1])
+        return Labels(
+            self.history[-1], None, 0.0, self.history[:-1], self.shadow, None, self.changes
+        )
 
 
 def parse_labels(document: Any, where: str) -> Labels:
     """A manifest's labels from its JSON document; RepositoryError names what is wrong."""
     if not isinstance(document, dict):
         raise RepositoryError(f"{where}: expected a JSON object")
-    unknown = set(document) - {STABLE, CANARY, "canary_percent", "history"}
+    unknown = set(document) - {STABLE, CANARY, "canary_percent", "history", *OPTIONAL_KEYS}
     if unknown:
         raise RepositoryError(f"{where}: unknown keys {sorted(unknown)}")
     stable = document.get(STABLE)
@@ -130,7 +177,32 @@ def parse_labels(document: Any, where: str) -> Labels:
     for place, version in named:
         if not is_valid_name(version) or version in RESERVED_VERSIONS:
             raise RepositoryError(f"{place}: {quoted(version)} is not a version name")
-    return Labels(stable, canary, float(percent), tuple(history))
+    shadow, guard, changes = _parse_rollout_keys(document, where)
+    if shadow is not None and (not is_valid_name(shadow) or shadow in RESERVED_VERSIONS):
+        raise RepositoryError(f"{where}.shadow: {quoted(shadow)} is not a version name")
+    return Labels(stable, canary, float(percent), tuple(history), shadow, guard, changes)
+
+
+OPTIONAL_KEYS = (SHADOW, "guard", "changes")
+
+
+def _parse_rollout_keys(
+    document: dict[str, Any], where: str
+) -> tuple[str | None, Guard | None, tuple[Mapping[str, Any], ...]]:
+    """A manifest's shadow, guard and changes (each optional)."""
+    shadow = document.get(SHADOW)
+    if shadow is not None and (not isinstance(shadow, str) or not shadow):
+        raise RepositoryError(f"{where}.shadow: expected a version or null")
+    guard = None
+    if document.get("guard") is not None:
+        try:
+            guard = parse_guard(document["guard"], f"{where}.guard")
+        except GuardError as exc:
+            raise RepositoryError(str(exc)) from None
+    changes = document.get("changes", [])
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise RepositoryError(f"{where}.changes: expected a list of objects")
+    return shadow, guard, tuple(changes[-CHANGES_LENGTH:])
 
 
 def read_labels(path: Path) -> Labels:
@@ -377,8 +449,17 @@ class _Loader:
                     "the stable version answers every call",
                     name,
                 )
+            if labels.shadow is not None and labels.shadow not in versions:
+                self.refuse(
+                    manifest,
+                    f"shadow is {labels.shadow!r}, which is not a loaded version of {name!r}; "
+                    "no shadow is evaluated",
+                    name,
+                )
         if labels.canary is not None and labels.canary not in versions:
-            labels = Labels(labels.stable, None, 0.0, labels.history)
+            labels = replace(labels, canary=None, canary_percent=0.0)
+        if labels.shadow is not None and labels.shadow not in versions:
+            labels = replace(labels, shadow=None)
         return labels
 
     def single_file(self, path: Path) -> None:
@@ -482,3 +563,16 @@ def describe_refused(repository: Repository) -> list[dict[str, Any]]:
         {"path": f.path, "reason": f.reason, "model": f.model, "still_served": f.still_served}
         for f in repository.refused
     ]
+
+
+def breach_canary(root: Path, name: str, breach: Breach) -> bool:
+    """What a guard does when it fires: in `<root>/<name>/labels.json`, the canary's share
+    set to 0 and the breach recorded (one atomic write). False, and nothing written, when
+    the manifest no longer has `breach.version` as a guarded canary or its guard already
+    fired (another server was first)."""
+    manifest = root / name / MANIFEST
+    labels = read_labels(manifest)
+    if labels.canary != breach.version or labels.guard is None or labels.guard.breached:
+        return False
+    write_labels(manifest, labels.guard_breached(breach))
+    return True

@@ -21,15 +21,18 @@ from server.bounds.admission import Admission, AdmissionMetrics, memory_budget
 from server.bounds.call_gate import CallGate
 from server.bounds.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
 from server.bounds.request_bounds import Limits as RequestLimits
+from server.comparisons import ComparisonTotals
 from server.config import PROBE_THREADS, ServerConfig
 from server.faces import oip_grpc, oip_rest, prediction_service
 from server.faces.json_lane.schema import JsonSchema
 from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.faces.json_lane.servicer import JsonPredictionServicer
+from server.guards import GuardWatch
 from server.inference import Inference, Limits
 from server.logs import AccessLog
 from server.model_store import ArtifactWatcher, ModelStore
 from server.rpc import CallMetrics, CallObserver, Guard, add_service
+from server.shadow import Shadows
 from server.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -68,9 +71,12 @@ class RunningServer:
         store: ModelStore,
         metrics: CallMetrics | None = None,
         interceptors: Sequence[grpc.ServerInterceptor] = (),
+        comparisons: ComparisonTotals | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        # Shadow and canary comparisons; the metrics' totals when there are metrics.
+        self.shadows = Shadows(store, comparisons)
         options = [
             ("grpc.max_receive_message_length", config.max_receive_message_bytes),
             ("grpc.max_send_message_length", config.max_send_message_bytes),
@@ -111,7 +117,7 @@ class RunningServer:
         def guard(method: MethodDescriptor) -> Guard:
             return RequestGuard(method, request_limits, self.admission).check
 
-        core = Inference(store, limits, observer)
+        core = Inference(store, limits, observer, self.shadows)
         self.ready = threading.Event()  # set while serving; cleared when draining
         faces = (
             (prediction_service.PredictionServicer(core), prediction_service.SERVICE),
@@ -191,7 +197,13 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
         else ReportingModelStore(config.model_source, config.default_model, metrics)
     )
     tracing = start_tracing(config.otlp_endpoint)
-    running = RunningServer(config, store, metrics, tracing.interceptors)
+    running = RunningServer(
+        config,
+        store,
+        metrics,
+        tracing.interceptors,
+        metrics.comparisons if metrics is not None else None,
+    )
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -205,11 +217,14 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGHUP, reload_model)
     watcher = ArtifactWatcher(store) if config.watch_model else None
+    guards = GuardWatch(store, running.shadows.totals)
     running.start()
     if watcher is not None:
         watcher.start()
+    guards.start()
     while not stop_requested.wait(1.0):
         pass
+    guards.stop()
     if watcher is not None:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)

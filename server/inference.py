@@ -4,7 +4,8 @@ the rest, in one place, so no face can forget a step:
 
     resolve the model -> report it (`answered_by`) -> decode (the face's, given the model)
     -> validate (record count, the model's input limit) -> report the records
-    (`count_records`) and the drift inputs -> predict -> intervals, out-of-range flags.
+    (`count_records`) and the drift inputs -> predict -> compare with the shadow (or stable,
+    for a canary; `server.shadow`) -> intervals, out-of-range flags.
 
 Batches stay numpy from the decoder to the encoder: no per-record Python objects here.
 """
@@ -25,6 +26,7 @@ from server.bounds.json_bounds import quoted
 from server.errors import ModelNotFoundError
 from server.model_store import ModelStore, check_request_names
 from server.rpc import InputStats, answered_by, count_records
+from server.shadow import Shadows
 from server.validation import Batch, Field, checked_columns, checked_record
 
 IndexArray = npt.NDArray[np.intp]
@@ -76,12 +78,20 @@ class BatchAnswer:
 
 class Inference:
     """The core: resolves through `store`, checks against `limits`, reports drift inputs
-    to `inputs` and the call's model and records to the current call (`server.rpc`)."""
+    to `inputs` and the call's model and records to the current call (`server.rpc`), and
+    hands each answer to `shadows` for comparison (a store's own when not given)."""
 
-    def __init__(self, store: ModelStore, limits: Limits, inputs: InputStats) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        limits: Limits,
+        inputs: InputStats,
+        shadows: Shadows | None = None,
+    ) -> None:
         self.store = store
         self.limits = limits
         self._inputs = inputs
+        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def resolve(self, ref: ModelRef) -> LinearModel:
         """The model version that answers `ref`: INVALID_ARGUMENT for a name that is not a
@@ -102,6 +112,7 @@ class Inference:
         result = model.explain_one(values)
         count_records(1)
         self._inputs.record_seen(model, values)
+        self._shadows.compare_record(model, values, result)
         return RecordAnswer(model, result)
 
     def batch(self, ref: ModelRef, decode: Callable[[LinearModel], Batch]) -> BatchAnswer:
@@ -115,6 +126,7 @@ class Inference:
         count_records(len(columns[0]))
         self._inputs.inputs_seen(model, columns)
         predictions = model.predict_columns(columns)
+        self._shadows.compare(model, columns, predictions)
         lower = upper = None
         if batch.intervals:
             half_width = model.interval_half_width(columns)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from server.comparisons import DIFF_BUCKETS
+
 
 class Kind(Enum):
     COUNTER = "counter"
@@ -140,6 +142,87 @@ OUT_OF_RANGE = Metric(
     Kind.COUNTER,
     ("feature", "side"),
 )
+# Shadow and canary comparisons (`server.comparisons`): every label value is a model or
+# version name from the repository, a role, a rank (1-20) or a feature name.
+COMPARISON_LABELS = ("model", "role", "version", "reference")
+SHADOW_COMPARED = Metric(
+    "diabetes_shadow_compared",
+    "Records a candidate (role shadow: the shadow version; role canary: the canary) "
+    "predicted beside the reference (the stable version) on the same input.",
+    Kind.COUNTER,
+    COMPARISON_LABELS,
+)
+SHADOW_BEYOND = Metric(
+    "diabetes_shadow_beyond_interval",
+    "Compared records whose candidate prediction lies outside the reference's prediction interval.",
+    Kind.COUNTER,
+    COMPARISON_LABELS,
+)
+SHADOW_ABS_DIFF = Metric(
+    "diabetes_shadow_abs_diff",
+    "Sum of |candidate - reference| over the compared records (divided by "
+    "diabetes_shadow_compared_total: the mean absolute difference).",
+    Kind.COUNTER,
+    COMPARISON_LABELS,
+)
+SHADOW_MAX_ABS_DIFF = Metric(
+    "diabetes_shadow_max_abs_diff",
+    "The largest |candidate - reference| seen.",
+    Kind.GAUGE,
+    COMPARISON_LABELS,
+)
+SHADOW_DIFF = Metric(
+    "diabetes_shadow_diff",
+    "Distribution of candidate - reference per compared record.",
+    Kind.HISTOGRAM,
+    COMPARISON_LABELS,
+    buckets=DIFF_BUCKETS,
+)
+SHADOW_CONTRIBUTION = Metric(
+    "diabetes_shadow_contribution_abs_diff",
+    "Sum over compared records of |candidate's contribution - reference's| per feature: "
+    "the features whose contributions moved most have the largest.",
+    Kind.COUNTER,
+    (*COMPARISON_LABELS, "feature"),
+)
+SHADOW_WORST = Metric(
+    "diabetes_shadow_worst",
+    "The largest differences seen (rank 1 the largest, at most 20): per rank the "
+    "inputs (field: a feature), the candidate's and the reference's predictions.",
+    Kind.GAUGE,
+    (*COMPARISON_LABELS, "rank", "field"),
+)
+SHADOW_ERRORS = Metric(
+    "diabetes_shadow_errors",
+    "Comparisons that failed or could not be made (the call is answered all the same).",
+    Kind.COUNTER,
+    ("model",),
+)
+GUARD_FIGURE = Metric(
+    "diabetes_guard_figure",
+    "A guarded canary's figure over its guard's window, as this server last measured it.",
+    Kind.GAUGE,
+    ("model", "version", "figure"),
+)
+GUARD_BREACHES = Metric(
+    "diabetes_guard_breaches",
+    "Guards that fired: the canary's share set to 0 in the repository by this server.",
+    Kind.COUNTER,
+    ("model", "version", "figure"),
+)
+# `server.comparisons.ComparisonTotals.samples`'s parts, by metric.
+COMPARISON_PARTS = {
+    "compared": SHADOW_COMPARED,
+    "beyond": SHADOW_BEYOND,
+    "abs_sum": SHADOW_ABS_DIFF,
+    "max_abs": SHADOW_MAX_ABS_DIFF,
+    "diff": SHADOW_DIFF,
+    "contribution": SHADOW_CONTRIBUTION,
+    "worst": SHADOW_WORST,
+    "errors": SHADOW_ERRORS,
+    "guard_figures": GUARD_FIGURE,
+    "breaches": GUARD_BREACHES,
+}
 
 ALL = (
     CALLS,
@@ -157,4 +240,14 @@ ALL = (
     FEATURE_SUM,
     FEATURE_COUNT,
     OUT_OF_RANGE,
+    SHADOW_COMPARED,
+    SHADOW_BEYOND,
+    SHADOW_ABS_DIFF,
+    SHADOW_MAX_ABS_DIFF,
+    SHADOW_DIFF,
+    SHADOW_CONTRIBUTION,
+    SHADOW_WORST,
+    SHADOW_ERRORS,
+    GUARD_FIGURE,
+    GUARD_BREACHES,
 )

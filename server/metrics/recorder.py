@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.comparisons import ComparisonTotals
 from server.metrics import definitions as defs
 from server.metrics.drift import DriftTotals
 from server.metrics.exposition import SamplesCollector
@@ -37,6 +38,8 @@ class ServerMetrics:
         self._training: dict[str, dict[LabelValues, list[float]]] = {}
         self._served: LabelValues | None = None
         self.drift = DriftTotals()
+        # Shadow and canary comparisons, and the guards' figures (`server.shadow`).
+        self.comparisons = ComparisonTotals()
         if registry is not None:
             registry.register(SamplesCollector(self.samples))
 
@@ -127,6 +130,8 @@ class ServerMetrics:
                 **{name: dict(values) for name, values in self._training.items()},
             }
         samples.update(self.drift.samples())
+        for part, values in self.comparisons.samples().items():
+            samples[defs.COMPARISON_PARTS[part].name] = values
         return samples
 
 

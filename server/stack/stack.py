@@ -43,6 +43,9 @@ class StackOptions:
     ready_timeout: float = 30.0
     # Where the children's output goes: the terminal when None, else files in this folder.
     log_dir: Path | None = None
+    # Server i serves its metrics on metrics_ports[i] (empty: no metrics endpoints); one
+    # port per server, each chosen on its own, like the servers' own ports.
+    metrics_ports: Sequence[int] = ()
 
     def server_ports(self) -> list[int]:
         """Each server's port: grpc_port + i, or (grpc_port None) a free port each."""
@@ -56,7 +59,7 @@ class StackOptions:
             return ["--model", str(self.model)]
         return ["--model-repository", str(self.model_repository)]
 
-    def server_argv(self, port: int) -> list[str]:
+    def server_argv(self, port: int, index: int = 0) -> list[str]:
         """One server's command line: every setting the stack decides, as explicit flags."""
         return [
             sys.executable,
@@ -67,8 +70,19 @@ class StackOptions:
             "--port",
             str(port),
             *self.model_flags,
+            *self.metrics_flags(index),
             *self.server_args,
         ]
+
+    def metrics_flags(self, index: int) -> list[str]:
+        if not self.metrics_ports:
+            return []
+        return ["--metrics-port", str(self.metrics_ports[index])]
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        """Each server's metrics endpoint (none without `metrics_ports`)."""
+        return [f"http://{SERVER_HOST}:{port}/metrics" for port in self.metrics_ports]
 
 
 def envoy_binary() -> str:
@@ -154,6 +168,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.server_ports = self.options.server_ports()
+        metrics = len(self.options.metrics_ports)
+        if metrics and metrics != len(self.server_ports):
+            raise ValueError(f"{metrics} metrics ports for {len(self.server_ports)} servers")
         self.http_port = self.options.http_port
         self.admin_port = self.options.admin_port
 
@@ -168,8 +185,8 @@ class Stack:
 
     def _start(self) -> None:
         opts = self.options
-        for port in self.server_ports:
-            self.servers.append(self._spawn(f"server-{port}", opts.server_argv(port)))
+        for index, port in enumerate(self.server_ports):
+            self.servers.append(self._spawn(f"server-{port}", opts.server_argv(port, index)))
         for port, server in zip(self.server_ports, self.servers, strict=True):
             server.wait_ready(
                 partial(check, f"{SERVER_HOST}:{port}", timeout=0.5),

@@ -96,3 +96,32 @@ def test_the_command_line_runs_with_the_client_alone(
     )
     reply = json.loads(out)
     assert reply["lower"] < reply["prediction"] < reply["upper"]
+
+
+def test_one_command_installs_the_service_from_a_checkout(
+    client_venv: Path, tmp_path: Path
+) -> None:
+    """README: `pip install ./client .` — the service's `diabetes-client==1.0.0` is on no
+    index, so pip must take it from the path given in the same command (resolved, not
+    installed: `--dry-run --report`)."""
+    report = tmp_path / "report.json"
+    run_isolated(
+        client_venv / "bin" / "pip",
+        "install",
+        "--quiet",
+        "--dry-run",
+        "--ignore-installed",
+        "--report",
+        report,
+        "./client",
+        ".",
+        cwd=ROOT,
+    )
+    resolved = {
+        item["metadata"]["name"].lower(): item for item in json.loads(report.read_text())["install"]
+    }
+    assert resolved["diabetes-client"]["download_info"]["url"].startswith("file://")
+    assert resolved["diabetes-serving"]["download_info"]["url"].startswith("file://")
+    assert {"numpy", "grpcio", "msgspec"} <= set(resolved)
+    assert "scikit-learn" not in resolved  # training is the [train] extra
+    assert "pip install ./client ." in (ROOT / "README.md").read_text()

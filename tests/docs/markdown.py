@@ -6,7 +6,10 @@ Conventions the docs follow (see docs/README.md):
   info string also says `norun` (commands for a cluster, a registry, a long-running
   process);
 - a block whose info string ends in `output` (`json output`, `text output`) is what the
-  runnable block just before it prints, and the tests compare the two.
+  runnable block just before it prints, and the tests compare the two;
+- an `sh rollout` block is a step of the runbook's roll-out walk-through: run in order, in a
+  folder of its own against a server on a model repository, by
+  tests/docs/test_rollout_walkthrough.py (not by the shared stack's example test).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,})(?P<info>[^`]*)$")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)\)|!\[[^\]]*\]\((?P<image>[^)\s]+)\)")
 RUNNABLE = {"sh", "python", "go", "java"}
+# The flag of the roll-out walk-through's blocks (run by their own test).
+ROLLOUT = "rollout"
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ def examples(paths: list[Path]) -> list[tuple[Block, Block | None]]:
     for path in paths:
         found = blocks(path)
         for position, block in enumerate(found):
-            if not block.runnable:
+            if not block.runnable or ROLLOUT in block.flags:
                 continue
             following = found[position + 1] if position + 1 < len(found) else None
             pairs.append((block, following if following and following.is_output else None))
