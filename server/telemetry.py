@@ -20,7 +20,7 @@ import grpc
 from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.admission import Admitted, Ticket
-from server.errors import RetryLaterError, refuse_malformed, status_of
+from server.errors import CallEndedError, RetryLaterError, refuse_malformed, status_of
 from server.logs import AccessLog
 
 # The servicer's method as grpc calls it: (request or request iterator, context).
@@ -132,9 +132,12 @@ class CallObserver:
 
 
 def _well_formed(requests: Iterable[Any]) -> Iterator[Any]:
-    for request in requests:
-        refuse_malformed(request)
-        yield request
+    try:
+        for request in requests:
+            refuse_malformed(request)
+            yield request
+    except grpc.RpcError:  # grpc's request iterator, once the call has ended
+        raise CallEndedError("the call ended while its requests were being read") from None
 
 
 class Call:
