@@ -98,30 +98,57 @@ class CaseResult:
     refusals: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class ShapeResult:
+    """One hostile body against a server behind Envoy: its size, the answer, and how far
+    the server's own peak RSS rose against the bound design.md states."""
+
+    shape: str
+    order: int
+    path: str
+    sent_bytes: int
+    status: int
+    message: str
+    server_growth: int
+    bound: int
+
+
 _lock = threading.Lock()
+
+
+def _results_path() -> Path | None:
+    target = os.environ.get(RESULTS_ENV)
+    if not target:
+        return None
+    path = Path(target)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _update(section: str, key: str, entry: dict[str, Any], envoy_version: str = "") -> None:
+    """Replace one entry of the results file named by DIABETES_ABUSE_RESULTS, if any."""
+    path = _results_path()
+    if path is None:
+        return
+    with _lock:
+        existing: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        environment = existing.get("environment", {})
+        existing["environment"] = {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "envoy": envoy_version or environment.get("envoy", ""),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        }
+        entries = {**existing.get(section, {}), key: entry}
+        existing[section] = dict(sorted(entries.items(), key=lambda item: int(item[1]["order"])))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(existing, indent=2) + "\n")
 
 
 def record(result: CaseResult, envoy_version: str = "") -> None:
     """Replace the case's entry in the results file named by DIABETES_ABUSE_RESULTS."""
-    target = os.environ.get(RESULTS_ENV)
-    if not target:
-        return
-    path = Path(target)
-    if not path.is_absolute():
-        path = ROOT / path
-    with _lock:
-        existing: dict[str, Any] = (
-            json.loads(path.read_text()) if path.exists() else {"environment": {}, "cases": {}}
-        )
-        existing["environment"] = {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "envoy": envoy_version or existing["environment"].get("envoy", ""),
-            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        }
-        existing["cases"][result.case] = asdict(result)
-        existing["cases"] = dict(
-            sorted(existing["cases"].items(), key=lambda item: int(item[1]["order"]))
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(existing, indent=2) + "\n")
+    _update("cases", result.case, asdict(result), envoy_version)
+
+
+def record_shape(result: ShapeResult) -> None:
+    """Replace the hostile body's entry in the results file named by DIABETES_ABUSE_RESULTS."""
+    _update("shapes", result.shape, asdict(result))

@@ -62,6 +62,28 @@ def abuse_table() -> str:
     )
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / MIB:.1f} MiB" if n_bytes >= MIB // 10 else f"{n_bytes:,} bytes"
+
+
+def shapes_table() -> str:
+    """Each hostile body: what was sent, the answer, the server's peak growth and its bound."""
+    shapes = abuse_results().get("shapes", {}).values()
+    return table(
+        ("Hostile body", "Sent", "Answer", "Server peak grew by", "Bound (4× body + 16 MiB)"),
+        [
+            (
+                f"`POST {shape['path']}`: {shape['shape'].replace('_', ' ')}",
+                _size(int(shape["sent_bytes"])),
+                f"{shape['status']} `{shape['message']}`",
+                _size(int(shape["server_growth"])),
+                _size(int(shape["bound"])),
+            )
+            for shape in shapes
+        ],
+    )
+
+
 def _environment() -> str:
     e = abuse_results()["environment"]
     return f"one run, {e['cpus']} cores, Envoy {e['envoy']} with `--concurrency 1`, {e['date']}"
@@ -80,6 +102,7 @@ def _lowest_success() -> str:
 
 FIGURES = {
     "table": abuse_table,
+    "shapes": shapes_table,
     "environment": _environment,
     "envoy-limit": _envoy_limit,
     "lowest-success": _lowest_success,
