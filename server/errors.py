@@ -36,6 +36,13 @@ class RetryLaterError(ServiceError):
         return (("grpc-retry-pushback-ms", str(seconds * 1000)), ("retry-after", str(seconds)))
 
 
+class CallEndedError(ServiceError):
+    """The caller went away (cancelled, or its deadline passed) while the handler was still
+    reading its stream of requests: nothing went wrong here, so no traceback is logged."""
+
+    code = grpc.StatusCode.CANCELLED
+
+
 class ModelNotFoundError(ServiceError):
     """The call names a model, version or label this server does not serve; the message
     names those it does."""

@@ -33,7 +33,14 @@ from google.protobuf.message_factory import GetMessageClass
 from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.bounds.admission import Admitted, Ticket
-from server.errors import RefusedRequest, RetryLaterError, malformed, refuse_malformed, status_of
+from server.errors import (
+    CallEndedError,
+    RefusedRequest,
+    RetryLaterError,
+    malformed,
+    refuse_malformed,
+    status_of,
+)
 from server.logs import AccessLog
 
 # The servicer's method as grpc calls it: (request or request iterator, context).
@@ -145,9 +152,12 @@ class CallObserver:
 
 
 def _well_formed(requests: Iterable[Any]) -> Iterator[Any]:
-    for request in requests:
-        refuse_malformed(request)
-        yield request
+    try:
+        for request in requests:
+            refuse_malformed(request)
+            yield request
+    except grpc.RpcError:  # grpc's request iterator, once the call has ended
+        raise CallEndedError("the call ended while its requests were being read") from None
 
 
 class Call:

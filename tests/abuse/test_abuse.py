@@ -1,19 +1,23 @@
 """The abuse suite: the production edge (JWT + TLS + per-client rate limit, X-Forwarded-For
 from one trusted proxy as in Kubernetes) on loopback, in front of a real server, attacked one
-way at a time while a steady authenticated caller keeps calling. Each case prints its figures;
+way at a time while a steady authenticated caller keeps calling. Each case prints its figures
+(and, with DIABETES_ABUSE_RESULTS, writes them for operations.md's table: tests/abuse/results.py);
 during each, the steady caller keeps >= 99% success, Envoy's RSS stays below the memory limit
-of its Kubernetes container, nothing exits, and a normal call works after.
+of its Kubernetes container, nothing exits, and a normal call works after. The concurrent
+maximal batches run against two servers with a 384 MiB pod's budget, their peak RSS asserted.
 
 Bounded in time: each case lasts seconds (the timeouts it relies on are Envoy's own, rendered
 from envoy.yaml). Traffic goes to 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import http.client
 import json
 import math
+import re
 import select
 import socket
 import ssl
@@ -37,8 +41,20 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.config import ServerConfig
 from server.stack.envoy_config import EnvoyOptions, render
+from tests.abuse.results import (
+    CLOSED_WHILE_SENDING,
+    EXPECTED,
+    SERVER_POD_LIMIT_BYTES,
+    UNAUTHENTICATED_REPLY,
+    CaseResult,
+    Memory,
+    record,
+    refusal_form,
+    retryable,
+)
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
-from tests.support.ops import Envoy, proc_status, running_envoy
+from tests.support.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
+from tests.support.ops import Envoy, Load, proc_status, running_envoy
 from tests.support.processes import ROOT, ServerProcess, running_server, wait_until
 
 MIB = 1024 * 1024
@@ -92,9 +108,13 @@ def envoy_memory_limit() -> int:
 @dataclass
 class Edge:
     envoy: Envoy
-    server: ServerProcess
+    servers: list[ServerProcess]
     ca: Path
     key: SigningKey
+
+    @property
+    def server(self) -> ServerProcess:
+        return self.servers[0]
 
     @property
     def port(self) -> int:
@@ -124,32 +144,58 @@ class Edge:
         )
 
 
-@pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    workdir = tmp_path_factory.mktemp("abuse")
+@contextlib.contextmanager
+def production_edge(workdir: Path, servers: list[ServerProcess]) -> Iterator[Edge]:
+    """The production edge (JWT + TLS + per-caller rate limit, one trusted proxy hop) in
+    front of `servers`."""
     key = SigningKey.generate("abuse")
     (workdir / "jwks.json").write_text(json.dumps(key.jwks()))
     cert, tls_key = write_self_signed_certificate(workdir)
+    with running_envoy(
+        [server.target for server in servers],
+        jwks=workdir / "jwks.json",
+        jwt_issuer=ISSUER,
+        jwt_audiences=(AUDIENCE,),
+        tls_cert=cert,
+        tls_key=tls_key,
+        rate_limit_rps=50,
+        rate_limit_burst=100,
+        trusted_proxy_hops=1,
+    ) as envoy:
+        yield Edge(envoy, servers, cert, key)
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     with (
         running_server() as server,
-        running_envoy(
-            [server.target],
-            jwks=workdir / "jwks.json",
-            jwt_issuer=ISSUER,
-            jwt_audiences=(AUDIENCE,),
-            tls_cert=cert,
-            tls_key=tls_key,
-            rate_limit_rps=50,
-            rate_limit_burst=100,
-            trusted_proxy_hops=1,
-        ) as envoy,
+        production_edge(tmp_path_factory.mktemp("abuse"), [server]) as edge,
     ):
-        yield Edge(envoy, server, cert, key)
+        yield edge
+
+
+# What a server in a 384 MiB pod may let its calls reserve: the limit minus the idle server
+# (docs/runbook.md, capacity). cgroup v2 is not writable here, so the budget is the setting
+# the server would derive from the limit, and the limit is asserted on its own peak RSS.
+POD_BUDGET_BYTES = SERVER_POD_LIMIT_BYTES - ServerConfig.memory_baseline_bytes
+
+
+@pytest.fixture(scope="module")
+def pod_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """Two servers, each with the budget a 384 MiB pod gets, behind the production edge."""
+    budget = ("--memory-budget-bytes", str(POD_BUDGET_BYTES))
+    with (
+        running_server(*budget) as first,
+        running_server(*budget) as second,
+        production_edge(tmp_path_factory.mktemp("pods"), [first, second]) as edge,
+    ):
+        yield edge
 
 
 @dataclass
 class Watch:
-    """A steady authenticated caller (about 20 calls/s) and Envoy's RSS, sampled."""
+    """A steady authenticated caller (about 20 calls/s), Envoy's RSS sampled, and each
+    server's own peak RSS (VmHWM, reset at the start)."""
 
     edge: Edge
     ok: int = 0
@@ -157,6 +203,7 @@ class Watch:
     errors: list[str] = field(default_factory=list)
     rss_start: int = 0
     rss_peak: int = 0
+    servers: list[Memory] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _call(self) -> None:
@@ -185,6 +232,9 @@ class Watch:
     @contextlib.contextmanager
     def running(self) -> Iterator[Watch]:
         self.rss_start = proc_status(self.edge.envoy.process.popen.pid)["VmRSS"] * 1024
+        for server in self.edge.servers:
+            reset_peak_rss(server.popen.pid)
+        self.servers = [Memory(rss_bytes(s.popen.pid), 0) for s in self.edge.servers]
         threads = [threading.Thread(target=self._call, daemon=True) for _ in range(2)]
         threads.append(threading.Thread(target=self._sample, daemon=True))
         for thread in threads:
@@ -198,31 +248,69 @@ class Watch:
             self._stop.set()
             for thread in threads:
                 thread.join(timeout=15)
+            for memory, server in zip(self.servers, self.edge.servers, strict=True):
+                with contextlib.suppress(OSError):
+                    memory.peak = peak_rss_bytes(server.popen.pid)
 
     @property
     def success(self) -> float:
         return self.ok / max(1, self.ok + self.failed)
 
-    def check(self, case: str) -> None:
+    def check(
+        self,
+        case: str,
+        sent: str,
+        answer: str,
+        outcomes: dict[str, int],
+        steady: tuple[int, int] = (0, 0),
+        refusals: dict[str, int] | None = None,
+    ) -> None:
+        """Assert the case's outcomes are the ones docs say (EXPECTED), the steady load kept
+        >= 99% (this caller's calls plus `steady`: (calls, ok) of other steady load), Envoy
+        stayed under its container limit and every process is alive and answers; then
+        record the figures (tests/abuse/results.py)."""
         limit = envoy_memory_limit()
-        print(
-            f"[{case}] steady caller: {self.ok + self.failed} calls, {self.success:.1%} ok; "
-            f"Envoy RSS {self.rss_start / MIB:.0f} MiB before, peak {self.rss_peak / MIB:.0f} MiB "
-            f"(limit {limit / MIB:.0f} MiB)"
+        calls, ok = self.ok + self.failed + steady[0], self.ok + steady[1]
+        servers = ", ".join(
+            f"{m.start / MIB:.0f} -> peak {m.peak / MIB:.0f} MiB" for m in self.servers
         )
+        print(
+            f"[{case}] steady load: {calls} calls, {ok / max(1, calls):.1%} ok; "
+            f"Envoy RSS {self.rss_start / MIB:.0f} MiB before, peak {self.rss_peak / MIB:.0f} MiB "
+            f"(limit {limit / MIB:.0f} MiB); server RSS {servers}"
+        )
+        assert outcomes == EXPECTED[case], outcomes
         assert self.ok + self.failed >= 10, "the steady caller hardly ran"
         assert self.success >= 0.99, self.errors
+        assert ok >= 0.99 * calls
         assert self.rss_peak < limit
         assert self.edge.envoy.process.alive(), "Envoy exited"
-        assert self.edge.server.alive(), "the server exited"
+        for server in self.edge.servers:
+            assert server.alive(), f"the server {server.popen.pid} exited"
         after = self.edge.call()
         assert after.status_code == 200, after.text
+        record(
+            CaseResult(
+                case=case,
+                order=list(EXPECTED).index(case),
+                sent=sent,
+                answer=answer,
+                outcomes=outcomes,
+                steady_calls=calls,
+                steady_ok=ok,
+                envoy=Memory(self.rss_start, self.rss_peak, limit),
+                servers=self.servers,
+                refusals=refusals or {},
+            ),
+            envoy_version=envoy_version(self.edge.envoy),
+        )
 
 
-# docs/api.md, "No or invalid token": 401, gRPC code 16 (UNAUTHENTICATED), "Jwt is missing".
-UNAUTHENTICATED_REPLY = "401 16: Jwt is missing"
-# operations.md: Envoy answers at the headers and closes the connection, buffering nothing.
-CLOSED_WHILE_SENDING = "closed while sending"
+def envoy_version(envoy: Envoy) -> str:
+    """Envoy's release (e.g. 1.40.0), from its admin API."""
+    info = requests.get(f"{envoy.admin_url}/server_info", timeout=5).json()
+    found = re.search(r"/(\d+\.\d+\.\d+)/", str(info.get("version", "")))
+    return found.group(1) if found else str(info.get("version", ""))
 
 
 def _post_body(edge: Edge, path: str, body: bytes) -> str:
@@ -273,7 +361,15 @@ def test_concurrent_32_mib_unauthenticated_bodies(edge: Edge) -> None:
     assert outcomes == {
         f"{path} -> {UNAUTHENTICATED_REPLY}; {CLOSED_WHILE_SENDING}": 8 for path in ("/batch", "/")
     }
-    watch.check("bodies")
+    watch.check(
+        "bodies",
+        sent=f"16 concurrent unauthenticated maximal `/batch` bodies ({MAX_RECORDS:,} "
+        f"ten-feature records, {len(body) / MIB:.1f} MiB of JSON; 8 to `POST /batch`, 8 to "
+        "`POST /`)",
+        answer='401 `{"code": 16, "message": "Jwt is missing"}` to the headers alone, then '
+        "the connection closed while the client was still sending the body: nothing buffered",
+        outcomes=outcomes,
+    )
 
 
 def test_concurrent_32_mib_authenticated_bodies_fit_the_heap(edge: Edge) -> None:
@@ -310,7 +406,16 @@ def test_concurrent_32_mib_authenticated_bodies_fit_the_heap(edge: Edge) -> None
     )
     # Accepted whole and answered in full by the server, never cut short.
     assert outcomes == [f"200, {MAX_RECORDS} predictions"] * 4
-    watch.check("authenticated bodies")
+    per_body = (watch.rss_peak - watch.rss_start) / 4 / MIB
+    watch.check(
+        "authenticated bodies",
+        sent=f"4 concurrent authenticated maximal bodies (the same {MAX_RECORDS:,} records) to "
+        "`POST /batch`",
+        answer="each buffered once by the transcoder and answered in full by the server "
+        f"(200, {MAX_RECORDS:,} predictions; about {per_body:.0f} MiB of Envoy memory per body "
+        "while transcoded)",
+        outcomes=dict(collections.Counter(outcomes)),
+    )
 
 
 def _closed(sock: socket.socket) -> bool:
@@ -364,7 +469,15 @@ def test_a_thousand_idle_and_slow_connections(edge: Edge) -> None:
         f"{max(slow_closed, default=0):.0f} s, request headers timeout)"
     )
     assert len(idle_closed) == len(slow_closed) == 500
-    watch.check("connections")
+    watch.check(
+        "connections",
+        sent="500 idle TCP connections (no TLS handshake) + 500 TLS connections trickling "
+        "header bytes",
+        answer="all closed: the idle ones by the TLS handshake timeout (last after "
+        f"{max(idle_closed):.0f} s), the slow ones by the request-headers timeout (last after "
+        f"{max(slow_closed):.0f} s)",
+        outcomes={"idle closed": len(idle_closed), "slow closed": len(slow_closed)},
+    )
 
 
 def test_streams_held_open_get_no_server_thread(edge: Edge) -> None:
@@ -406,7 +519,13 @@ def test_streams_held_open_get_no_server_thread(edge: Edge) -> None:
         held.set()
     print(f"[streams] 50 reflection + 50 health Watch streams through Envoy: {refused}")
     assert refused == {"UNIMPLEMENTED": 100}
-    watch.check("streams")
+    watch.check(
+        "streams",
+        sent="50 reflection + 50 health `Watch` streams with a valid token",
+        answer="all `UNIMPLEMENTED`: neither is routed in production, so none holds a server "
+        "thread",
+        outcomes=refused,
+    )
 
 
 def test_server_refuses_calls_beyond_its_limit_at_once() -> None:
@@ -505,7 +624,15 @@ def test_http2_rapid_reset(edge: Edge) -> None:
     print(f"[rapid reset] 4 connections in {spent:.1f} s, (streams, end): {outcomes}")
     # operations.md: Envoy's premature-reset detection closes each connection with GOAWAY.
     assert [end.split(" ")[0] for _, end in outcomes] == ["GOAWAY"] * 4, outcomes
-    watch.check("rapid reset")
+    codes = sorted({found[1] for _, end in outcomes if (found := re.search(r"\.(\w+):", end))})
+    streams = sorted(sent for sent, _ in outcomes)
+    watch.check(
+        "rapid reset",
+        sent="HTTP/2 rapid reset (HEADERS + RST_STREAM back to back, 4 connections)",
+        answer=f"each connection closed with GOAWAY ({', '.join(f'`{c}`' for c in codes)}) "
+        f"after {streams[0]:,}-{streams[-1]:,} streams (Envoy's premature-reset detection)",
+        outcomes=dict(collections.Counter(end.split(" ")[0] for _, end in outcomes)),
+    )
 
 
 def test_oversized_headers(edge: Edge) -> None:
@@ -532,7 +659,12 @@ def test_oversized_headers(edge: Edge) -> None:
     print(f"[headers] {statuses}")
     # operations.md: 431 for both.
     assert statuses == {"one 100 KiB header -> 431": 10, "200 headers -> 431": 10}
-    watch.check("headers")
+    watch.check(
+        "headers",
+        sent="Oversized headers (one of 100 KiB; 200 headers)",
+        answer="431 for every request",
+        outcomes=statuses,
+    )
 
 
 def test_the_edge_config_is_the_production_one() -> None:
@@ -540,3 +672,137 @@ def test_the_edge_config_is_the_production_one() -> None:
     config = render(EnvoyOptions(tls_cert=Path("c"), tls_key=Path("k")))
     chain = config["static_resources"]["listeners"][0]["filter_chains"][0]
     assert chain["transport_socket_connect_timeout"]
+
+
+# The steady gRPC caller beside the bulk calls: its own subject and address (bucket).
+STEADY_GRPC_SUBJECT = "steady-grpc-caller"
+STEADY_GRPC_CLIENT = "198.51.100.2"
+BULK_CALLS = 16
+# However busy the two servers are, a call that is refused and retried gets its turn within
+# this (16 calls of a few seconds each, two at a time).
+BULK_DEADLINE_SECONDS = 300
+
+
+UPLOAD_CHUNK = 1024 * 1024
+
+
+def _post_reading_early(
+    edge: Edge, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """One POST over HTTP/1.1 that, like curl, reads an answer given before the whole body
+    is sent (Envoy short of memory answers 503 and closes an upload mid-way): (status,
+    headers, body); status 0 when the connection closed with no answer."""
+    head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    raw = socket.create_connection(("127.0.0.1", edge.port), timeout=120)
+    with edge.tls_context().wrap_socket(raw, server_hostname="localhost") as sock:
+        view = memoryview(body)
+        with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+            sock.sendall(head.encode())
+            for offset in range(0, len(body), UPLOAD_CHUNK):
+                if sock.pending() or select.select([sock], [], [], 0)[0]:
+                    break  # answered before the whole body
+                sock.sendall(view[offset : offset + UPLOAD_CHUNK])
+        reply = http.client.HTTPResponse(sock)
+        try:
+            reply.begin()
+            return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
+        except (http.client.HTTPException, ConnectionError, ssl.SSLError, OSError) as exc:
+            return 0, {}, f"closed with no answer ({type(exc).__name__})".encode()
+
+
+def _maximal_batch_until_answered(edge: Edge, index: int, body: bytes) -> tuple[str, list[str]]:
+    """One caller's maximal /batch, retried as a client would: after a 503's Retry-After,
+    until it is answered otherwise. (final answer, the refusals before it)."""
+    refusals: list[str] = []
+    deadline = time.monotonic() + BULK_DEADLINE_SECONDS
+    headers = {
+        "authorization": f"Bearer {edge.token(f'bulk-caller-{index}')}",
+        "x-forwarded-for": f"203.0.113.{index + 1}",
+        "content-type": "application/json",
+    }
+    while time.monotonic() < deadline:
+        status, reply_headers, text = _post_reading_early(edge, "/batch", headers, body)
+        if status == 200:
+            return f"200, {len(json.loads(text)['predictions'])} predictions", refusals
+        if status != 503 or "retry-after" not in reply_headers:
+            return f"{status} {text[:200]!r}", refusals
+        error = json.loads(text)
+        refusals.append(f"503 {error['code']}: {error['message']}")
+        time.sleep(float(reply_headers["retry-after"]))
+    return f"no answer but refusals within {BULK_DEADLINE_SECONDS} s", refusals
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20, found by this test: a server's peak RSS passes 384 MiB (459-535 MiB; "
+    "glibc's per-thread arenas keep freed memory, under 384 MiB with MALLOC_ARENA_MAX=2), and "
+    "two admitted maximal JSON bodies (2 x 128 MiB) take the whole 256 MiB budget, so small "
+    "calls beside them are refused (steady load under 99%). Remove this mark once both are fixed.",
+)
+def test_concurrent_maximal_batches_on_servers_held_to_384_mib(pod_edge: Edge) -> None:
+    """16 concurrent maximal authenticated /batch calls against two servers with a 384 MiB
+    pod's budget, small JSON and gRPC calls beside them: each bulk call succeeds, at once or
+    after retryable refusals; no server is lost, none grows past 384 MiB; the steady load
+    keeps >= 99%."""
+    edge = pod_edge
+    body = maximal_batch_body()
+    pids = [server.popen.pid for server in edge.servers]
+    answers: list[str] = []
+    refusals: list[str] = []
+    lock = threading.Lock()
+
+    def bulk(index: int) -> None:
+        answer, refused = _maximal_batch_until_answered(edge, index, body)
+        with lock:
+            answers.append(answer)
+            refusals.extend(refused)
+
+    grpc_load = Load(
+        f"127.0.0.1:{edge.port}",
+        threads=2,
+        max_seconds=BULK_DEADLINE_SECONDS + 60,
+        credentials=grpc.ssl_channel_credentials(edge.ca.read_bytes()),
+        metadata=(
+            ("authorization", f"Bearer {edge.token(STEADY_GRPC_SUBJECT)}"),
+            ("x-forwarded-for", STEADY_GRPC_CLIENT),
+        ),
+        pause=0.05,
+    )
+    started = time.monotonic()
+    with Watch(edge).running() as watch, grpc_load:
+        callers = [threading.Thread(target=bulk, args=(i,)) for i in range(BULK_CALLS)]
+        for thread in callers:
+            thread.start()
+        for thread in callers:
+            thread.join(timeout=BULK_DEADLINE_SECONDS + 130)
+    grpc_report = grpc_load.report
+    spent = time.monotonic() - started
+    forms = collections.Counter(refusal_form(refusal) for refusal in refusals)
+    print(
+        f"[concurrent maximal batches] {BULK_CALLS} concurrent {len(body) / MIB:.1f} MiB "
+        f"/batch bodies of {MAX_RECORDS:,} records, two servers with a "
+        f"{POD_BUDGET_BYTES / MIB:.0f} MiB budget, in {spent:.0f} s: "
+        f"{collections.Counter(answers)}; "
+        f"{len(refusals)} refusals before success: {dict(forms)}; steady gRPC: "
+        f"{grpc_report.sent} calls, {grpc_report.failed} failed {grpc_report.errors[:3]}"
+    )
+    assert [server.popen.pid for server in edge.servers] == pids
+    for memory in watch.servers:
+        assert memory.peak < SERVER_POD_LIMIT_BYTES, [m.peak / MIB for m in watch.servers]
+    assert all(retryable(refusal) for refusal in refusals), dict(forms)
+    assert grpc_report.sent >= 10, "the steady gRPC caller hardly ran"
+    watch.check(
+        "concurrent maximal batches",
+        sent=f"{BULK_CALLS} concurrent authenticated maximal bodies (the same {MAX_RECORDS:,} "
+        f"records) to `POST /batch`, two servers each with a 384 MiB pod's budget "
+        f"({POD_BUDGET_BYTES / MIB:.0f} MiB), small JSON and gRPC calls beside them",
+        answer=f"{len(refusals)} refusals, each 503 with `retry-after: 1` (Envoy had retried "
+        "the server's `RESOURCE_EXHAUSTED` on the other server first); every call answered in "
+        f"full when retried (200, {MAX_RECORDS:,} predictions); no server lost, their peak "
+        f"RSS under 384 MiB; {grpc_report.sent - grpc_report.failed:,} of "
+        f"{grpc_report.sent:,} steady gRPC calls answered",
+        outcomes=dict(collections.Counter(answers)),
+        steady=(grpc_report.sent, grpc_report.sent - grpc_report.failed),
+        refusals=dict(forms),
+    )

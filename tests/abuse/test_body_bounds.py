@@ -16,6 +16,7 @@ import requests
 
 from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
 from server.stack.stack import Stack
+from tests.abuse.results import ShapeResult, record_shape
 from tests.support.memory import Growth, peak_growth
 from tests.support.stack import running_stack
 
@@ -152,6 +153,18 @@ def test_a_hostile_body_is_refused_within_the_bound(
     assert error_text(reply, case.v2, case.code) == case.message
     assert server.alive()
     assert_still_serving(bounded_stack.http_url, model)
+    record_shape(
+        ShapeResult(
+            shape=case.name,
+            order=CASES.index(case),
+            path=case.path,
+            sent_bytes=len(case.body),
+            status=case.status,
+            message=case.message,
+            server_growth=growth.bytes,
+            bound=BODY_FACTOR * len(case.body) + SLACK,
+        )
+    )
 
 
 BINARY_HEADER_MESSAGE = (

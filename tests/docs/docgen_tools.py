@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from tools.docs import command, diagrams, gen_api, gen_docs
-from tools.docs.docgen import capacity, commands, errors, figures, limits, markers
+from tools.docs.docgen import abuse, capacity, commands, errors, figures, limits, markers
 
 __all__ = [
+    "abuse",
     "capacity",
     "command",
     "commands",

@@ -16,7 +16,7 @@ import pytest
 import server.config
 import server.settings
 from model.estimator import SimpleLinearRegression
-from tests.docs.docgen_tools import command, errors, figures, gen_docs, limits, markers
+from tests.docs.docgen_tools import abuse, command, errors, figures, gen_docs, limits, markers
 
 
 def check_fails(monkeypatch: pytest.MonkeyPatch, *pages: str) -> None:
@@ -95,3 +95,11 @@ def test_the_check_trains_nothing_and_needs_no_graphviz(
     assert capsys.readouterr().out == (
         "docs: fresh (documents, OpenAPI description, diagrams, complexity run)\n"
     )
+
+
+def test_a_changed_abuse_figure_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    results: dict[str, Any] = copy.deepcopy(dict(abuse.abuse_results()))
+    first = next(iter(results["cases"].values()))
+    first["envoy"]["peak"] += 10 * 1024 * 1024
+    monkeypatch.setattr(abuse, "abuse_results", lambda: results)
+    check_fails(monkeypatch, "docs/operations.md")

@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.contract import SERVICE_NAME
+from server.errors import RetryLaterError
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey
 from tests.support.ops import Envoy, running_envoy
 from tests.support.processes import ServerProcess
@@ -74,8 +75,8 @@ def test_routes_that_take_no_bulk_refuse_a_body_over_their_cap_before_a_server_s
 
 
 class _Refuser(grpc.GenericRpcHandler):  # type: ignore[misc]
-    """Answers every call RESOURCE_EXHAUSTED before reading further, as a server over its
-    memory budget does; counts them."""
+    """Answers every call RESOURCE_EXHAUSTED before reading further, with the retry
+    metadata a server over its memory budget sends (`RetryLaterError`); counts them."""
 
     def __init__(self) -> None:
         self.refused = 0
@@ -89,6 +90,7 @@ class _Refuser(grpc.GenericRpcHandler):  # type: ignore[misc]
     def _refuse(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         with self._lock:
             self.refused += 1
+        context.set_trailing_metadata(RetryLaterError(REFUSAL).trailing_metadata())
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, REFUSAL)
         raise AssertionError("abort returns only by raising")
 

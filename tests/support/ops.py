@@ -103,7 +103,9 @@ class LoadReport:
 
 class Load:
     """`threads` clients calling Predict through `target` back to back (each on its own
-    channel) until `stop()`; counts every call and failure. Bounded by `max_seconds`."""
+    channel) until `stop()`; counts every call and failure. Bounded by `max_seconds`. With
+    `credentials` the channels are TLS, each call sends `metadata` (a token, say), and each
+    client waits `pause` seconds between calls (to stay under a rate limit)."""
 
     def __init__(
         self,
@@ -111,8 +113,14 @@ class Load:
         threads: int = 4,
         record: pb.Record | None = None,
         max_seconds: float = 30,
+        credentials: grpc.ChannelCredentials | None = None,
+        metadata: tuple[tuple[str, str], ...] = (),
+        pause: float = 0,
     ) -> None:
         self.target = target
+        self.credentials = credentials
+        self.metadata = metadata
+        self.pause = pause
         self.request = pb.PredictRequest(record=record or pb.Record(bmi=0.05))
         self.report = LoadReport(versions=[[] for _ in range(threads)])
         self._lock = threading.Lock()
@@ -139,11 +147,18 @@ class Load:
 
     def _run(self, index: int) -> None:
         versions = self.report.versions[index]
-        with grpc.insecure_channel(self.target) as channel:
+        channel = (
+            grpc.secure_channel(self.target, self.credentials)
+            if self.credentials is not None
+            else grpc.insecure_channel(self.target)
+        )
+        with channel:
             predict = pb_grpc.PredictionServiceStub(channel).Predict
             while not self._stop.is_set() and time.monotonic() < self._deadline:
+                if self.pause:
+                    self._stop.wait(self.pause)
                 try:
-                    reply = predict(self.request, timeout=10)
+                    reply = predict(self.request, timeout=10, metadata=self.metadata)
                 except grpc.RpcError as exc:
                     with self._lock:
                         self.report.sent += 1

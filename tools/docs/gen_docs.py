@@ -9,6 +9,7 @@ docs/api.md comes from the contract and its template (gen_api.py). In every docu
                          config, compose and the Kubernetes manifests (docgen/limits.py)
 - `errors:requests|others`  the one list of errors the tests trigger (docgen/errors.py)
 - `bench:...`, `complexity:...`  the committed runs in docs/results/ (docgen/figures.py)
+- `abuse:...`            the abuse suite's committed run, docs/results/abuse.json (docgen/abuse.py)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tools.docs import gen_api
-from tools.docs.docgen import commands, errors, figures, limits, markers
+from tools.docs.docgen import abuse, commands, errors, figures, limits, markers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[str], str]] = {
     ](),
     "bench": figures.bench_figure,
     "complexity": figures.complexity_figure,
+    "abuse": abuse.figure,
 }
 
 
