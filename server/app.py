@@ -28,9 +28,16 @@ from server.json_lane.schema import JsonSchema
 from server.json_lane.servicer import SERVICE as JSON_SERVICE
 from server.json_lane.servicer import JsonPredictionServicer
 from server.logs import AccessLog
+from server.malloc_tuning import tune_malloc
 from server.model_store import ArtifactWatcher, ModelStore
 from server.registration import Guard, add_service
-from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
+from server.request_bounds import (
+    BULK_PATHS,
+    TRAFFIC_PATHS,
+    RequestGuard,
+    bulk_calls_for,
+    small_calls_reserve,
+)
 from server.request_bounds import Limits as RequestLimits
 from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
 from server.shadow import Shadows
@@ -87,12 +94,19 @@ class RunningServer:
         ]
         budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
         admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
+        self.admission = Admission(
+            budget, admission_metrics, small_calls_reserve(config.max_small_request_bytes)
+        )
         self.call_gate = CallGate(
             TRAFFIC_PATHS,
             BULK_PATHS,
             config.traffic_calls,
             config.max_bulk_calls
-            or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
+            or bulk_calls_for(
+                self.admission.bulk_budget_bytes,
+                config.max_receive_message_bytes,
+                config.traffic_calls,
+            ),
             admission_metrics,
         )
         # Health checks and reflection run on threads of their own, never behind traffic.
@@ -112,7 +126,6 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        self.admission = Admission(budget, admission_metrics)
         request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
 
         def guard(method: MethodDescriptor) -> Guard:
@@ -202,6 +215,7 @@ class RunningServer:
 
 def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     """Run one server process until SIGTERM or SIGINT; returns the exit code."""
+    tune_malloc()  # before any thread of the server allocates
     store = (
         ModelStore(config.model_source, config.default_model)
         if metrics is None
