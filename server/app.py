@@ -19,7 +19,13 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from server.bounds.admission import Admission, AdmissionMetrics, memory_budget
 from server.bounds.call_gate import CallGate
-from server.bounds.request_bounds import BULK_PATHS, TRAFFIC_PATHS, RequestGuard, bulk_calls_for
+from server.bounds.request_bounds import (
+    BULK_PATHS,
+    TRAFFIC_PATHS,
+    RequestGuard,
+    bulk_calls_for,
+    small_calls_reserve,
+)
 from server.bounds.request_bounds import Limits as RequestLimits
 from server.comparisons import ComparisonTotals
 from server.config import PROBE_THREADS, ServerConfig
@@ -30,6 +36,7 @@ from server.faces.json_lane.servicer import JsonPredictionServicer
 from server.guards import GuardWatch
 from server.inference import Inference, Limits
 from server.logs import AccessLog
+from server.malloc_tuning import tune_malloc
 from server.model_store import ArtifactWatcher, ModelStore
 from server.rpc import CallMetrics, CallObserver, Guard, add_service
 from server.shadow import Shadows
@@ -86,12 +93,19 @@ class RunningServer:
         ]
         budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
         admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
+        self.admission = Admission(
+            budget, admission_metrics, small_calls_reserve(config.max_small_request_bytes)
+        )
         self.call_gate = CallGate(
             TRAFFIC_PATHS,
             BULK_PATHS,
             config.traffic_calls,
             config.max_bulk_calls
-            or bulk_calls_for(budget, config.max_receive_message_bytes, config.traffic_calls),
+            or bulk_calls_for(
+                self.admission.bulk_budget_bytes,
+                config.max_receive_message_bytes,
+                config.traffic_calls,
+            ),
             admission_metrics,
         )
         # Health checks and reflection run on threads of their own, never behind traffic.
@@ -111,7 +125,6 @@ class RunningServer:
         )
         self.access_log = AccessLog() if config.access_log else None
         observer = CallObserver(access_log=self.access_log, metrics=metrics)
-        self.admission = Admission(budget, admission_metrics)
         request_limits = RequestLimits(config.max_small_request_bytes, config.max_batch_records)
 
         def guard(method: MethodDescriptor) -> Guard:
@@ -191,6 +204,7 @@ class RunningServer:
 
 def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
     """Run one server process until SIGTERM or SIGINT; returns the exit code."""
+    tune_malloc()  # before any thread of the server allocates
     store = (
         ModelStore(config.model_source, config.default_model)
         if metrics is None

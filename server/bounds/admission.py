@@ -49,10 +49,18 @@ class Ticket:
 
 
 class Admission:
-    """The server's memory for calls: `budget_bytes` for their reservations."""
+    """The server's memory for calls: `budget_bytes` for their reservations, of which bulk
+    calls may take all but `small_reserve_bytes`, so that small calls (Predict, /stream,
+    health) always find room beside the largest bulk bodies."""
 
-    def __init__(self, budget_bytes: int, metrics: AdmissionMetrics | None = None) -> None:
+    def __init__(
+        self,
+        budget_bytes: int,
+        metrics: AdmissionMetrics | None = None,
+        small_reserve_bytes: int = 0,
+    ) -> None:
         self.budget_bytes = budget_bytes
+        self.bulk_budget_bytes = max(budget_bytes - small_reserve_bytes, 0)
         self._metrics = metrics
         self._lock = threading.Lock()
         self._reserved = 0
@@ -61,11 +69,11 @@ class Admission:
     def reserved_bytes(self) -> int:
         return self._reserved
 
-    def admit(self, method: str, reserve_bytes: int) -> Ticket:
+    def admit(self, method: str, reserve_bytes: int, bulk: bool = False) -> Ticket:
         """A ticket for a call that may take `reserve_bytes`; RetryLaterError when the
         budget is taken, InvalidInputError when the call would not fit even an idle
-        server's budget."""
-        budget = self.budget_bytes
+        server's budget (a bulk call: the bulk calls' share of it)."""
+        budget = self.bulk_budget_bytes if bulk else self.budget_bytes
         with self._lock:
             fits = self._reserved + reserve_bytes <= budget
             if fits:
@@ -85,7 +93,7 @@ class Admission:
             )
         raise RetryLaterError(
             f"{method}: a request of this size may take {reserve_bytes / MIB:.1f} MiB "
-            f"and this server has {(budget - reserved) / MIB:.1f} MiB of its "
+            f"and this server has {max(budget - reserved, 0) / MIB:.1f} MiB of its "
             f"{budget / MIB:.0f} MiB budget free; retry in "
             f"{RetryLaterError.RETRY_AFTER_SECONDS} s (another server may take it now)"
         )

@@ -100,14 +100,32 @@ BULK_PATHS = frozenset(wire_path(m) for m in _METHODS if m.full_name in BULK)
 TRAFFIC_PATHS = frozenset(wire_path(m) for m in _METHODS if m.full_name in TRAFFIC)
 
 
+# What the largest bulk call may cost at once, receipt and decoding: the JSON lane's and V2
+# REST's multiple (a refused body's receipt costs up to this much too: 3.6x measured).
+LARGEST_BULK_MULTIPLE = 4
+
+
 def bulk_calls_for(budget_bytes: int, max_receive_bytes: int, most: int) -> int:
-    """How many bulk calls may be in receipt at once: as many requests of the largest size
-    as the budget holds (at least 1, at most `most`)."""
-    largest = RECEIPT_MULTIPLE * max_receive_bytes + CALL_OVERHEAD_BYTES
+    """How many bulk calls may be in receipt at once: as many of the largest requests as
+    the budget holds at the largest bulk multiple (at least 1, at most `most`): counting by
+    the gRPC receipt alone (3x) let a refused body's receipt beside an admitted one take a
+    384 MiB pod to its limit."""
+    largest = LARGEST_BULK_MULTIPLE * max_receive_bytes + CALL_OVERHEAD_BYTES
     return max(1, min(most, budget_bytes // largest))
 
 
 SMALL_MEMORY_MULTIPLE = 4
+# Small calls that always find room in the budget beside the bulk calls (Admission's
+# small_reserve_bytes): with two maximal JSON bodies admitted, a 256 MiB budget was full
+# and every Predict beside them was refused.
+RESERVED_SMALL_CALLS = 8
+
+
+def small_calls_reserve(max_small_request_bytes: int) -> int:
+    """The part of the budget bulk calls leave to small ones."""
+    return RESERVED_SMALL_CALLS * (
+        SMALL_MEMORY_MULTIPLE * max_small_request_bytes + CALL_OVERHEAD_BYTES
+    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +165,9 @@ class RequestGuard:
             self._check_shape(data)
             if self.capacity is None:
                 return None
-            return self.capacity.admit(self.method, self.reserve_bytes(len(data)))
+            return self.capacity.admit(
+                self.method, self.reserve_bytes(len(data)), bulk=self.max_bytes is None
+            )
         except ServiceError as exc:
             return RefusedRequest(exc)
 

@@ -733,13 +733,6 @@ def _maximal_batch_until_answered(edge: Edge, index: int, body: bytes) -> tuple[
     return f"no answer but refusals within {BULK_DEADLINE_SECONDS} s", refusals
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20, found by this test: a server's peak RSS passes 384 MiB (459-535 MiB; "
-    "glibc's per-thread arenas keep freed memory, under 384 MiB with MALLOC_ARENA_MAX=2), and "
-    "two admitted maximal JSON bodies (2 x 128 MiB) take the whole 256 MiB budget, so small "
-    "calls beside them are refused (steady load under 99%). Remove this mark once both are fixed.",
-)
 def test_concurrent_maximal_batches_on_servers_held_to_384_mib(pod_edge: Edge) -> None:
     """16 concurrent maximal authenticated /batch calls against two servers with a 384 MiB
     pod's budget, small JSON and gRPC calls beside them: each bulk call succeeds, at once or

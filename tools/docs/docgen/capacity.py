@@ -364,9 +364,11 @@ def render_server_memory(results: Mapping[str, Any]) -> str:
     config = ServerConfig()
     baseline, largest = config.memory_baseline_bytes, config.max_receive_message_bytes
     budget = limit - baseline
+    small = bounds.small_calls_reserve(config.max_small_request_bytes)
+    bulk_budget = budget - small
     overhead = bounds.CALL_OVERHEAD_BYTES
-    receipt = bounds.RECEIPT_MULTIPLE * largest + overhead
-    bulk = bounds.bulk_calls_for(budget, largest, config.traffic_calls)
+    receipt = bounds.LARGEST_BULK_MULTIPLE * largest + overhead
+    bulk = bounds.bulk_calls_for(bulk_budget, largest, config.traffic_calls)
     batch_multiple = bounds.BULK["diabetes.v1.PredictionService.PredictBatch"][0]
     json_multiple = bounds.BULK["diabetes.v1.JsonPredictionService.PredictJsonRecords"][0]
     json_cap = envoy_memory(results).body_cap
@@ -374,16 +376,24 @@ def render_server_memory(results: Mapping[str, Any]) -> str:
         ["Server container memory limit (Kubernetes)", _mib(limit), "L"],
         ["Idle server left out (`--memory-baseline-bytes`)", _mib(baseline), "B"],
         ["Admission budget: what the calls in flight may reserve", _mib(budget), "L − B"],
+        [
+            f"Left to small calls ({bounds.RESERVED_SMALL_CALLS} of at most "
+            f"{config.max_small_request_bytes // 1024} KiB, {bounds.SMALL_MEMORY_MULTIPLE}× + "
+            f"{_mib(bounds.CALL_OVERHEAD_BYTES)} each): bulk calls may reserve the rest",
+            _mib(small),
+            "S",
+        ],
         ["Largest gRPC request message (`--max-receive-message-bytes`)", _mib(largest), "m"],
         [
-            "One bulk call in receipt at most (grpc holds about 3× a message while it arrives)",
+            "One bulk call at most, in receipt and decoded (grpc holds about 3× a message while "
+            "it arrives; the JSON lane and V2 REST decode within 4×)",
             _mib(receipt),
-            f"{bounds.RECEIPT_MULTIPLE}m + {_mib(overhead)}",
+            f"{bounds.LARGEST_BULK_MULTIPLE}m + {_mib(overhead)}",
         ],
         [
             "Bulk calls at once per process (`--max-bulk-calls` 0), counted before receipt",
-            f"⌊{_mib(budget)} / {_mib(receipt)}⌋ = {bulk}",
-            f"⌊(L − B) / ({bounds.RECEIPT_MULTIPLE}m + {_mib(overhead)})⌋",
+            f"⌊{_mib(bulk_budget)} / {_mib(receipt)}⌋ = {bulk}",
+            f"⌊(L − B − S) / ({bounds.LARGEST_BULK_MULTIPLE}m + {_mib(overhead)})⌋",
         ],
         [
             f"A maximal `PredictBatch` reserves ({batch_multiple}× its body + {_mib(overhead)})",
