@@ -6,7 +6,7 @@
 #
 #   docker run --rm --read-only --tmpfs /tmp -p 50051:50051 -p 9464:9464 diabetes-serving
 #
-# Configuration is by environment variables (DIABETES_PORT, DIABETES_WORKERS, DIABETES_MODEL,
+# Configuration is by environment variables (DIABETES_PORT, DIABETES_MODEL, DIABETES_THREADS,
 # DIABETES_METRICS_PORT, DIABETES_LOG_LEVEL, ...), or flags after the image name.
 
 # Any Python 3.11+ image on glibc with `python3 -m venv` works; the default is the public one.

@@ -49,7 +49,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--out", type=Path, default=RESULTS / "latest.json", help="where to write the JSON"
     )
     parser.add_argument("--no-peer", action="store_true", help="skip MLServer")
-    parser.add_argument("--no-scaling", action="store_true", help="skip the worker scaling")
+    parser.add_argument(
+        "--no-scaling", action="store_true", help="skip the scaling over server processes"
+    )
     parser.add_argument(
         "--only",
         action="append",

@@ -37,18 +37,20 @@ from diabetes.v1 import json_pb2
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import BUNDLED_ARTIFACT, FeatureStats, LinearModel, load_artifact
 from model.features import FEATURE_NAMES
-from server.json_lane import columns as lane_columns
-from server.json_lane import encode as lane_encode
-from server.json_lane import schema as lane_schema
-from server.json_lane import servicer as lane_servicer
+from server.faces.json_lane import columns as lane_columns
+from server.faces.json_lane import encode as lane_encode
+from server.faces.json_lane import schema as lane_schema
+from server.faces.json_lane import servicer as lane_servicer
+from server.faces.prediction_service import PredictionServicer
+from server.inference import Inference, Limits
 from server.metrics.recorder import ServerMetrics
 from server.model_store import ModelStore
-from server.servicer import Limits, PredictionServicer
-from server.telemetry import CallObserver
+from server.rpc import CallObserver
+from server.validation import checked_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 # The lane as last committed: a change in the working tree is measured against it. An older
-# revision works while the modules the lane imports (validation, telemetry) still fit it.
+# revision works while the modules the lane imports (inference, validation, rpc) still fit it.
 BASELINE_REV = "HEAD"
 LANE_MODULES = ("schema", "columns", "encode", "servicer")
 LIMITS = Limits(
@@ -73,7 +75,7 @@ def baseline_lane(rev: str, into: Path) -> dict[str, Any]:
     (package / "__init__.py").write_text("")
     for name in LANE_MODULES:
         shown = subprocess.run(
-            ["git", "show", f"{rev}:server/json_lane/{name}.py"],
+            ["git", "show", f"{rev}:server/faces/json_lane/{name}.py"],
             cwd=ROOT,
             check=False,
             capture_output=True,
@@ -81,12 +83,12 @@ def baseline_lane(rev: str, into: Path) -> dict[str, Any]:
         )
         if shown.returncode != 0:
             raise SystemExit(
-                f"the baseline {rev} has no server/json_lane/{name}.py "
+                f"the baseline {rev} has no server/faces/json_lane/{name}.py "
                 f"({shown.stderr.strip()[:200]}); pass --baseline with a revision that has "
                 "the lane's modules"
             )
         source = shown.stdout
-        source = source.replace("server.json_lane.", "json_lane_baseline.")
+        source = source.replace("server.faces.json_lane.", "json_lane_baseline.")
         (package / f"{name}.py").write_text(source)
     sys.path.insert(0, str(into))
     return {name: importlib.import_module(f"json_lane_baseline.{name}") for name in LANE_MODULES}
@@ -142,7 +144,7 @@ def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
     features, limit = case.model.features, LIMITS.max_batch_records
     store = cast(ModelStore, _OneModel(case.model))
     observer = CallObserver(access_log=None, metrics=ServerMetrics(registry=None))
-    servicer = lane["servicer"].JsonPredictionServicer(store, LIMITS, observer, schema)
+    servicer = lane["servicer"].JsonPredictionServicer(Inference(store, LIMITS, observer), schema)
     request = request_of(case)
     wire = request.SerializeToString()
     method_name = "PredictJsonRecords" if case.route == "records" else "PredictJsonColumns"
@@ -157,14 +159,16 @@ def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
             return schema.decode_records(case.body, limit)
 
         def to_columns(decoded: Any) -> Any:
-            return columns_mod.record_columns(decoded, case.model, limit)
+            batch = columns_mod.record_columns(decoded, features, False)
+            return checked_columns(batch, case.model.input_limit, limit)
     else:
 
         def decode() -> object:
             return schema.decode_columns(case.body, limit)
 
         def to_columns(decoded: Any) -> Any:
-            return columns_mod.given_columns(decoded, case.model, limit)
+            batch = columns_mod.given_columns(decoded, features, False)
+            return checked_columns(batch, case.model.input_limit, limit)
 
     decoded = decode()
     columns = to_columns(decoded)
@@ -264,10 +268,9 @@ def single_record_row(repeats: int, budget: float) -> dict[str, Any]:
     model = load_artifact(BUNDLED_ARTIFACT)
     store = ModelStore(BUNDLED_ARTIFACT)
     observer = CallObserver(access_log=None, metrics=ServerMetrics(registry=None))
-    typed = PredictionServicer(store, LIMITS, observer)
-    lane = lane_servicer.JsonPredictionServicer(
-        store, LIMITS, observer, lane_schema.JsonSchema.from_contract()
-    )
+    core = Inference(store, LIMITS, observer)
+    typed = PredictionServicer(core)
+    lane = lane_servicer.JsonPredictionServicer(core, lane_schema.JsonSchema.from_contract())
     predict = observer.unary_unary("Predict", typed.Predict)
     predict_json = observer.unary_unary("PredictJsonRecord", lane.PredictJsonRecord)
     typed_wire = pb.PredictRequest(record=pb.Record(bmi=payloads.SINGLE_BMI)).SerializeToString()

@@ -158,7 +158,7 @@ def _scaling(results: Mapping[str, Any]) -> list[str]:
     if not scaling:
         return []
     return _table(
-        ["unpinned, concurrency 32", "workers", "req/s", "server CPU µs/req"],
+        ["unpinned, concurrency 32", "processes", "req/s", "server CPU µs/req"],
         [
             [
                 str(p["path"]),

@@ -1,4 +1,4 @@
-"""What a benchmark run adds to the service's process module (`server.processes`: start in
+"""What a benchmark run adds to the service's process module (`server.stack.processes`: start in
 a session, wait until ready, stop the group, free ports, the process tree): CPU pinning and
 CPU/memory accounting from /proc."""
 
@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from server.processes import (
+from server.stack.processes import (
     Process,
     StartError,
     child_environment,
@@ -16,7 +16,7 @@ from server.processes import (
     free_port,
     process_tree,
 )
-from server.processes import start as start_process
+from server.stack.processes import start as start_process
 
 SERVER_CPUS = "0"
 GENERATOR_CPUS = "1"

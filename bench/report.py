@@ -184,10 +184,10 @@ def render(results: Mapping[str, Any], batch_concurrency: int) -> str:
     scaling = [p for p in results.get("points", []) if str(p["system"]).startswith("service-w")]
     if scaling:
         add("")
-        add("requests/s against worker processes, unpinned, c=32")
+        add("requests/s against server processes behind Envoy, unpinned, c=32")
         for p in scaling:
             add(
-                f"  {p['path']:<20} workers={p['system'].removeprefix('service-w'):<3}"
+                f"  {p['path']:<20} servers={p['system'].removeprefix('service-w'):<3}"
                 f"{num(opt(p['requests_per_s'])):>10} req/s"
             )
     add("")

@@ -6,7 +6,7 @@ comparable ones back to back (the no-op ceilings, the service, then MLServer, at
 size). On a shared machine the load from elsewhere drifts over minutes; interleaving keeps
 it from landing on one side of a ratio. Each point keeps its best round's rates and every
 round's CPU time per request (the verdicts use their median). Start-up trials come first,
-the unpinned worker scaling last. Every process it starts, it stops.
+the unpinned scaling over server processes last. Every process it starts, it stops.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ BATCH_CONCURRENCY = 4
 # The sizes the bulk ceilings (the no-op servers with bulk bodies) are measured at.
 CEILING_SIZES = (10_000, 100_000)
 ALL10 = "-all10"  # the path suffix of the ten-feature points
-SCALING_WORKERS = (1, 2)
+# Server processes behind the stack's Envoy (`--servers N`).
+SCALING_SERVERS = (1, 2)
 SCALING_CONCURRENCY = 32
 PREDICT = f"/{SERVICE_NAME}/Predict"
 PREDICT_BATCH = f"/{SERVICE_NAME}/PredictBatch"
@@ -287,38 +288,39 @@ class Bench:
                 self._remember_rss(label, group)
 
     def scaling(self) -> None:
-        """Requests/s against worker processes, nothing pinned (both CPUs shared)."""
-        print("scaling: worker processes, unpinned", flush=True)
+        """Requests/s against N server processes behind the stack's Envoy (`--servers N`),
+        nothing pinned (both CPUs shared). The points keep the `service-wN` system name of
+        earlier runs, where N counted worker processes."""
+        print("scaling: server processes, unpinned", flush=True)
         model, logs = self.settings.model, self.log_dir
-        for workers in SCALING_WORKERS:
-            system = f"service-w{workers}"
-            server = start_server(model, logs, cpus=None, workers=workers, name=system)
-            try:
-                case = Case(
-                    system=system,
-                    path="grpc-predict",
-                    concurrency=SCALING_CONCURRENCY,
-                    records=1,
-                    load=h2load_load(server.grpc_port, PREDICT, self.bodies.predict, 32, None),
-                    server_pids=server.server_pids(),
-                    min_response_bytes=self._verify_predict(server.grpc_port),
-                )
-                self.results.points.append(self._measure(case, pinned=False))
-            finally:
-                server.process.stop()
-            stack = start_stack(model, logs, cpus=None, servers=workers, name=f"stack-w{workers}")
+        for servers in SCALING_SERVERS:
+            system = f"service-w{servers}"
+            stack = start_stack(model, logs, cpus=None, servers=servers, name=f"stack-w{servers}")
             try:
                 assert stack.http_port is not None
-                case = Case(
-                    system=system,
-                    path="json-stream",
-                    concurrency=SCALING_CONCURRENCY,
-                    records=1,
-                    load=wrk_load(stack.http_port, "/stream", self.bodies.stream, 32, None),
-                    server_pids=stack.server_pids(),
-                    envoy_pids=stack.envoy_pids(),
+                predict_bytes = self._verify_predict(stack.http_port)
+                loads = (
+                    (
+                        "grpc-predict",
+                        h2load_load(stack.http_port, PREDICT, self.bodies.predict, 32, None),
+                    ),
+                    (
+                        "json-stream",
+                        wrk_load(stack.http_port, "/stream", self.bodies.stream, 32, None),
+                    ),
                 )
-                self.results.points.append(self._measure(case, pinned=False))
+                for path, load in loads:
+                    case = Case(
+                        system=system,
+                        path=path,
+                        concurrency=SCALING_CONCURRENCY,
+                        records=1,
+                        load=load,
+                        min_response_bytes=predict_bytes if path == "grpc-predict" else 0.0,
+                        server_pids=stack.server_pids(),
+                        envoy_pids=stack.envoy_pids(),
+                    )
+                    self.results.points.append(self._measure(case, pinned=False))
             finally:
                 stack.process.stop()
 

@@ -41,7 +41,7 @@ class RunningService:
 
 
 def start_server(
-    model: Path, log_dir: Path, *, cpus: str | None, workers: int = 1, name: str = "server"
+    model: Path, log_dir: Path, *, cpus: str | None, name: str = "server"
 ) -> RunningService:
     port = free_port()
     argv = [
@@ -54,8 +54,6 @@ def start_server(
         str(port),
         "--model",
         str(model),
-        "--workers",
-        str(workers),
         "--metrics-port",
         "0",
     ]

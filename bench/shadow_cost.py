@@ -20,10 +20,11 @@ import numpy as np
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import RAW_UNITS_ARTIFACT, load_artifact, save_artifact
 from model.models_cli import add_version, move_labels
+from server.faces.prediction_service import PredictionServicer
+from server.inference import Inference, Limits
 from server.model_store import ModelStore
-from server.servicer import Limits, PredictionServicer
+from server.rpc import CallObserver
 from server.shadow import Shadows
-from server.telemetry import CallObserver
 
 LIMITS = Limits(
     max_batch_records=100_000, batch_chunk_records=10_000, max_receive_message_bytes=64 << 20
@@ -70,7 +71,8 @@ def measure(calls: int, repeats: int) -> dict[str, dict[str, float]]:
             store = ModelStore(root)
             shadows = Shadows(store)
             observer = CallObserver(access_log=None)
-            servicers[setting] = (PredictionServicer(store, LIMITS, observer, shadows), shadows)
+            core = Inference(store, LIMITS, observer, shadows)
+            servicers[setting] = (PredictionServicer(core), shadows)
         single = pb.PredictRequest(model=name, record=pb.Record(bmi=31.0))
         batch = pb.PredictBatchRequest(
             model=name, records=[pb.Record(bmi=float(v)) for v in rng.uniform(18, 42, BATCH)]

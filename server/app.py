@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -18,30 +17,29 @@ from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from server import inference_protocol, inference_rest
-from server.admission import Admission, AdmissionMetrics, memory_budget
-from server.call_gate import CallGate
-from server.comparisons import ComparisonTotals
-from server.config import PROBE_THREADS, ServerConfig
-from server.guards import GuardWatch
-from server.json_lane.schema import JsonSchema
-from server.json_lane.servicer import SERVICE as JSON_SERVICE
-from server.json_lane.servicer import JsonPredictionServicer
-from server.logs import AccessLog
-from server.malloc_tuning import tune_malloc
-from server.model_store import ArtifactWatcher, ModelStore
-from server.registration import Guard, add_service
-from server.request_bounds import (
+from server.bounds.admission import Admission, AdmissionMetrics, memory_budget
+from server.bounds.call_gate import CallGate
+from server.bounds.request_bounds import (
     BULK_PATHS,
     TRAFFIC_PATHS,
     RequestGuard,
     bulk_calls_for,
     small_calls_reserve,
 )
-from server.request_bounds import Limits as RequestLimits
-from server.servicer import SERVICE, SERVICE_NAME, Limits, PredictionServicer
+from server.bounds.request_bounds import Limits as RequestLimits
+from server.comparisons import ComparisonTotals
+from server.config import PROBE_THREADS, ServerConfig
+from server.faces import oip_grpc, oip_rest, prediction_service
+from server.faces.json_lane.schema import JsonSchema
+from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
+from server.faces.json_lane.servicer import JsonPredictionServicer
+from server.guards import GuardWatch
+from server.inference import Inference, Limits
+from server.logs import AccessLog
+from server.malloc_tuning import tune_malloc
+from server.model_store import ArtifactWatcher, ModelStore
+from server.rpc import CallMetrics, CallObserver, Guard, add_service
 from server.shadow import Shadows
-from server.telemetry import CallMetrics, CallObserver
 from server.tracing import start_tracing
 
 if TYPE_CHECKING:
@@ -90,7 +88,8 @@ class RunningServer:
             ("grpc.max_receive_message_length", config.max_receive_message_bytes),
             ("grpc.max_send_message_length", config.max_send_message_bytes),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
-            ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+            # grpc's default would let a second server bind the same port unnoticed.
+            ("grpc.so_reuseport", 0),
         ]
         budget = memory_budget(config.memory_budget_bytes, config.memory_baseline_bytes)
         admission_metrics = metrics if isinstance(metrics, AdmissionMetrics) else None
@@ -131,28 +130,18 @@ class RunningServer:
         def guard(method: MethodDescriptor) -> Guard:
             return RequestGuard(method, request_limits, self.admission).check
 
-        shadows = self.shadows
-        typed = PredictionServicer(store, limits, observer, shadows)
-        json_lane = JsonPredictionServicer(
-            store, limits, observer, JsonSchema.from_contract(), shadows
-        )
+        core = Inference(store, limits, observer, self.shadows)
         self.ready = threading.Event()  # set while serving; cleared when draining
-        open_inference = inference_protocol.InferenceProtocolServicer(
-            store, config.max_batch_records, observer, self.ready.is_set, shadows
-        )
-        open_inference_rest = inference_rest.InferenceRestServicer(
-            store, config.max_batch_records, observer, self.ready.is_set, shadows
+        faces = (
+            (prediction_service.PredictionServicer(core), prediction_service.SERVICE),
+            (JsonPredictionServicer(core, JsonSchema.from_contract()), JSON_SERVICE),
+            (oip_grpc.OpenInferenceGrpcServicer(core, self.ready.is_set), oip_grpc.SERVICE),
+            (oip_rest.OpenInferenceRestServicer(core, self.ready.is_set), oip_rest.SERVICE),
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
-        services = (
-            (typed, SERVICE),
-            (json_lane, JSON_SERVICE),
-            (open_inference, inference_protocol.SERVICE),
-            (open_inference_rest, inference_rest.SERVICE),
-        )
         served = [
             add_service(self.server, servicer, service, observer, guard)
-            for servicer, service in services
+            for servicer, service in faces
         ]
         served.append(
             add_service(
@@ -185,9 +174,9 @@ class RunningServer:
         self.ready.set()
         for service in (
             "",
-            SERVICE_NAME,
-            inference_protocol.SERVICE_NAME,
-            inference_rest.SERVICE_NAME,
+            prediction_service.SERVICE_NAME,
+            oip_grpc.SERVICE_NAME,
+            oip_rest.SERVICE_NAME,
         ):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -254,7 +243,4 @@ def serve(config: ServerConfig, metrics: ServerMetrics | None = None) -> int:
         watcher.stop()
     running.stop(config.grace_period, config.shutdown_delay)
     tracing.shutdown()
-    if metrics is not None:
-        metrics.close()
-        metrics.process_exited(os.getpid())
     return 0

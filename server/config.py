@@ -24,7 +24,6 @@ class ServerConfig:
     model_path: Path | None = None
     model_repository: Path = BUNDLED_REPOSITORY
     default_model: str = DEFAULT_MODEL
-    workers: int = 1
     threads: int = 16
     # Calls in progress or waiting for a thread, per process; one more gets RESOURCE_EXHAUSTED
     # at once (Envoy retries it on another server) instead of queueing until its deadline.
@@ -38,7 +37,7 @@ class ServerConfig:
     # Methods that take no bulk (health, reflection, metadata, Predict, POST /stream) refuse
     # a larger request unparsed.
     max_small_request_bytes: int = 16 * KIB
-    # What the calls in flight may reserve (server.admission); 0: the cgroup's memory limit
+    # What the calls in flight may reserve (server.bounds.admission); 0: the cgroup's memory limit
     # (or the machine's memory) minus memory_baseline_bytes.
     memory_budget_bytes: int = 0
     memory_baseline_bytes: int = 128 * MIB

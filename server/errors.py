@@ -52,7 +52,7 @@ class ModelNotFoundError(ServiceError):
 
 class RefusedRequest:
     """What request bytes that are refused before or by the parse become (see
-    `server.registration`): bytes that are not a valid message, over a method's size or
+    `server.rpc`): bytes that are not a valid message, over a method's size or
     count limit, or over the server's capacity. grpc would answer INTERNAL and log a
     traceback for an exception raised there; the call is answered with `error`'s status
     instead, and logged and counted like any other."""

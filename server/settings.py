@@ -47,11 +47,6 @@ SETTINGS: tuple[Setting, ...] = (
         type=Path,
     ),
     _setting("--default-model", "the repository's model for calls that name none"),
-    _setting(
-        "--workers",
-        "processes of this server sharing its one port (SO_REUSEPORT), under a supervisor",
-        type=positive_int,
-    ),
     _setting("--threads", "handler threads per process", type=positive_int),
     _setting(
         "--max-concurrent-rpcs",

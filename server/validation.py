@@ -1,5 +1,7 @@
-"""Request validation: protobuf requests (and the JSON lane's decoded bodies) in, numpy
-feature columns out.
+"""Request validation, whatever the face: decoded values in, checked numpy feature columns
+out. A face's decoder turns its request into values that each carry the position that names
+them (`records[3].bmi`, `columns.bmi[2]`, `input bmi[0]`); the checks here never see
+protobuf or JSON.
 
 Every problem is an `InvalidInputError` whose message names the field and, in a batch, the
 record index. A whole batch is checked before any prediction is sent, so a bad record
@@ -14,93 +16,82 @@ per value, the cost of the plain finiteness check it replaces.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from diabetes.v1 import prediction_pb2 as pb
-from model.artifact import LinearModel
 from model.linear import FloatArray
 from server.errors import InvalidInputError
 
+# One value and the field path that names it (`record.bmi`).
+Field = tuple[float, str]
+# One feature's column and its field path with `{}` for the record index (`records[{}].bmi`).
+Column = tuple[FloatArray, str]
 
-def record_values(record: pb.Record, model: LinearModel) -> list[float]:
-    """The model's features from one record, in the model's order."""
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A decoded batch, not yet checked: how many records it holds (`field` names it in
+    the size messages), its columns, one per model feature in the model's order, and
+    whether it asks for the prediction intervals. `columns()` is called only once `count`
+    is within the record limit, so a decoder builds no per-record arrays for a batch that
+    is refused for its size."""
+
+    count: int
+    field: str
+    columns: Callable[[], Iterable[Column]]
+    intervals: bool = False
+
+
+def checked_record(fields: Iterable[Field], limit: float) -> list[float]:
+    """One record's values, each within [-limit, limit] (checked inline: Predict's path)."""
     values = []
-    for name in model.features:
-        if not record.HasField(name):
-            raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
-        value = getattr(record, name)
-        check_value_within_limit(value, model.input_limit, f"record.{name}")
+    for value, where in fields:
+        if not -limit <= value <= limit:
+            raise InvalidInputError(_out_of_limit(where, value, limit))
         values.append(value)
     return values
 
 
-def batch_columns(
-    request: pb.PredictBatchRequest, model: LinearModel, max_records: int
-) -> list[FloatArray]:
-    """The model's features from a batch (records or columns), one array per feature."""
-    if request.HasField("columns"):
-        if len(request.records):
-            raise InvalidInputError("set either records or columns, not both")
-        columns = request.columns
-        return feature_columns(
-            lambda name: getattr(columns, name), model, max_records, bool(columns.ListFields())
-        )
-    return _from_records(request.records, model, max_records)
-
-
-def _from_records(
-    records: Sequence[pb.Record], model: LinearModel, max_records: int
-) -> list[FloatArray]:
-    features = model.features
-    count = len(records)
-    check_size(count, max_records, "records")
+def checked_columns(batch: Batch, limit: float, max_records: int) -> list[FloatArray]:
+    """A batch's columns: at least one record and at most `max_records`, every value
+    within [-limit, limit]."""
+    check_size(batch.count, max_records, batch.field)
     columns = []
-    for name in features:
-        column = np.fromiter(map(attrgetter(name), records), dtype=np.float64, count=count)
-        # An absent optional field reads as 0.0: only zeros need a presence check.
-        absent = [
-            i for i in np.flatnonzero(column == 0.0).tolist() if not records[i].HasField(name)
-        ]
-        if absent:
-            more = f" (and {len(absent) - 1} more records)" if len(absent) > 1 else ""
-            raise InvalidInputError(
-                f"records[{absent[0]}].{name} is missing{more}; {needs(features)}"
-            )
-        check_within_limit(column, model.input_limit, f"records[{{}}].{name}")
+    for column, where in batch.columns():
+        check_within_limit(column, limit, where)
         columns.append(column)
     return columns
 
 
 def feature_columns(
     column_of: Callable[[str], Sequence[float]],
-    model: LinearModel,
-    max_records: int,
+    features: Sequence[str],
     anything_sent: bool,
-) -> list[FloatArray]:
-    """The model's features from one sequence per feature (`column_of(name)`, empty when
-    not sent), checked: every needed column present, all of one length, within the model's
-    input limit, within the record limit. `anything_sent` tells "no columns at all" from
-    "not the needed ones"."""
-    features = model.features
+    intervals: bool,
+) -> Batch:
+    """A batch sent as one sequence per feature (`column_of(name)`, empty when not sent):
+    every needed column present and all of one length. `anything_sent` tells "no columns
+    at all" from "not the needed ones"."""
     arrays = [np.array(column_of(name), dtype=np.float64) for name in features]
     count = max(len(array) for array in arrays)
     if count == 0 and anything_sent:  # values sent, none for this model's features
         raise InvalidInputError(f"columns.{features[0]} is missing; {needs(features)}")
-    check_size(count, max_records, "columns")
-    for name, array in zip(features, arrays, strict=True):
-        if len(array) == 0:
-            raise InvalidInputError(f"columns.{name} is missing; {needs(features)}")
-        if len(array) != count:
-            longest = features[[len(a) for a in arrays].index(count)]
-            raise InvalidInputError(
-                f"columns.{name} has {len(array)} values but columns.{longest} has {count}; "
-                "every column needs one value per record"
-            )
-        check_within_limit(array, model.input_limit, f"columns.{name}[{{}}]")
-    return arrays
+
+    def columns() -> Iterator[Column]:
+        for name, array in zip(features, arrays, strict=True):
+            if len(array) == 0:
+                raise InvalidInputError(f"columns.{name} is missing; {needs(features)}")
+            if len(array) != count:
+                longest = features[[len(a) for a in arrays].index(count)]
+                raise InvalidInputError(
+                    f"columns.{name} has {len(array)} values but columns.{longest} has "
+                    f"{count}; every column needs one value per record"
+                )
+            yield array, f"columns.{name}[{{}}]"
+
+    return Batch(count, "columns", columns, intervals)
 
 
 def check_size(count: int, max_records: int, field: str) -> None:
@@ -122,12 +113,6 @@ def check_within_limit(column: FloatArray, limit: float, where: str) -> None:
         return
     index = int(np.flatnonzero(~(np.abs(column) <= limit))[0])
     raise InvalidInputError(_out_of_limit(where.format(index), float(column[index]), limit))
-
-
-def check_value_within_limit(value: float, limit: float, where: str) -> None:
-    """One value within [-limit, limit]; `where` names the field."""
-    if not -limit <= value <= limit:
-        raise InvalidInputError(_out_of_limit(where, value, limit))
 
 
 def _out_of_limit(where: str, value: float, limit: float) -> str:

@@ -1,5 +1,4 @@
-"""The server's Prometheus metrics: names, help, labels, buckets, and how the values of
-several worker processes add up."""
+"""The server's Prometheus metrics: names, help, labels and buckets."""
 
 from __future__ import annotations
 
@@ -15,23 +14,12 @@ class Kind(Enum):
     HISTOGRAM = "histogram"
 
 
-class AcrossWorkers(Enum):
-    """How the parent of `--workers N` combines the workers' values (prometheus-client's
-    multiprocess modes of the same names)."""
-
-    SUM = "sum"  # every worker's, dead ones included (counters, histograms, sums)
-    LIVESUM = "livesum"  # live workers' only
-    LIVEMAX = "livemax"
-    LIVEMOSTRECENT = "livemostrecent"  # the most recently written live worker's
-
-
 @dataclass(frozen=True)
 class Metric:
     name: str  # a counter's without `_total`
     help: str
     kind: Kind
     labels: tuple[str, ...]
-    across_workers: AcrossWorkers = AcrossWorkers.SUM
     buckets: tuple[float, ...] = ()  # histograms: upper bounds, +Inf implied
 
 
@@ -86,7 +74,6 @@ IN_FLIGHT = Metric(
     "Calls being handled now.",
     Kind.GAUGE,
     ("method",),
-    AcrossWorkers.LIVESUM,
 )
 RESERVED_BYTES = Metric(
     "diabetes_admission_reserved_bytes",
@@ -94,7 +81,6 @@ RESERVED_BYTES = Metric(
     "bound: a multiple of its body plus a constant).",
     Kind.GAUGE,
     (),
-    AcrossWorkers.LIVESUM,
 )
 ADMISSION_REFUSALS = Metric(
     "diabetes_admission_refusals",
@@ -110,7 +96,6 @@ MODEL_INFO = Metric(
     "1 for the model version being served (0 for one served before).",
     Kind.GAUGE,
     ("name", "version", "checksum"),
-    AcrossWorkers.LIVEMAX,
 )
 RELOADS = Metric(
     "diabetes_model_reloads",
@@ -124,21 +109,18 @@ FILES_REFUSED = Metric(
     '(from the repository\'s names; "" for a file whose name is not a valid one).',
     Kind.GAUGE,
     ("model",),
-    AcrossWorkers.LIVEMAX,
 )
 TRAINING_MEAN = Metric(
     "diabetes_training_feature_mean",
     "Mean of each feature in the model's training data.",
     Kind.GAUGE,
     ("feature",),
-    AcrossWorkers.LIVEMOSTRECENT,
 )
 TRAINING_STD = Metric(
     "diabetes_training_feature_std",
     "Standard deviation of each feature in the model's training data.",
     Kind.GAUGE,
     ("feature",),
-    AcrossWorkers.LIVEMOSTRECENT,
 )
 # A gauge, not a counter: feature values (centred) are negative as often as not.
 FEATURE_SUM = Metric(
@@ -188,7 +170,6 @@ SHADOW_MAX_ABS_DIFF = Metric(
     "The largest |candidate - reference| seen.",
     Kind.GAUGE,
     COMPARISON_LABELS,
-    AcrossWorkers.LIVEMAX,
 )
 SHADOW_DIFF = Metric(
     "diabetes_shadow_diff",
@@ -210,7 +191,6 @@ SHADOW_WORST = Metric(
     "inputs (field: a feature), the candidate's and the reference's predictions.",
     Kind.GAUGE,
     (*COMPARISON_LABELS, "rank", "field"),
-    AcrossWorkers.LIVEMOSTRECENT,
 )
 SHADOW_ERRORS = Metric(
     "diabetes_shadow_errors",
@@ -223,7 +203,6 @@ GUARD_FIGURE = Metric(
     "A guarded canary's figure over its guard's window, as this server last measured it.",
     Kind.GAUGE,
     ("model", "version", "figure"),
-    AcrossWorkers.LIVEMAX,
 )
 GUARD_BREACHES = Metric(
     "diabetes_guard_breaches",

@@ -4,9 +4,7 @@ whole cost on the hot path); they become Prometheus metric families only when re
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from bisect import bisect_left
 from collections.abc import Sequence
 
@@ -17,23 +15,13 @@ from model.linear import FloatArray
 from server.comparisons import ComparisonTotals
 from server.metrics import definitions as defs
 from server.metrics.drift import DriftTotals
-from server.metrics.exposition import (
-    MULTIPROC_ENV,
-    SamplesCollector,
-    SamplesFile,
-    mark_worker_exited,
-)
+from server.metrics.exposition import SamplesCollector
 from server.metrics.samples import LabelValues, Samples
-
-# With worker processes, a worker's values reach the parent's endpoint at most this late.
-WRITE_SECONDS = 1.0
 
 
 class ServerMetrics:
-    """The server's metrics; implements `server.telemetry.CallMetrics`. Served from
-    `registry` (a collector reading the live values); under `--workers N`
-    (`PROMETHEUS_MULTIPROC_DIR` set) also written to that directory every second for the
-    parent to serve."""
+    """The server's metrics; implements `server.rpc.CallMetrics`. Served from
+    `registry` (a collector reading the live values)."""
 
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
         self._lock = threading.Lock()
@@ -54,13 +42,6 @@ class ServerMetrics:
         self.comparisons = ComparisonTotals()
         if registry is not None:
             registry.register(SamplesCollector(self.samples))
-        directory = os.environ.get(MULTIPROC_ENV)
-        self._file = SamplesFile(directory, os.getpid()) if directory else None
-        self._stopped = threading.Event()
-        self._writer: threading.Thread | None = None
-        if self._file is not None:
-            self._writer = threading.Thread(target=self._write_often, name="metrics", daemon=True)
-            self._writer.start()
 
     # CallMetrics: the hot path only adds to plain numbers under a lock.
     def call_started(self, method: str) -> None:
@@ -152,30 +133,6 @@ class ServerMetrics:
         for part, values in self.comparisons.samples().items():
             samples[defs.COMPARISON_PARTS[part].name] = values
         return samples
-
-    def _write_often(self) -> None:
-        while not self._stopped.wait(WRITE_SECONDS):
-            self.write()
-
-    def write(self) -> None:
-        """Write the values for the parent process now (a no-op without worker processes)."""
-        if self._file is not None:
-            self._file.write(time.time(), self.samples())
-
-    def close(self) -> None:
-        """Stop the writer and write the last values."""
-        self._stopped.set()
-        if self._writer is not None:
-            self._writer.join(timeout=5)
-        self.write()
-
-    @staticmethod
-    def process_exited(pid: int) -> None:
-        """Drop a finished worker's live gauges (in-flight calls, model info); a no-op
-        without worker processes."""
-        directory = os.environ.get(MULTIPROC_ENV)
-        if directory:
-            mark_worker_exited(directory, pid)
 
 
 class _Histogram:

@@ -1,9 +1,9 @@
 """`make run` / `diabetes-service`: the whole service in the foreground, gRPC server(s)
 with the bundled model and Envoy in front; Ctrl-C or SIGTERM stops both cleanly.
 
-Words: a *server* is one `diabetes-server` command on one port, one Envoy endpoint;
-*workers* are the processes of one server sharing its port (SO_REUSEPORT). The children
-get every setting as a flag and none of this command's `DIABETES_*` environment.
+Words: a *server* is one `diabetes-server` process on one port, one Envoy endpoint; N
+servers use N cores. The children get every setting as a flag and none of this command's
+`DIABETES_*` environment.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import FrameType
 
 from command_settings import Setting, SettingsParser, port_number, positive_int
 from server import settings as server_settings
-from server.processes import StartError
+from server.stack.processes import StartError
 from server.stack.stack import Stack, StackOptions
 
 defaults = StackOptions()
@@ -54,7 +54,6 @@ SETTINGS: tuple[Setting, ...] = (
         type=positive_int,
     ),
     # The server's own declarations: the same flag, variable, default and help.
-    server_settings.setting("workers"),
     server_settings.setting("model_path"),
     server_settings.setting("model_repository"),
     Setting(
@@ -65,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 # Server flags this command sets itself; after `--` they would be a second way.
-OWN_SERVER_FLAGS = ("--host", "--port", "--workers", "--model", "--model-repository")
+OWN_SERVER_FLAGS = ("--host", "--port", "--model", "--model-repository")
 
 
 def build_parser(environ: Mapping[str, str] | None = None) -> SettingsParser:
@@ -97,7 +96,6 @@ def parse_options(argv: Sequence[str] | None) -> StackOptions:
         public_host=args.public_host,
         grpc_port=args.grpc_port or None,
         servers=args.servers,
-        workers=args.workers,
         model=args.model_path,
         model_repository=args.model_repository,
         envoy_concurrency=args.envoy_concurrency,

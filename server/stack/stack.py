@@ -1,5 +1,5 @@
-"""The local stack: `servers` gRPC servers (one port each, each of `workers` processes)
-behind one Envoy, as children of the stack command."""
+"""The local stack: `servers` gRPC servers (one process and one port each) behind one
+Envoy, as children of the stack command."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from server.config import ServerConfig
 from server.healthcheck import check
-from server.processes import Process, child_environment, free_port, start
 from server.stack.envoy_config import CLUSTER, PUBLIC_LISTENER, EnvoyOptions, write
+from server.stack.processes import Process, child_environment, free_port, start
 
 # Servers listen on loopback only; Envoy is their one public face.
 SERVER_HOST = "127.0.0.1"
@@ -34,8 +34,6 @@ class StackOptions:
     # of its own, chosen when the stack is made (no range of consecutive ports is needed).
     grpc_port: int | None = ServerConfig.port
     servers: int = 1
-    # Each server's --workers: processes sharing that server's one port.
-    workers: int = ServerConfig.workers
     # One artifact served alone; when None, the repository directory.
     model: Path | None = ServerConfig.model_path
     model_repository: Path = ServerConfig.model_repository
@@ -71,8 +69,6 @@ class StackOptions:
             SERVER_HOST,
             "--port",
             str(port),
-            "--workers",
-            str(self.workers),
             *self.model_flags,
             *self.metrics_flags(index),
             *self.server_args,

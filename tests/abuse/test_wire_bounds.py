@@ -26,7 +26,7 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from diabetes_client.channel import RetryPolicy, channel_options
 from model.artifact import LinearModel, load_artifact
-from server.request_bounds import CALL_OVERHEAD_BYTES, MAX_INFER_TENSORS
+from server.bounds.request_bounds import CALL_OVERHEAD_BYTES, MAX_INFER_TENSORS
 from tests.support.artifacts import write_test_artifact
 from tests.support.memory import peak_growth
 from tests.support.processes import ServerProcess, running_server

@@ -18,7 +18,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from server.processes import free_port
+from server.stack.processes import free_port
 from server.stack.stack import envoy_command, healthy_upstreams
 from tests.delivery.envoy_files import (
     BASE,

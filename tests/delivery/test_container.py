@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
-from server.processes import Process, free_port
+from server.stack.processes import Process, free_port
 from tests.delivery.docker_cli import Container, daemon_answers, run_detached, run_once
 from tests.delivery.envoy_files import COMPOSE_PRODUCTION, jwt_claims, load
 from tests.delivery.tools import venv_tool

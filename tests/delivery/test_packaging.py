@@ -15,7 +15,7 @@ import pytest
 
 from diabetes.v1 import prediction_pb2, prediction_pb2_grpc
 from server.healthcheck import check
-from server.processes import child_environment, free_port, start
+from server.stack.processes import child_environment, free_port, start
 from tests.delivery.tools import run_isolated
 from tests.support.processes import ROOT
 

@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.healthcheck import check
-from server.processes import free_port
+from server.stack.processes import free_port
 from server.stack.stack import envoy_command, healthy_upstreams
 from tests.delivery.envoy_files import (
     BASE,

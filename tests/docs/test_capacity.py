@@ -127,7 +127,7 @@ def test_the_server_pods_limit_holds_its_baseline_and_one_maximal_call_of_each_k
     """The server's sizing rule the runbook states: the budget (limit − baseline) admits at
     least one bulk call and one maximal request of every bulk method, and the pod's peak
     (baseline + budget) is its limit."""
-    from server import request_bounds as bounds
+    from server.bounds import request_bounds as bounds
     from server.config import ServerConfig
 
     server = capacity._kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]

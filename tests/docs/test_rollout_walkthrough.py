@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from model.artifact import RAW_UNITS_ARTIFACT
-from server.processes import free_port
+from server.stack.processes import free_port
 from server.stack.stack import Stack
 from tests.docs import runner
 from tests.docs.markdown import ROLLOUT, ROOT, Block, blocks

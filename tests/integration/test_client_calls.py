@@ -25,9 +25,10 @@ from diabetes_client import (
     UnavailableError,
 )
 from model.artifact import LinearModel
+from server.faces.prediction_service import PredictionServicer
+from server.inference import Inference, Limits
 from server.model_store import ModelStore
-from server.servicer import Limits, PredictionServicer
-from server.telemetry import CallObserver
+from server.rpc import CallObserver
 from tests.support.processes import refusing_port, wait_until
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
@@ -94,9 +95,11 @@ class Faults(grpc.ServerInterceptor):  # type: ignore[misc]
 def in_process_server(artifact: Path, faults: Faults, port: int = 0) -> Iterator[str]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=[faults])
     servicer = PredictionServicer(
-        ModelStore(artifact),
-        Limits(max_batch_records=100_000, batch_chunk_records=700, max_receive_message_bytes=0),
-        CallObserver(access_log=None),
+        Inference(
+            ModelStore(artifact),
+            Limits(max_batch_records=100_000, batch_chunk_records=700, max_receive_message_bytes=0),
+            CallObserver(access_log=None),
+        )
     )
     pb_grpc.add_PredictionServiceServicer_to_server(servicer, server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")

@@ -146,24 +146,25 @@ def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(two_feature_artifac
     assert messages[-1] == "stopped"
 
 
-def test_workers_share_one_port(two_feature_artifact: Path) -> None:
-    with running_server("--workers", "2", model=two_feature_artifact) as server:
-        wait_until(
-            lambda: sum(e.get("message") == "serving" for e in server.json_logs()) == 2,
-            20,
-            "both workers to serve",
+def test_a_second_server_on_a_taken_port_cannot_start(two_feature_artifact: Path) -> None:
+    with running_server(model=two_feature_artifact) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "server", "--port", str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
-        for _ in range(20):  # new connections land on either worker
-            with grpc.insecure_channel(server.target) as channel:
-                reply = pb_grpc.PredictionServiceStub(channel).Predict(
-                    pb.PredictRequest(record=pb.Record(bmi=0.0, bp=0.0)), timeout=5
-                )
-                assert reply.model_version == "test-1"
-        pids = {e.get("pid") for e in server.json_logs() if e.get("message") == "serving"}
-        assert len(pids) == 2
-        server.signal(signal.SIGTERM)
-        assert server.wait(30) == 0
-        assert sum(e.get("message") == "stopped" for e in server.json_logs()) == 2
+        assert result.returncode == 2
+        [line] = [json.loads(line) for line in result.stderr.splitlines() if "cannot start" in line]
+        assert line["message"] == (
+            f"cannot start: cannot listen on 127.0.0.1:{server.port}: in use, or not local"
+        )
+        with grpc.insecure_channel(server.target) as channel:
+            reply = pb_grpc.PredictionServiceStub(channel).Predict(
+                pb.PredictRequest(record=pb.Record(bmi=0.0, bp=0.0)), timeout=5
+            )
+        assert reply.model_version == "test-1"
 
 
 @pytest.mark.parametrize(
@@ -203,13 +204,15 @@ def test_help_lists_every_flag_with_its_environment_variable() -> None:
     for flag, variable in [
         ("--port", "DIABETES_PORT"),
         ("--model", "DIABETES_MODEL"),
-        ("--workers", "DIABETES_WORKERS"),
+        ("--threads", "DIABETES_THREADS"),
         ("--log-level", "DIABETES_LOG_LEVEL"),
         ("--max-batch-records", "DIABETES_MAX_BATCH_RECORDS"),
         ("--max-receive-message-bytes", "DIABETES_MAX_RECEIVE_MESSAGE_BYTES"),
     ]:
         assert flag in result.stdout
         assert variable in result.stdout
+    # One process per server: several cores are several servers (`diabetes-service --servers`).
+    assert "--workers" not in result.stdout
 
 
 def test_environment_configures_the_server(two_feature_artifact: Path) -> None:

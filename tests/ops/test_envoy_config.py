@@ -20,8 +20,8 @@ import h2.events
 import pytest
 import yaml
 
-from server.processes import start
 from server.stack.envoy_config import EnvoyOptions, main, render
+from server.stack.processes import start
 from server.stack.stack import bound_ports, envoy_binary
 from tests.support.credentials import SigningKey, write_self_signed_certificate
 

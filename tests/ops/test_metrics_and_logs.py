@@ -1,10 +1,9 @@
-"""The Prometheus endpoint (one process and `--workers 2`), Envoy's own stats, and the JSON
-access logs of Envoy and the server sharing `x-request-id`."""
+"""The Prometheus endpoint of a server process, Envoy's own stats, and the JSON access logs
+of Envoy and the server sharing `x-request-id`."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import urllib.request
 from pathlib import Path
@@ -16,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.processes import free_port
+from server.stack.processes import free_port
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import replace_artifact, running_envoy
 from tests.support.processes import running_server, wait_until
@@ -130,43 +129,6 @@ def test_one_process_metrics(models: dict[str, Path]) -> None:
             10,
             "the refusal counted",
         )
-
-
-def _predicts(samples: Samples) -> float:
-    return value(samples, "diabetes_calls_total", method="Predict", code="OK")
-
-
-def test_worker_processes_share_one_metrics_endpoint(models: dict[str, Path]) -> None:
-    replace_artifact(models["serving"], models["v1"])
-    port, metrics_port = free_port(), free_port()
-    with running_server(
-        "--workers", "2", "--metrics-port", str(metrics_port), model=models["serving"], port=port
-    ) as server:
-        # SO_REUSEPORT spreads connections: many channels reach both workers.
-        for _ in range(8):
-            _calls(server.target)
-        # Each worker writes its counts out once a second.
-        wait_until(lambda: _predicts(scrape(metrics_port)) == 40, 10, "every worker's calls")
-        samples = scrape(metrics_port)
-        assert value(samples, "diabetes_calls_total", method="PredictBatch", code="OK") == 8
-        serving_pids = {e["pid"] for e in server.json_logs() if e.get("message") == "serving"}
-        assert len(serving_pids) == 2
-        # A worker killed outright is replaced; its counts stay, its live gauges go.
-        victim = min(serving_pids)
-        os.kill(victim, signal.SIGKILL)
-        wait_until(
-            lambda: (
-                len({e["pid"] for e in server.json_logs() if e.get("message") == "serving"}) == 3
-            ),
-            30,
-            "the replacement worker",
-        )
-        _calls(server.target)
-        wait_until(lambda: _predicts(scrape(metrics_port)) == 45, 10, "the new worker's calls")
-        samples = scrape(metrics_port)
-        assert value(samples, "diabetes_calls_in_flight", method="Predict") == 0
-        info = [v for (name, _), v in samples.items() if name == "diabetes_model_info"]
-        assert info == [1]
 
 
 def test_envoy_stats_in_prometheus_format_on_loopback_admin(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.processes import free_port
+from server.stack.processes import free_port
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, running_server, wait_until

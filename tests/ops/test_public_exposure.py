@@ -17,8 +17,8 @@ import yaml
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.processes import free_port
 from server.stack.envoy_config import EnvoyOptions, render
+from server.stack.processes import free_port
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
 from tests.support.ops import running_envoy
 from tests.support.processes import ROOT, ServerProcess, running_server

@@ -26,7 +26,7 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import BUNDLED_ARTIFACT, RAW_UNITS_ARTIFACT, load_artifact, save_artifact
 from model.repository import read_labels
-from server.processes import free_port
+from server.stack.processes import free_port
 from tests.ops.test_rollout import JsonLoad, diabetes_models
 from tests.support.ops import Load
 from tests.support.processes import wait_until

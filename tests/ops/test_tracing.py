@@ -14,7 +14,7 @@ import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
-from server.json_lane.servicer import SERVICE as JSON_SERVICE
+from server.faces.json_lane.servicer import SERVICE as JSON_SERVICE
 from tests.support.artifacts import write_test_artifact
 from tests.support.ops import running_envoy
 from tests.support.processes import running_server, wait_until

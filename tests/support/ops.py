@@ -16,8 +16,8 @@ import grpc
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.processes import Process, free_port
 from server.stack.envoy_config import EnvoyOptions, write
+from server.stack.processes import Process, free_port
 from server.stack.stack import EnvoyPorts, bound_ports, envoy_command, healthy_upstreams
 from tests.support.processes import spawn, wait_until
 

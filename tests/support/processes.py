@@ -1,5 +1,5 @@
 """Start and stop the real server as a subprocess on a port it binds itself (port 0), with
-the service's own process module (`server.processes`): own session, output in a log file,
+the service's own process module (`server.stack.processes`): own session, output in a log file,
 group stop."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from server.healthcheck import check
-from server.processes import Process, StartError, child_environment, free_port, start
+from server.stack.processes import Process, StartError, child_environment, start
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,9 +92,6 @@ def start_server(
     """Start `python -m server` and wait until its health says SERVING. Without `port` it
     binds port 0 and reports the port the kernel gave it (its "serving" line), so no other
     process can take the port between its choice and the bind."""
-    if port is None and _has_workers(extra_args, env):
-        # Workers each bind the port themselves: port 0 would give each one of its own.
-        port = free_port()
     args = [sys.executable, "-m", "server", "--port", str(port or 0), *extra_args]
     if model is not None:
         args += ["--model", str(model)]
@@ -105,10 +102,6 @@ def start_server(
     except StartError as exc:
         raise RuntimeError(f"{exc}; server log:\n{server.log_text()}") from exc
     return server
-
-
-def _has_workers(args: Sequence[str], env: dict[str, str] | None) -> bool:
-    return "--workers" in args or "DIABETES_WORKERS" in (env or {})
 
 
 def _serving(server: ServerProcess) -> bool:

@@ -17,12 +17,12 @@ from model.estimator import SimpleLinearRegression
 from model.models_cli import build_parser as models_parser
 from server.config import ServerConfig
 from server.healthcheck import build_parser as healthcheck_parser
-from server.processes import child_environment
 from server.settings import build_parser as server_parser
 from server.stack.__main__ import build_parser as stack_parser
 from server.stack.__main__ import parse_options
 from server.stack.envoy_config import EnvoyOptions
 from server.stack.envoy_config import build_parser as envoy_parser
+from server.stack.processes import child_environment
 from tools.docs.docgen import commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +87,8 @@ def test_model_imports_no_server_module() -> None:
 
 def test_server_settings_show_their_variable_and_default() -> None:
     docs = _options(describe(server_parser(environ={})))
-    assert docs["--workers"].env_var == "DIABETES_WORKERS"
-    assert docs["--workers"].default == str(ServerConfig.workers)
+    assert docs["--threads"].env_var == "DIABETES_THREADS"
+    assert docs["--threads"].default == str(ServerConfig.threads)
     assert docs["--port"].default == str(ServerConfig.port)
     # No machine path in what the docs render.
     assert docs["--model-repository"].default == "model/artifacts"
@@ -99,15 +99,14 @@ def test_server_settings_show_their_variable_and_default() -> None:
 
 
 def test_environment_variables_set_defaults_and_are_validated() -> None:
-    assert server_parser(environ={"DIABETES_WORKERS": "3"}).parse_args([]).workers == 3
+    assert server_parser(environ={"DIABETES_THREADS": "3"}).parse_args([]).threads == 3
     with pytest.raises(SystemExit):
-        server_parser(environ={"DIABETES_WORKERS": "0"}).parse_args([])
+        server_parser(environ={"DIABETES_THREADS": "0"}).parse_args([])
 
 
 def test_stack_shares_the_server_declarations() -> None:
     server = _options(describe(server_parser(environ={})))
     stack = _options(describe(stack_parser(environ={})))
-    assert stack["--workers"] == server["--workers"]
     assert stack["--model"] == server["--model"]
     assert stack["--model-repository"] == server["--model-repository"]
     assert stack["--servers"].env_var == "DIABETES_SERVERS"
@@ -135,16 +134,15 @@ def test_training_defaults_come_from_the_estimator() -> None:
 
 
 def test_stack_builds_explicit_server_flags() -> None:
-    options = parse_options(["--workers", "3", "--", "--threads", "4"])
-    assert options.server_ports() == [ServerConfig.port]
+    options = parse_options(["--servers", "3", "--", "--threads", "4"])
+    assert options.server_ports() == [ServerConfig.port + i for i in range(3)]
     argv = options.server_argv(ServerConfig.port)
-    assert argv[argv.index("--workers") + 1] == "3"
     assert argv[argv.index("--port") + 1] == str(ServerConfig.port)
     assert "--model" not in argv
     assert Path(argv[argv.index("--model-repository") + 1]) == ServerConfig.model_repository
     assert argv[-2:] == ["--threads", "4"]
     with pytest.raises(SystemExit):
-        parse_options(["--", "--workers", "2"])
+        parse_options(["--", "--port", "2"])
 
 
 def test_an_explicit_grpc_port_is_the_first_of_consecutive_server_ports() -> None:
@@ -166,7 +164,7 @@ def test_grpc_port_0_gives_each_server_a_free_port_of_its_own() -> None:
 def test_children_inherit_no_service_settings() -> None:
     env = child_environment(
         {"PYTHONUNBUFFERED": "1"},
-        base={"PATH": "/bin", "DIABETES_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": "/tmp/x"},
+        base={"PATH": "/bin", "DIABETES_THREADS": "2", "PROMETHEUS_MULTIPROC_DIR": "/tmp/x"},
     )
     assert env == {"PATH": "/bin", "PYTHONUNBUFFERED": "1"}
 

@@ -7,7 +7,7 @@ by Envoy at `GET /openapi.json`), from the contract itself:
 - the bodies: the messages' JSON mapping as Envoy prints it (field names as in the proto,
   primitive fields always printed, 64-bit integers as strings); for RPCs whose body is a
   `google.api.HttpBody` (the server writes the JSON itself), the msgspec types the server
-  decodes and encodes with (`server.inference_rest.JSON_BODIES`).
+  decodes and encodes with (`server.faces.oip_rest.JSON_BODIES`).
 
 `python -m tools.docs` (`make docs`) writes it; `--check` fails when it is stale.
 """
@@ -24,7 +24,7 @@ import msgspec
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
-from server import inference_rest
+from server.faces import oip_rest
 from tools.docs.gen_api import DESCRIPTOR_SET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +33,12 @@ HTTP_BODY = ".google.api.HttpBody"
 REF = "#/components/schemas/{name}"
 # RPCs answered with HttpBody whose JSON bodies the server's msgspec types describe.
 JSON_BODIES = {
-    f"{inference_rest.SERVICE_NAME}.{rpc}": bodies
-    for rpc, bodies in inference_rest.JSON_BODIES.items()
+    f"{oip_rest.SERVICE_NAME}.{rpc}": bodies for rpc, bodies in oip_rest.JSON_BODIES.items()
 }
 # What a failed call looks like: the transcoder's status object, or the V2 error object.
 STATUS_ERROR = "Status"
 V2_ERROR = "ErrorResponse"
-V2_SERVICES = {inference_rest.SERVICE_NAME}
+V2_SERVICES = {oip_rest.SERVICE_NAME}
 
 _FDP = descriptor_pb2.FieldDescriptorProto
 _SCALARS: dict[int, dict[str, Any]] = {
@@ -239,7 +238,7 @@ def build(descriptor_set: bytes) -> dict[str, Any]:
         },
         "required": ["code", "message"],
     }
-    schemas.msgspec_types([inference_rest.ErrorResponse])
+    schemas.msgspec_types([oip_rest.ErrorResponse])
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return {
         "openapi": "3.1.0",

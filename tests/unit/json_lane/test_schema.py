@@ -13,9 +13,10 @@ from google.protobuf import json_format
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import BUNDLED_ARTIFACT, LinearModel, load_artifact
 from server.errors import InvalidInputError
-from server.json_lane.columns import given_columns, record_columns, record_values
-from server.json_lane.encode import answer_pieces, record_answer
-from server.json_lane.schema import COLUMNS, RECORD, JsonSchema, count_byte, record_fields
+from server.faces.json_lane.columns import given_columns, record_columns, record_values
+from server.faces.json_lane.encode import answer_pieces, record_answer
+from server.faces.json_lane.schema import COLUMNS, RECORD, JsonSchema, count_byte, record_fields
+from server.validation import checked_columns, checked_record
 from tests.support.artifacts import make_test_model
 
 SCHEMA = JsonSchema.from_contract()
@@ -32,15 +33,27 @@ def _model(features: tuple[str, ...]) -> LinearModel:
 def records(body: str | bytes, features: tuple[str, ...] = FEATURES) -> list[np.ndarray]:
     """Decoded as the servicer does: the model's decoder first, the full schema on error."""
     raw = body.encode() if isinstance(body, str) else body
-    return record_columns(SCHEMA.decode_records(raw, LIMIT, features), _model(features), LIMIT)
+    decoded = SCHEMA.decode_records(raw, LIMIT, features)
+    return checked_columns(
+        record_columns(decoded, features, False), _model(features).input_limit, LIMIT
+    )
 
 
 def full_schema_records(body: bytes, features: tuple[str, ...]) -> list[np.ndarray]:
-    return record_columns(SCHEMA.decode_records(body, LIMIT), _model(features), LIMIT)
+    decoded = SCHEMA.decode_records(body, LIMIT)
+    return checked_columns(
+        record_columns(decoded, features, False), _model(features).input_limit, LIMIT
+    )
 
 
 def columns(body: str) -> list[np.ndarray]:
-    return given_columns(SCHEMA.decode_columns(body.encode(), LIMIT), MODEL, LIMIT)
+    decoded = SCHEMA.decode_columns(body.encode(), LIMIT)
+    return checked_columns(given_columns(decoded, FEATURES, False), MODEL.input_limit, LIMIT)
+
+
+def record(body: bytes, model: LinearModel) -> list[float]:
+    fields = record_values(SCHEMA.decode_record(body), model.features)
+    return checked_record(fields, model.input_limit)
 
 
 def test_the_schema_is_the_contracts_record() -> None:
@@ -194,14 +207,14 @@ def test_count_byte_counts_like_bytes_count(size: int) -> None:
 )
 def test_a_bad_record_names_the_field(body: str, message: str) -> None:
     with pytest.raises(InvalidInputError) as error:
-        record_values(SCHEMA.decode_record(body.encode()), MODEL)
+        record(body.encode(), MODEL)
     assert message in str(error.value)
 
 
 def test_one_records_answer_is_predicts_response_as_the_transcoder_printed_it() -> None:
     model = load_artifact(BUNDLED_ARTIFACT)
     for bmi in (-0.09, 0.0, 0.0617, 0.2):
-        values = record_values(SCHEMA.decode_record(json.dumps({"bmi": bmi}).encode()), model)
+        values = record(json.dumps({"bmi": bmi}).encode(), model)
         result = model.explain_one(values)
         typed = pb.PredictResponse(
             prediction=result.prediction,

@@ -1,4 +1,4 @@
-"""The call gate (`server.call_gate`) on a real grpc server, in process: a bulk call beyond
+"""The call gate (`server.bounds.call_gate`) on a real grpc server, in process: a bulk call beyond
 its limit is refused RESOURCE_EXHAUSTED, with the retry metadata, before its request is
 received; its place comes back when a call ends; other methods do not wait for it."""
 
@@ -14,12 +14,11 @@ import pytest
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
-from server.call_gate import CallGate
+from server.bounds.call_gate import CallGate
+from server.bounds.request_bounds import BULK_PATHS, TRAFFIC_PATHS
+from server.faces.prediction_service import SERVICE
 from server.metrics import ServerMetrics
-from server.registration import add_service
-from server.request_bounds import BULK_PATHS, TRAFFIC_PATHS
-from server.servicer import SERVICE
-from server.telemetry import CallObserver
+from server.rpc import CallObserver, add_service
 
 
 class HeldBatches:
@@ -57,7 +56,6 @@ def gated() -> Iterator[tuple[pb_grpc.PredictionServiceStub, HeldBatches, Server
     finally:
         servicer.release.set()
         server.stop(None)
-        metrics.close()
 
 
 def test_a_bulk_call_over_the_limit_is_refused_unread_and_the_place_comes_back(

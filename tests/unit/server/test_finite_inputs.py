@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import LinearModel, load_artifact
 from server.errors import InvalidInputError
-from server.validation import batch_columns, record_values
 from tests.support.artifacts import write_test_artifact
+from tests.support.decoded import batch_columns, record_values
 
 MODEL = load_artifact()  # the bundled bmi model
 LIMIT = MODEL.input_limit

@@ -20,12 +20,12 @@ import pytest
 
 from diabetes.inference import open_inference_grpc_pb2 as pb
 from model.artifact import LinearModel
-from server.inference_protocol import SERVICE, InferenceProtocolServicer
+from server.faces.oip_grpc import SERVICE, OpenInferenceGrpcServicer
+from server.inference import Inference, Limits
 from server.logs import AccessLog
 from server.metrics import ServerMetrics
 from server.model_store import ModelStore
-from server.registration import add_service
-from server.telemetry import CallObserver
+from server.rpc import CallObserver, add_service
 from tests.support.artifacts import write_test_artifact
 
 
@@ -52,6 +52,10 @@ class Served:
         return rpc(request, timeout=10)
 
 
+def _limits(max_batch_records: int) -> Limits:
+    return Limits(max_batch_records, batch_chunk_records=1000, max_receive_message_bytes=1 << 20)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     store = ModelStore(write_test_artifact(tmp_path / "m.json", features=("bmi", "bp")))
@@ -62,9 +66,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     ready = threading.Event()
     ready.set()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    add_service(
-        server, InferenceProtocolServicer(store, 100, observer, ready.is_set), SERVICE, observer
-    )
+    core = Inference(store, _limits(100), observer)
+    add_service(server, OpenInferenceGrpcServicer(core, ready.is_set), SERVICE, observer)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -72,7 +75,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
             yield Served(channel, store.current, ready, metrics, log, access_log)
     finally:
         server.stop(None)
-        metrics.close()
 
 
 def _request(model: LinearModel, **fields: Any) -> pb.ModelInferRequest:
@@ -240,12 +242,13 @@ def test_calls_are_counted_and_logged_like_the_typed_rpcs(served: Served) -> Non
 
 def test_rest_readiness_fails_with_unavailable_while_draining(tmp_path: Path) -> None:
     from diabetes.v1 import inference_rest_pb2 as rest_pb
-    from server.inference_rest import InferenceRestServicer
-    from server.inference_tensors import NotReadyError
+    from server.faces.oip_rest import OpenInferenceRestServicer
+    from server.faces.oip_tensors import NotReadyError
 
     store = ModelStore(write_test_artifact(tmp_path / "m.json"))
     ready = threading.Event()
-    servicer = InferenceRestServicer(store, 10, CallObserver(access_log=None), ready.is_set)
+    core = Inference(store, _limits(10), CallObserver(access_log=None))
+    servicer = OpenInferenceRestServicer(core, ready.is_set)
     with pytest.raises(NotReadyError) as error:
         servicer.ServerReady(rest_pb.ServerReadyRequest(), None)
     assert error.value.code == grpc.StatusCode.UNAVAILABLE

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.json_bounds import (
+from server.bounds.json_bounds import (
     count_bytes,
     nth_byte,
     quoted,

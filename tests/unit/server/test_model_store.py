@@ -14,10 +14,18 @@ from prometheus_client import CollectorRegistry
 
 from model.repository import BUNDLED_REPOSITORY, DEFAULT_MODEL
 from server.errors import InvalidInputError, ModelNotFoundError
-from server.inference_tensors import served_model
+from server.inference import Inference, Limits, ModelRef
 from server.metrics import ServerMetrics
 from server.metrics import definitions as defs
 from server.model_store import ModelStore
+from server.rpc import CallObserver
+
+
+def served_model(store: ModelStore, name: str, version: str) -> object:
+    """The Open Inference Protocol's lookup (the model always named), through the core."""
+    limits = Limits(max_batch_records=10, batch_chunk_records=10, max_receive_message_bytes=1024)
+    core = Inference(store, limits, CallObserver(access_log=None))
+    return core.resolve(ModelRef(name, version, named=True))
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ from grpc_reflection.v1alpha import reflection_pb2
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.errors import InvalidInputError, ServiceError, status_of
+from server.faces.prediction_service import SERVICE
 from server.logs import AccessLog
 from server.metrics import ServerMetrics
-from server.registration import add_service
-from server.servicer import SERVICE
-from server.telemetry import CallObserver, count_records
+from server.rpc import CallObserver, add_service, count_records
 
 REFLECTION = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
 
@@ -135,7 +134,6 @@ def served() -> Iterator[Served]:
             yield Served(channel, metrics, log, access_log)
     finally:
         server.stop(None)
-        metrics.close()
 
 
 def predict(served: Served, bmi: float, metadata: Any = ()) -> Any:

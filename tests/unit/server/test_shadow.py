@@ -15,12 +15,13 @@ from model.guards import Guard, parse_expression
 from model.models_cli import add_version
 from model.repository import Labels, read_labels, write_labels
 from server.comparisons import ComparisonTotals
+from server.faces.oip_tensors import TensorSpec, output_values, tensor_batch
+from server.faces.prediction_service import PredictionServicer
 from server.guards import GuardWatch
-from server.inference_tensors import TensorSpec, infer
+from server.inference import Inference, Limits, ModelRef
 from server.model_store import ModelStore
-from server.servicer import Limits, PredictionServicer
+from server.rpc import CallObserver
 from server.shadow import Shadows
-from server.telemetry import CallObserver
 from tests.support.artifacts import write_test_artifact
 
 LIMITS = Limits(max_batch_records=1000, batch_chunk_records=100, max_receive_message_bytes=1 << 20)
@@ -43,7 +44,8 @@ def repository(tmp_path: Path, labels: Labels, shadow_features: tuple[str, ...] 
 def served(root: Path) -> tuple[PredictionServicer, Shadows, ModelStore]:
     store = ModelStore(root, NAME)
     shadows = Shadows(store)
-    return PredictionServicer(store, LIMITS, CallObserver(access_log=None), shadows), shadows, store
+    core = Inference(store, LIMITS, CallObserver(access_log=None), shadows)
+    return PredictionServicer(core), shadows, store
 
 
 def batch(version: str = "") -> pb.PredictBatchRequest:
@@ -109,16 +111,15 @@ def test_the_open_inference_path_compares_too(tmp_path: Path) -> None:
     store = ModelStore(repository(tmp_path, Labels("v1", shadow="v2")), NAME)
     shadows = Shadows(store)
     values = np.array(BMI)
-    answer = infer(
-        store.resolve(NAME),
-        [TensorSpec("bmi", "FP64", (len(BMI),))],
-        lambda index: values,
-        ("lower",),  # no predictions asked for: the comparison computes them
-        100,
-        CallObserver(access_log=None),
-        shadows,
+    core = Inference(store, LIMITS, CallObserver(access_log=None), shadows)
+    outputs = ("lower",)  # no predictions asked for: the core computes them all the same
+    answer = core.batch(
+        ModelRef(NAME, named=True),
+        lambda model: tensor_batch(
+            [TensorSpec("bmi", "FP64", (len(BMI),))], lambda index: values, model.features, outputs
+        ),
     )
-    assert list(answer) == ["lower"]
+    assert list(output_values(answer, outputs)) == ["lower"]
     assert shadows.totals.samples()["compared"] == {(NAME, "shadow", "v2", "v1"): [4.0]}
 
 
@@ -129,7 +130,7 @@ def test_a_guard_fires_once_over_its_window_and_reloads(tmp_path: Path) -> None:
     totals = ComparisonTotals(clock=lambda: now[0])
     store = ModelStore(root, NAME)
     shadows = Shadows(store, totals)
-    servicer = PredictionServicer(store, LIMITS, CallObserver(access_log=None), shadows)
+    servicer = PredictionServicer(Inference(store, LIMITS, CallObserver(access_log=None), shadows))
     watch = GuardWatch(store, totals)
     stable, canary = store.resolve(NAME, "v1"), store.resolve(NAME, "v2")
     far = [np.array([0.15])]  # where v2 (3 x v1's slope) leaves v1's interval

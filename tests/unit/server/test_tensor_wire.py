@@ -1,4 +1,4 @@
-"""V2 tensors checked on the wire before a ModelInfer parse (`server.tensor_wire`): what a
+"""V2 tensors checked on the wire before a ModelInfer parse (`server.bounds.tensor_wire`): what a
 client sends for a full batch passes; one value, dimension or parameter more is named."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from diabetes.inference import open_inference_grpc_pb2 as oip
-from server.tensor_wire import tensor_problem
+from server.bounds.tensor_wire import tensor_problem
 
 MOST = 1_000_000
 

@@ -14,18 +14,18 @@ from google.api.httpbody_pb2 import HttpBody
 
 from diabetes.v1 import inference_rest_pb2 as pb
 from model.artifact import LinearModel
-from server.inference_rest import (
+from server.faces.oip_rest import (
     MAX_OBJECTS_AND_KEYS,
     SERVICE,
     InferenceRequest,
-    InferenceRestServicer,
+    OpenInferenceRestServicer,
     RequestInput,
     WireInput,
     WireRequest,
 )
+from server.inference import Inference, Limits
 from server.model_store import ModelStore
-from server.registration import add_service
-from server.telemetry import CallObserver
+from server.rpc import CallObserver, add_service
 from tests.support.artifacts import write_test_artifact
 
 LIMIT = 100
@@ -60,7 +60,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     store = ModelStore(artifact)
     observer = CallObserver(access_log=None)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    servicer = InferenceRestServicer(store, LIMIT, observer, lambda: True)
+    limits = Limits(LIMIT, batch_chunk_records=LIMIT, max_receive_message_bytes=1 << 20)
+    servicer = OpenInferenceRestServicer(Inference(store, limits, observer), lambda: True)
     add_service(server, servicer, SERVICE, observer)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

@@ -1,5 +1,6 @@
-"""Every message `server.validation` can give a caller, in process (the same messages reach
-callers through the real server in tests/integration/test_validation.py)."""
+"""Every message the typed face's decoders and `server.validation` can give a caller, in
+process (the same messages reach callers through the real server in
+tests/integration/test_validation.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 
 from diabetes.v1 import prediction_pb2 as pb
 from server.errors import InvalidInputError
-from server.validation import batch_columns, record_values
 from tests.support.artifacts import make_test_model
+from tests.support.decoded import batch_columns, record_values
 
 FEATURES = ("bmi", "bp")
 MODEL = make_test_model(FEATURES)

@@ -1,4 +1,4 @@
-"""Counting repeated fields on the protobuf wire (`server.wire_count`) agrees with what
+"""Counting repeated fields on the protobuf wire (`server.bounds.wire_count`) agrees with what
 protobuf parses, for any message, and stops at the limit."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diabetes.v1 import prediction_pb2 as pb
-from server.wire_count import WireError, count_fields
+from server.bounds.wire_count import WireError, count_fields
 
 RECORDS = frozenset({pb.PredictBatchRequest.DESCRIPTOR.fields_by_name["records"].number})
 FEATURES = [field.name for field in pb.Record.DESCRIPTOR.fields]

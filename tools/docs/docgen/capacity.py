@@ -71,7 +71,6 @@ class Deployment:
 
     server_cpu_request: float
     server_cpu_limit: float
-    server_workers: int
     hpa_target: float  # fraction of the CPU request
     min_pods: int
     max_pods: int
@@ -108,7 +107,6 @@ def _kind(path: Path, kind: str) -> dict[str, Any]:
 
 def deployment() -> Deployment:
     server = _kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    env = {item["name"]: str(item.get("value", "")) for item in server.get("env", [])}
     hpa = _kind(K8S_HPA, "HorizontalPodAutoscaler")["spec"]
     (cpu_metric,) = [
         m["resource"]
@@ -121,7 +119,6 @@ def deployment() -> Deployment:
     return Deployment(
         server_cpu_request=_cpu(server["resources"]["requests"]["cpu"]),
         server_cpu_limit=_cpu(server["resources"]["limits"]["cpu"]),
-        server_workers=int(env.get("DIABETES_WORKERS", "1")),
         hpa_target=cpu_metric["target"]["averageUtilization"] / 100,
         min_pods=int(production_hpa.get("minReplicas", hpa["minReplicas"])),
         max_pods=int(production_hpa.get("maxReplicas", hpa["maxReplicas"])),
@@ -358,8 +355,8 @@ def render_memory(results: Mapping[str, Any]) -> str:
 
 
 def render_server_memory(results: Mapping[str, Any]) -> str:
-    """The server pod's memory limit against its admission budget (`server.admission`)."""
-    from server import request_bounds as bounds  # the one declaration of the multiples
+    """The server pod's memory limit against its admission budget (`server.bounds.admission`)."""
+    from server.bounds import request_bounds as bounds  # the one declaration of the multiples
     from server.config import ServerConfig
 
     server = _kind(limits.K8S_SERVER, "Deployment")["spec"]["template"]["spec"]["containers"][0]
@@ -427,7 +424,6 @@ def _inline(results: Mapping[str, Any]) -> dict[str, Callable[[], str]]:
         "hpa-target": lambda: f"{d.hpa_target:.0%}",
         "server-cpu-request": lambda: _cpus(d.server_cpu_request),
         "server-cpu-limit": lambda: _cpus(d.server_cpu_limit),
-        "server-workers": lambda: str(d.server_workers),
         "pod-cpu-at-target": lambda: _cpus(d.cpu_per_pod_at_target),
         "max-pods": lambda: str(d.max_pods),
         "min-pods": lambda: str(d.min_pods),

@@ -13,7 +13,7 @@ import numpy as np
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from diabetes.inference import open_inference_grpc_pb2 as oip
-from server.wire_count import walk
+from server.bounds.wire_count import walk
 
 MAX_DIMS = 8
 MAX_PARAMETERS = 64

@@ -6,7 +6,7 @@ before grpc receives their request or queues them for a thread.
   would refuse any call, health checks included, is never reached by traffic.
 - At most `--max-bulk-calls` bulk calls (PredictBatch, `/batch`, `/batch/columns`, V2
   infer) at once. grpc receives a request whole (about 3× its bytes at the peak) before any
-  code of the server sees it, so admission by size (`server.admission`, in the parser)
+  code of the server sees it, so admission by size (`server.bounds.admission`, in the parser)
   cannot bound what concurrent large requests cost while they arrive; this does:
   `max_bulk_calls × 3 × --max-receive-message-bytes` at most.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from server.admission import AdmissionMetrics
+from server.bounds.admission import AdmissionMetrics
 from server.errors import RetryLaterError
 
 

@@ -1,36 +1,27 @@
-"""Decoded JSON bodies to the model's feature columns, checked with the same rules as the
-typed gRPC path (`server.validation`)."""
+"""Decoded JSON bodies to the core's values (`server.validation`): the same checks and
+messages as the typed gRPC face."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from model.artifact import LinearModel
-from model.linear import FloatArray
 from server.errors import InvalidInputError
-from server.validation import (
-    check_size,
-    check_value_within_limit,
-    check_within_limit,
-    feature_columns,
-    needs,
-)
+from server.validation import Batch, Column, Field, feature_columns, needs
 
 
-def record_columns(
-    records: Sequence[Any], model: LinearModel, max_records: int
-) -> list[FloatArray]:
+def record_columns(records: Sequence[Any], features: Sequence[str], intervals: bool) -> Batch:
     """One array per model feature from decoded records; an absent or null feature the
     model reads is an error naming the first such record."""
-    features = model.features
+    return Batch(len(records), "records", lambda: _columns(records, features), intervals)
+
+
+def _columns(records: Sequence[Any], features: Sequence[str]) -> Iterator[Column]:
     count = len(records)
-    check_size(count, max_records, "records")
-    columns = []
     for name in features:
         try:
             column = np.fromiter(map(attrgetter(name), records), np.float64, count=count)
@@ -38,34 +29,28 @@ def record_columns(
             raise _absent_or_null(records, name, features) from None
         if np.isnan(column).any():  # a null (JSON has no NaN; overflow is refused)
             raise _absent_or_null(records, name, features)
-        check_within_limit(column, model.input_limit, f"records[{{}}].{name}")
-        columns.append(column)
-    return columns
+        yield column, f"records[{{}}].{name}"
 
 
-def record_values(record: Any, model: LinearModel) -> list[float]:
-    """The model's features from one decoded record (`POST /stream`), in the model's order,
-    each within the model's input limit."""
-    values = []
-    for name in model.features:
+def record_values(record: Any, features: Sequence[str]) -> Iterator[Field]:
+    """The model's features from one decoded record (`POST /stream`), in the model's order."""
+    for name in features:
         value = getattr(record, name)
         if value is msgspec.UNSET:
-            raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
+            raise InvalidInputError(f"record.{name} is missing; {needs(features)}")
         if value is None:
-            raise InvalidInputError(f"record.{name} is null; {needs(model.features)}")
-        check_value_within_limit(value, model.input_limit, f"record.{name}")
-        values.append(value)
-    return values
+            raise InvalidInputError(f"record.{name} is null; {needs(features)}")
+        yield value, f"record.{name}"
 
 
-def given_columns(columns: Any, model: LinearModel, max_records: int) -> list[FloatArray]:
+def given_columns(columns: Any, features: Sequence[str], intervals: bool) -> Batch:
     """One array per model feature from a decoded columns object."""
     sent = [getattr(columns, name) for name in columns.__struct_fields__]
     return feature_columns(
         lambda name: getattr(columns, name) or (),
-        model,
-        max_records,
+        features,
         any(value is not msgspec.UNSET for value in sent),
+        intervals,
     )
 
 

@@ -1,8 +1,9 @@
 """The Open Inference Protocol over REST (`/v2/...`, KServe's "V2" JSON), reached through
 Envoy's transcoder as `diabetes.v1.InferenceRestService`: every answer is an HttpBody with
 the protocol's own JSON, and the inference request's body is parsed here with msgspec.
-Tensors and outputs are `server.inference_tensors`', as on the gRPC face; a failure is a
-status (mapped by `server.errors`) that Envoy turns into `{"error": ...}`."""
+Tensors and outputs are `server.faces.oip_tensors`', as on the gRPC face, the inference
+`server.inference`'s; a failure is a status (mapped by `server.errors`) that Envoy turns
+into `{"error": ...}`."""
 
 from __future__ import annotations
 
@@ -16,26 +17,28 @@ import numpy as np
 from google.api.httpbody_pb2 import HttpBody
 
 from diabetes.v1 import inference_rest_pb2 as pb
+from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.bounds.json_bounds import count_bytes, quoted, shortened_backticks
 from server.errors import InvalidInputError
-from server.inference_protocol import SERVER_NAME, model_metadata, server_version
-from server.inference_tensors import (
+from server.faces.oip_tensors import (
     INCLUDE_INTERVALS,
     RAW_DTYPES,
+    SERVER_NAME,
     NotReadyError,
     TensorSpec,
     check_id,
     check_rank,
-    infer,
+    model_metadata,
     needs_values,
+    output_values,
     requested_outputs,
-    served_model,
+    server_version,
+    tensor_batch,
     tensor_where,
 )
-from server.json_bounds import count_bytes, quoted, shortened_backticks
-from server.model_store import ModelStore
-from server.shadow import Shadows
-from server.telemetry import InputStats
+from server.inference import Inference, ModelRef
+from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
 SERVICE_NAME = SERVICE.full_name
@@ -168,22 +171,12 @@ def _json(document: Any) -> HttpBody:
     return HttpBody(content_type=JSON, data=_encode(document))
 
 
-class InferenceRestServicer:
+class OpenInferenceRestServicer:
     """`is_ready` says whether the server takes calls (false while it drains)."""
 
-    def __init__(
-        self,
-        store: ModelStore,
-        max_batch_records: int,
-        inputs: InputStats,
-        is_ready: Callable[[], bool],
-        shadows: Shadows | None = None,
-    ) -> None:
-        self._store = store
-        self._max_batch_records = max_batch_records
-        self._inputs = inputs
+    def __init__(self, core: Inference, is_ready: Callable[[], bool]) -> None:
+        self._core = core
         self._is_ready = is_ready
-        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def ServerLive(self, request: pb.ServerLiveRequest, context: grpc.ServicerContext) -> HttpBody:
         return _json(LiveResponse(live=True))
@@ -204,12 +197,11 @@ class InferenceRestServicer:
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
     ) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
-        metadata = model_metadata(model)
+        metadata = model_metadata(self._core.resolve(_named(request)))
         return _json(
             ModelMetadataResponse(
                 name=metadata.name,
-                versions=list(metadata.versions),
+                versions=metadata.versions,
                 platform=metadata.platform,
                 inputs=[_tensor_metadata(t) for t in metadata.inputs],
                 outputs=[_tensor_metadata(t) for t in metadata.outputs],
@@ -217,44 +209,44 @@ class InferenceRestServicer:
         )
 
     def ModelReady(self, request: pb.ModelReadyRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
+        model = self._core.resolve(_named(request))
         self._require_ready()
         return _json(ModelReadyResponse(name=model.name, ready=True))
 
     def Infer(self, request: pb.InferRequest, context: grpc.ServicerContext) -> HttpBody:
-        model = served_model(self._store, request.model_name, request.model_version)
-        header, binary = _split_body(request.body.data, context)
-        document = _decode_document(header)
-        check_id(document.id or "")
-        include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
-        if not isinstance(include_intervals, bool):
-            raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
-        outputs = requested_outputs(
-            [output.name for output in document.outputs or ()], include_intervals
-        )
-        specs = [
-            TensorSpec(tensor.name, tensor.datatype, _shape(index, tensor))
-            for index, tensor in enumerate(document.inputs)
-        ]
-        answer = infer(
-            model,
-            specs,
-            _reader(document, specs, binary),
-            outputs,
-            self._max_batch_records,
-            self._inputs,
-            self._shadows,
-        )
+        request_id: str | None = None
+        outputs: tuple[str, ...] = ()
+
+        def batch(model: LinearModel) -> Batch:
+            nonlocal request_id, outputs
+            header, binary = _split_body(request.body.data, context)
+            document = _decode_document(header)
+            check_id(document.id or "")
+            request_id = document.id
+            include_intervals = (document.parameters or {}).get(INCLUDE_INTERVALS, False)
+            if not isinstance(include_intervals, bool):
+                raise InvalidInputError(f"parameter {INCLUDE_INTERVALS} must be a bool")
+            outputs = requested_outputs(
+                [output.name for output in document.outputs or ()], include_intervals
+            )
+            specs = [
+                TensorSpec(tensor.name, tensor.datatype, _shape(index, tensor))
+                for index, tensor in enumerate(document.inputs)
+            ]
+            return tensor_batch(specs, _reader(document, specs, binary), model.features, outputs)
+
+        answer = self._core.batch(_named(request), batch)
+        model = answer.model
         return _json(
             InferenceResponse(
                 model_name=model.name,
                 model_version=model.version,
-                id=document.id,
+                id=request_id,
                 outputs=[
                     ResponseOutput(
                         name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
                     )
-                    for name, values in answer.items()
+                    for name, values in output_values(answer, outputs).items()
                 ],
             )
         )
@@ -264,7 +256,11 @@ class InferenceRestServicer:
             raise NotReadyError("the server is not ready: it is shutting down")
 
 
-def _tensor_metadata(tensor: Any) -> MetadataTensor:
+def _named(request: pb.ModelMetadataRequest | pb.ModelReadyRequest | pb.InferRequest) -> ModelRef:
+    return ModelRef(request.model_name, request.model_version, named=True)
+
+
+def _tensor_metadata(tensor: TensorSpec) -> MetadataTensor:
     return MetadataTensor(name=tensor.name, datatype=tensor.datatype, shape=list(tensor.shape))
 
 

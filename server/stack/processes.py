@@ -3,8 +3,8 @@ session, wait until it is ready, stop its whole process group with a grace perio
 loopback ports, one at a time (never a consecutive range: another process can hold any port
 of a range); build a child's environment without inherited `DIABETES_*` settings.
 
-Every process starts in its own session, so stopping it stops the whole group it made (a
-server's workers, the stack's Envoy and servers) and nothing else.
+Every process starts in its own session, so stopping it stops the whole group it made (the
+stack's Envoy and servers) and nothing else.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import IO
 
 from command_settings import ENV_PREFIX
 
-# Read by prometheus_client at import: a child must choose its own.
+# Read by prometheus_client at import (its multiprocess mode): never passed on to a child.
 INHERITED_SETTINGS = ("PROMETHEUS_MULTIPROC_DIR",)
 
 

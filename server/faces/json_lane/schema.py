@@ -20,8 +20,8 @@ import msgspec
 from google.protobuf.descriptor import FieldDescriptor
 
 from diabetes.v1 import prediction_pb2 as pb
+from server.bounds.json_bounds import count_bytes, quoted, shortened_backticks, value_window
 from server.errors import InvalidInputError
-from server.json_bounds import count_bytes, quoted, shortened_backticks, value_window
 
 # msgspec's `<what> - at `$<path>``, e.g. "Expected `float | null`, got `str` - at `$[12].bmi`".
 _LOCATED = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)

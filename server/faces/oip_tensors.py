@@ -1,7 +1,7 @@
-"""The Open Inference Protocol's tensors, whatever the transport (gRPC or REST JSON): which
-model a call names, input tensors in, the model's feature columns out, and which outputs go
-back. The size limit and the finite-value check are `server.validation`'s, so the messages
-read like the typed RPCs'; the arithmetic stays in `model`.
+"""What both Open Inference Protocol faces share, whatever the transport (gRPC or REST
+JSON): input tensors in, the core's batch out (`server.inference`), which outputs go back,
+and the model's metadata. The size limit and the finite-value check are the core's
+(`server.validation`), so the messages read like the typed RPCs'.
 
 Inputs come in one of two layouts:
 - one tensor per feature, named as the model's features, shape `[N]` or `[N, 1]`;
@@ -11,10 +11,10 @@ Datatypes FP64 and FP32 (widened to float64 exactly).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import grpc
@@ -22,12 +22,10 @@ import numpy as np
 
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.errors import InvalidInputError, ModelNotFoundError, ServiceError
-from server.json_bounds import quoted
-from server.model_store import ModelStore, check_request_names
-from server.shadow import Shadows
-from server.telemetry import InputStats, answered_by, count_records
-from server.validation import check_size, check_within_limit
+from server.bounds.json_bounds import quoted
+from server.errors import InvalidInputError, ServiceError
+from server.inference import BatchAnswer
+from server.validation import Batch, Column
 
 DATATYPES = ("FP64", "FP32")
 # Tensor bytes (gRPC raw contents, REST binary data) are little-endian, as the protocol says.
@@ -40,7 +38,7 @@ OUTPUTS = (PREDICT, LOWER, UPPER)
 # The request parameter that asks for the interval bounds as outputs.
 INCLUDE_INTERVALS = "include_intervals"
 # The most dimensions an input's shape may have, checked before the shape is copied (the
-# layouts take 1 or 2; more is refused by `feature_columns`, with the shape quoted).
+# layouts take 1 or 2; more is refused by `tensor_batch`, with the shape quoted).
 MAX_RANK = 8
 # The longest request id, which the answer echoes.
 MAX_ID_LENGTH = 1024
@@ -52,6 +50,16 @@ class NotReadyError(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+SERVER_NAME = "diabetes-serving"
+
+
+def server_version() -> str:
+    try:
+        return metadata.version(SERVER_NAME)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """An input tensor's header: what the caller says it sends."""
@@ -61,36 +69,39 @@ class TensorSpec:
     shape: tuple[int, ...]
 
 
-def served_model(store: ModelStore, name: str, version: str) -> LinearModel:
-    """The model version a call names (an empty version means the stable one, or the
-    canary's share); INVALID_ARGUMENT for a name or version that is not a valid one,
-    NOT_FOUND naming every model and version served otherwise. The protocol always names
-    the model: an empty name is not the default model here."""
-    check_request_names(name, version)
-    repository = store.repository
-    found = repository.models.get(name)
-    if found is not None:
-        with contextlib.suppress(ModelNotFoundError):
-            return store.resolve(name, version)
-    asked = f'model "{quoted(name)}"' + (f' version "{quoted(version)}"' if version else "")
-    served = ", ".join(
-        f'model "{model}" version "{each}"'
-        for model, entry in sorted(repository.models.items())
-        for each in sorted(entry.versions)
+@dataclass(frozen=True)
+class ModelMetadata:
+    """A model's metadata as the protocol describes it; each face encodes it."""
+
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+def model_metadata(model: LinearModel) -> ModelMetadata:
+    """The model's metadata: one FP64 input per feature (the `[N, k]` layout is also
+    accepted) and the three outputs."""
+    return ModelMetadata(
+        name=model.name,
+        versions=[model.version],
+        platform="numpy_linear",
+        inputs=[TensorSpec(name, "FP64", (-1,)) for name in model.features],
+        outputs=[TensorSpec(name, "FP64", (-1,)) for name in OUTPUTS],
     )
-    raise ModelNotFoundError(f"{asked} is not served here; this server serves {served}")
 
 
-def feature_columns(
+def tensor_batch(
     inputs: Sequence[TensorSpec],
     read: Callable[[int], FloatArray],
-    model: LinearModel,
-    max_records: int,
-) -> list[FloatArray]:
-    """The model's feature columns from the input tensors. `read(i)` gives input i's
-    values as a flat float64 array; it is called only once the headers are checked and the
-    batch is within `max_records`. Values must lie within the model's input limit."""
-    features = model.features
+    features: Sequence[str],
+    outputs: Sequence[str],
+) -> Batch:
+    """The model's feature columns from the input tensors, asking for the intervals when
+    `outputs` names a bound. `read(i)` gives input i's values as a flat float64 array; it
+    is called only once the headers are checked and the batch is within the record limit."""
+    intervals = LOWER in outputs or UPPER in outputs
     if not inputs:
         raise InvalidInputError(f"inputs is empty; {_layouts(features)}")
     for index, spec in enumerate(inputs):
@@ -100,40 +111,39 @@ def feature_columns(
                 f"send {' or '.join(DATATYPES)}"
             )
     if len(inputs) == 1 and inputs[0].name not in features and len(inputs[0].shape) == 2:
-        return _from_matrix(inputs[0], read, model, max_records)
-    return _from_feature_tensors(inputs, read, model, max_records)
+        spec = inputs[0]
+        _check_matrix(spec, features)
+        return Batch(
+            spec.shape[0], quoted(spec.name), lambda: _matrix(spec, read, features), intervals
+        )
+    index_of = _feature_tensors(inputs, features)
+    count = inputs[index_of[features[0]]].shape[0]
+    return Batch(
+        count, "inputs", lambda: _feature_columns(inputs, index_of, read, features), intervals
+    )
 
 
-def _from_matrix(
-    spec: TensorSpec,
-    read: Callable[[int], FloatArray],
-    model: LinearModel,
-    max_records: int,
-) -> list[FloatArray]:
-    features = model.features
-    where = _where(0, spec)
+def _check_matrix(spec: TensorSpec, features: Sequence[str]) -> None:
     if len(spec.shape) != 2 or spec.shape[1] != len(features):
         raise InvalidInputError(
-            f"{where}: shape {list(spec.shape)} is not [N, {len(features)}]; {_layouts(features)}"
+            f"{_where(0, spec)}: shape {list(spec.shape)} is not [N, {len(features)}]; "
+            f"{_layouts(features)}"
         )
-    count = spec.shape[0]
-    check_size(count, max_records, quoted(spec.name))
-    matrix = _values(0, spec, read).reshape(count, len(features))
-    columns = [matrix[:, j].copy() for j in range(len(features))]
+
+
+def _matrix(
+    spec: TensorSpec, read: Callable[[int], FloatArray], features: Sequence[str]
+) -> Iterator[Column]:
+    matrix = _values(0, spec, read).reshape(spec.shape[0], len(features))
     # The caller's name goes through str.format with the index: its braces are escaped.
     template = quoted(spec.name).replace("{", "{{").replace("}", "}}")
-    for j, (name, column) in enumerate(zip(features, columns, strict=True)):
-        check_within_limit(column, model.input_limit, f"{template}[{{}}, {j}] ({name})")
-    return columns
+    for j, name in enumerate(features):
+        yield matrix[:, j].copy(), f"{template}[{{}}, {j}] ({name})"
 
 
-def _from_feature_tensors(
-    inputs: Sequence[TensorSpec],
-    read: Callable[[int], FloatArray],
-    model: LinearModel,
-    max_records: int,
-) -> list[FloatArray]:
-    features = model.features
+def _feature_tensors(inputs: Sequence[TensorSpec], features: Sequence[str]) -> dict[str, int]:
+    """Which input holds each feature, the headers checked: one input per feature, each
+    `[N]` or `[N, 1]`, all of one N."""
     index_of: dict[str, int] = {}
     for index, spec in enumerate(inputs):
         if spec.name not in features:
@@ -159,14 +169,18 @@ def _from_feature_tensors(
             f"input {other.name} has {other.shape[0]} values but input {first.name} has "
             f"{first.shape[0]}; every input needs one value per record"
         )
-    check_size(first.shape[0], max_records, "inputs")
-    columns = []
+    return index_of
+
+
+def _feature_columns(
+    inputs: Sequence[TensorSpec],
+    index_of: dict[str, int],
+    read: Callable[[int], FloatArray],
+    features: Sequence[str],
+) -> Iterator[Column]:
     for name in features:
         index = index_of[name]
-        column = _values(index, inputs[index], read)
-        check_within_limit(column, model.input_limit, f"input {name}[{{}}]")
-        columns.append(column)
-    return columns
+        yield _values(index, inputs[index], read), f"input {name}[{{}}]"
 
 
 def _values(index: int, spec: TensorSpec, read: Callable[[int], FloatArray]) -> FloatArray:
@@ -214,39 +228,13 @@ def requested_outputs(names: Sequence[str], include_intervals: bool) -> tuple[st
     return OUTPUTS if include_intervals else (PREDICT,)
 
 
-def infer(
-    model: LinearModel,
-    inputs: Sequence[TensorSpec],
-    read: Callable[[int], FloatArray],
-    outputs: Sequence[str],
-    max_records: int,
-    seen: InputStats,
-    shadows: Shadows,
-) -> dict[str, FloatArray]:
-    """One inference call of either face (gRPC `ModelInfer`, REST `/infer`): the inputs
-    checked, the call reported (records, the model that answered, drift inputs), the
-    requested outputs computed, the shadow (or stable, for a canary) compared."""
-    answered_by(model)
-    columns = feature_columns(inputs, read, model, max_records)
-    count_records(len(columns[0]))
-    seen.inputs_seen(model, columns)
-    answer = predict_outputs(model, columns, outputs)
-    shadows.compare(model, columns, answer.get(PREDICT))
-    return answer
-
-
-def predict_outputs(
-    model: LinearModel, columns: Sequence[FloatArray], outputs: Sequence[str]
-) -> dict[str, FloatArray]:
-    """The requested outputs, computed by the model (as the typed batch RPC does); finite,
-    since `feature_columns` admitted only values within the model's input limit."""
-    predictions = model.predict_columns(columns)
-    answer = {PREDICT: predictions}
-    if LOWER in outputs or UPPER in outputs:
-        half_width = model.interval_half_width(columns)
-        answer[LOWER] = predictions - half_width
-        answer[UPPER] = predictions + half_width
-    return {name: answer[name] for name in outputs}
+def output_values(answer: BatchAnswer, outputs: Sequence[str]) -> dict[str, FloatArray]:
+    """The requested outputs of the core's answer, in the protocol's order; finite, since
+    the core admitted only values within the model's input limit."""
+    values = {PREDICT: answer.predictions}
+    if answer.lower is not None and answer.upper is not None:
+        values[LOWER], values[UPPER] = answer.lower, answer.upper
+    return {name: values[name] for name in outputs}
 
 
 def _where(index: int, spec: TensorSpec) -> str:

@@ -7,10 +7,10 @@ Every method is one of two kinds:
 - bulk (PredictBatch, `/batch`, `/batch/columns`, OIP infer): bounded by grpc's
   `--max-receive-message-bytes`, and where the message carries repeated records on the wire
   (PredictBatch's `records`, ModelInfer's tensors) they are counted before the parse
-  (`server.wire_count`) and refused over the limit.
+  (`server.bounds.wire_count`) and refused over the limit.
 
 Then a call reserves its memory bound, its method's multiple × body + CALL_OVERHEAD_BYTES,
-from the server's budget (`server.admission`).
+from the server's budget (`server.bounds.admission`).
 The multiples are what one call is measured to cost at most (tests/abuse/test_wire_bounds.py).
 """
 
@@ -25,10 +25,10 @@ from google.protobuf.message import Message
 from diabetes.inference import open_inference_grpc_pb2 as oip_pb
 from diabetes.v1 import inference_rest_pb2, json_pb2
 from diabetes.v1 import prediction_pb2 as pb
-from server import admission
+from server.bounds import admission
+from server.bounds.tensor_wire import tensor_problem
+from server.bounds.wire_count import WireError, count_fields
 from server.errors import InvalidInputError, RefusedRequest, ServiceError
-from server.tensor_wire import tensor_problem
-from server.wire_count import WireError, count_fields
 
 MIB = 1024 * 1024
 # What any call costs beside its body: the parsed message's fixed part, the reply, numpy
@@ -78,7 +78,7 @@ BULK: dict[str, tuple[int, Counted | None]] = {
     # Packed varints (a tensor's shape, integer contents) parse to 8 bytes per byte.
     _OIP.methods_by_name["ModelInfer"].full_name: (8, _TENSORS),
 }
-# Methods that predict: the call gate counts them (`server.call_gate`).
+# Methods that predict: the call gate counts them (`server.bounds.call_gate`).
 TRAFFIC = frozenset(
     {
         *BULK,

@@ -1,11 +1,11 @@
-"""The PredictionService handlers: transport only. Validation is in `server.validation`,
-the arithmetic in `model`, statuses in `server.errors`; every call is timed, logged and
-counted by `server.telemetry`, applied by `server.registration.add_service`."""
+"""The typed gRPC face, `diabetes.v1.PredictionService`: protobuf requests decoded into the
+core's values (`server.inference`), its answers encoded as protobuf. Registered with
+`server.rpc.add_service`, so every call is timed, logged, counted and mapped to a status."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
 
 import grpc
 import numpy as np
@@ -14,10 +14,9 @@ from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
 from model.repository import STABLE, Repository
-from server.model_store import ModelStore
-from server.shadow import Shadows
-from server.telemetry import InputStats, answered_by, count_records
-from server.validation import batch_columns, record_values
+from server.errors import InvalidInputError
+from server.inference import Inference, Limits, ModelRef
+from server.validation import Batch, Column, Field, feature_columns, needs
 from server.wire import packed_doubles
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PredictionService"]
@@ -29,36 +28,18 @@ _PREDICTIONS, _LOWER, _UPPER = (
 )
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_batch_records: int
-    batch_chunk_records: int
-    max_receive_message_bytes: int
-
-
 class PredictionServicer(pb_grpc.PredictionServiceServicer):
-    def __init__(
-        self,
-        store: ModelStore,
-        limits: Limits,
-        inputs: InputStats,
-        shadows: Shadows | None = None,
-    ) -> None:
-        self._store = store
-        self._limits = limits
-        self._inputs = inputs
-        self._shadows = shadows if shadows is not None else Shadows(store)
+    def __init__(self, core: Inference) -> None:
+        self._core = core
 
     def Predict(
         self, request: pb.PredictRequest, context: grpc.ServicerContext
     ) -> pb.PredictResponse:
-        model = self._store.resolve(request.model, request.version)
-        answered_by(model)
-        values = record_values(request.record, model)
-        result = model.explain_one(values)
-        count_records(1)
-        self._inputs.record_seen(model, values)
-        self._shadows.compare_record(model, values, result)
+        answer = self._core.record(
+            ModelRef(request.model, request.version),
+            lambda model: record_fields(request.record, model),
+        )
+        model, result = answer.model, answer.result
         return pb.PredictResponse(
             prediction=result.prediction,
             model_name=model.name,
@@ -74,25 +55,18 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def PredictBatch(
         self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.PredictBatchResponse]:
-        model = self._store.resolve(request.model, request.version)
-        answered_by(model)
-        columns = batch_columns(request, model, self._limits.max_batch_records)
-        count = len(columns[0])
-        count_records(count)
-        self._inputs.inputs_seen(model, columns)
-        predictions = model.predict_columns(columns)
-        self._shadows.compare(model, columns, predictions)
-        if request.include_intervals:
-            half_width = model.interval_half_width(columns)
-            lower, upper = predictions - half_width, predictions + half_width
-        out_of_range = np.flatnonzero(model.out_of_range(columns).any(axis=0))
-        chunk = self._limits.batch_chunk_records
-        for start in range(0, count, chunk):
-            end = min(start + chunk, count)
+        answer = self._core.batch(
+            ModelRef(request.model, request.version), lambda model: batch_of(request, model)
+        )
+        model, predictions = answer.model, answer.predictions
+        out_of_range = answer.out_of_range_indices()
+        chunk = self._core.limits.batch_chunk_records
+        for start in range(0, len(predictions), chunk):
+            end = min(start + chunk, len(predictions))
             wire = packed_doubles(_PREDICTIONS, predictions[start:end])
-            if request.include_intervals:
-                wire += packed_doubles(_LOWER, lower[start:end])
-                wire += packed_doubles(_UPPER, upper[start:end])
+            if answer.lower is not None and answer.upper is not None:
+                wire += packed_doubles(_LOWER, answer.lower[start:end])
+                wire += packed_doubles(_UPPER, answer.upper[start:end])
             reply = pb.PredictBatchResponse.FromString(wire)
             reply.offset = start
             reply.model_name = model.name
@@ -107,11 +81,56 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
     def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
     ) -> pb.GetModelInfoResponse:
-        described = self._store.resolve(request.model, request.version or STABLE)
-        info = model_info(described, self._limits)
-        info.models.extend(served_models(self._store.repository))
-        info.refused_files.extend(refused_files(self._store.repository))
+        described = self._core.resolve(ModelRef(request.model, request.version or STABLE))
+        info = model_info(described, self._core.limits)
+        info.models.extend(served_models(self._core.store.repository))
+        info.refused_files.extend(refused_files(self._core.store.repository))
         return info
+
+
+def record_fields(record: pb.Record, model: LinearModel) -> Iterator[Field]:
+    """The model's features from one record, in the model's order."""
+    for name in model.features:
+        if not record.HasField(name):
+            raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
+        yield getattr(record, name), f"record.{name}"
+
+
+def batch_of(request: pb.PredictBatchRequest, model: LinearModel) -> Batch:
+    """The model's features from a batch (records or columns), one array per feature."""
+    if request.HasField("columns"):
+        if len(request.records):
+            raise InvalidInputError("set either records or columns, not both")
+        columns = request.columns
+        return feature_columns(
+            lambda name: getattr(columns, name),
+            model.features,
+            bool(columns.ListFields()),
+            request.include_intervals,
+        )
+    records = request.records
+    return Batch(
+        len(records),
+        "records",
+        lambda: _record_columns(records, model.features),
+        request.include_intervals,
+    )
+
+
+def _record_columns(records: Sequence[pb.Record], features: Sequence[str]) -> Iterator[Column]:
+    count = len(records)
+    for name in features:
+        column = np.fromiter(map(attrgetter(name), records), dtype=np.float64, count=count)
+        # An absent optional field reads as 0.0: only zeros need a presence check.
+        absent = [
+            i for i in np.flatnonzero(column == 0.0).tolist() if not records[i].HasField(name)
+        ]
+        if absent:
+            more = f" (and {len(absent) - 1} more records)" if len(absent) > 1 else ""
+            raise InvalidInputError(
+                f"records[{absent[0]}].{name} is missing{more}; {needs(features)}"
+            )
+        yield column, f"records[{{}}].{name}"
 
 
 def served_models(repository: Repository) -> list[pb.ServedModel]:

@@ -1,13 +1,13 @@
 """The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, KServe's "V2"),
-served beside the typed PredictionService: transport only. Tensors are checked and turned
-into feature columns by `server.inference_tensors`; registered with `add_service`, so calls
-are logged, counted and mapped to statuses like every other RPC."""
+served beside the typed PredictionService: decode -> core (`server.inference`) -> encode.
+Tensors become the core's batch in `server.faces.oip_tensors`, shared with the REST face;
+registered with `server.rpc.add_service`, so calls are logged, counted and mapped to
+statuses like every other RPC."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from importlib import metadata
 
 import grpc
 import numpy as np
@@ -15,67 +15,52 @@ import numpy as np
 from diabetes.inference import open_inference_grpc_pb2 as pb
 from model.artifact import LinearModel
 from model.linear import FloatArray
+from server.bounds.json_bounds import quoted
 from server.errors import InvalidInputError
-from server.inference_tensors import (
+from server.faces.oip_tensors import (
     INCLUDE_INTERVALS,
-    OUTPUTS,
     RAW_DTYPES,
+    SERVER_NAME,
     TensorSpec,
     check_id,
     check_rank,
-    infer,
+    model_metadata,
     needs_values,
+    output_values,
     requested_outputs,
-    served_model,
+    server_version,
+    tensor_batch,
     tensor_where,
 )
-from server.json_bounds import quoted
-from server.model_store import ModelStore
-from server.shadow import Shadows
-from server.telemetry import InputStats
+from server.inference import Inference, ModelRef
+from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVICE_NAME = SERVICE.full_name
-SERVER_NAME = "diabetes-serving"
 _CONTENTS_FIELDS = {"FP64": "fp64_contents", "FP32": "fp32_contents"}
 
 
-def server_version() -> str:
-    try:
-        return metadata.version(SERVER_NAME)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def model_metadata(model: LinearModel) -> pb.ModelMetadataResponse:
-    """The model's metadata: one FP64 input per feature (the `[N, k]` layout is also
-    accepted) and the three outputs."""
+def metadata_response(model: LinearModel) -> pb.ModelMetadataResponse:
+    """The model's metadata as this face's message."""
+    described = model_metadata(model)
     tensor = pb.ModelMetadataResponse.TensorMetadata
     return pb.ModelMetadataResponse(
-        name=model.name,
-        versions=[model.version],
-        platform="numpy_linear",
-        inputs=[tensor(name=name, datatype="FP64", shape=[-1]) for name in model.features],
-        outputs=[tensor(name=name, datatype="FP64", shape=[-1]) for name in OUTPUTS],
+        name=described.name,
+        versions=described.versions,
+        platform=described.platform,
+        inputs=[tensor(name=t.name, datatype=t.datatype, shape=t.shape) for t in described.inputs],
+        outputs=[
+            tensor(name=t.name, datatype=t.datatype, shape=t.shape) for t in described.outputs
+        ],
     )
 
 
-class InferenceProtocolServicer:
+class OpenInferenceGrpcServicer:
     """`is_ready` says whether the server takes calls (false while it drains)."""
 
-    def __init__(
-        self,
-        store: ModelStore,
-        max_batch_records: int,
-        inputs: InputStats,
-        is_ready: Callable[[], bool],
-        shadows: Shadows | None = None,
-    ) -> None:
-        self._store = store
-        self._max_batch_records = max_batch_records
-        self._inputs = inputs
+    def __init__(self, core: Inference, is_ready: Callable[[], bool]) -> None:
+        self._core = core
         self._is_ready = is_ready
-        self._shadows = shadows if shadows is not None else Shadows(store)
 
     def ServerLive(
         self, request: pb.ServerLiveRequest, context: grpc.ServicerContext
@@ -90,7 +75,7 @@ class InferenceProtocolServicer:
     def ModelReady(
         self, request: pb.ModelReadyRequest, context: grpc.ServicerContext
     ) -> pb.ModelReadyResponse:
-        served_model(self._store, request.name, request.version)
+        self._core.resolve(ModelRef(request.name, request.version, named=True))
         return pb.ModelReadyResponse(ready=self._is_ready())
 
     def ServerMetadata(
@@ -101,35 +86,37 @@ class InferenceProtocolServicer:
     def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: grpc.ServicerContext
     ) -> pb.ModelMetadataResponse:
-        return model_metadata(served_model(self._store, request.name, request.version))
+        return metadata_response(
+            self._core.resolve(ModelRef(request.name, request.version, named=True))
+        )
 
     def ModelInfer(
         self, request: pb.ModelInferRequest, context: grpc.ServicerContext
     ) -> pb.ModelInferResponse:
-        model = served_model(self._store, request.model_name, request.model_version)
-        outputs = requested_outputs(
-            [output.name for output in request.outputs], _include_intervals(request)
+        outputs: tuple[str, ...] = ()
+
+        def batch(model: LinearModel) -> Batch:
+            nonlocal outputs
+            outputs = requested_outputs(
+                [output.name for output in request.outputs], _include_intervals(request)
+            )
+            check_id(request.id)
+            for index, tensor in enumerate(request.inputs):
+                check_rank(index, tensor.name, len(tensor.shape))
+            specs = [
+                TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
+                for tensor in request.inputs
+            ]
+            return tensor_batch(specs, _reader(request), model.features, outputs)
+
+        answer = self._core.batch(
+            ModelRef(request.model_name, request.model_version, named=True), batch
         )
-        check_id(request.id)
-        for index, tensor in enumerate(request.inputs):
-            check_rank(index, tensor.name, len(tensor.shape))
-        specs = [
-            TensorSpec(tensor.name, tensor.datatype, tuple(tensor.shape))
-            for tensor in request.inputs
-        ]
-        answer = infer(
-            model,
-            specs,
-            _reader(request),
-            outputs,
-            self._max_batch_records,
-            self._inputs,
-            self._shadows,
-        )
+        model = answer.model
         reply = pb.ModelInferResponse(
             model_name=model.name, model_version=model.version, id=request.id
         )
-        for name, values in answer.items():
+        for name, values in output_values(answer, outputs).items():
             reply.outputs.add(name=name, datatype="FP64", shape=[len(values)])
             reply.raw_output_contents.append(values.astype("<f8", copy=False).tobytes())
         return reply

@@ -1,13 +1,13 @@
 """Admission by memory: the server takes a call only while what it may cost fits.
 
 Each call reserves its bound (`request_bounds.RequestGuard.reserve_bytes`: a multiple of
-its body plus a constant) in the request parser, before the parse (`server.registration`),
+its body plus a constant) in the request parser, before the parse (`server.rpc`),
 from a budget (`--memory-budget-bytes`, or the cgroup's memory limit minus
-`--memory-baseline-bytes`), and gives it back when the call ends (`server.telemetry.Call`).
+`--memory-baseline-bytes`), and gives it back when the call ends (`server.rpc.Call`).
 A call that does not fit is refused at once with RESOURCE_EXHAUSTED (`RetryLaterError`),
 which Envoy retries on another server and the clients retry with back-off; one that would
 not fit even an idle server is INVALID_ARGUMENT. How many calls run at once is the call
-gate's (`server.call_gate`).
+gate's (`server.bounds.call_gate`).
 """
 
 from __future__ import annotations
