@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from bench import floors, payloads
-from bench.floors import packed_doubles
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import load_artifact
 from model.linear import FloatArray
+from server.wire import packed_doubles
 
 CEILING_RECORDS = 10_000
 

@@ -19,6 +19,7 @@ from diabetes.inference import open_inference_grpc_pb2 as v2
 from diabetes.v1 import prediction_pb2 as pb
 from model.features import FEATURE_NAMES
 from model.linear import FloatArray, predict_columns
+from server.wire import packed_doubles
 
 FLOOR_SIZES = (10_000, 100_000)
 ALL10 = "-all10"
@@ -36,21 +37,6 @@ class Face:
     body: bytes
     decode: Callable[[bytes], Columns]
     encode: Callable[[FloatArray], bytes]
-
-
-def packed_doubles(field_number: int, values: FloatArray) -> bytes:
-    """A packed `repeated double` field in wire format, straight from the array's bytes."""
-    body = np.ascontiguousarray(values, dtype="<f8").tobytes()
-    return _varint(field_number << 3 | 2) + _varint(len(body)) + body
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | 0x80 if value else low)
-        if not value:
-            return bytes(out)
 
 
 class _V2Input(msgspec.Struct):

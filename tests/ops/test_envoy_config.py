@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pytest
 import yaml
 
 from server.stack.envoy_config import EnvoyOptions, main, render
-from server.stack.processes import start
+from server.stack.processes import Process, start
 from server.stack.stack import bound_ports, envoy_binary
 from tests.support.credentials import SigningKey, write_self_signed_certificate
 
@@ -203,20 +205,37 @@ def _upload_until_reset(port: int, limit: int) -> tuple[int, list[h2.events.Even
     return sent, []
 
 
-def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Path) -> None:
-    """A body held in Envoy (its upstream never reads) pushes the heap over the reset action's
-    threshold: Envoy resets that stream (its body never ended, so nothing else would)."""
+@dataclass
+class HeapEnvoy:
+    """An Envoy with a small heap cap in front of a sink that never reads."""
+
+    process: Process
+    port: int
+    admin: int
+
+    def stats(self) -> dict[str, str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/stats", timeout=2) as reply:
+            lines = reply.read().decode().splitlines()
+        return dict(line.split(": ", 1) for line in lines if ": " in line)
+
+
+@contextlib.contextmanager
+def _heap_envoy(
+    tmp_path: Path, heap: int, edit: Callable[[dict[str, Any]], None] = lambda config: None
+) -> Iterator[HeapEnvoy]:
+    """Envoy rendered with `max_heap_bytes=heap` (then `edit`ed), upstream a sink that holds
+    what it gets; Envoy binds free ports itself and `bound_ports` reads them back."""
     listener, held = _sink()
-    heap = 40 * MIB
     config = render(
         EnvoyOptions(
             upstreams=(("127.0.0.1", listener.getsockname()[1]),),
             listen_address="127.0.0.1",
-            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
+            http_port=0,
             admin_port=0,
             max_heap_bytes=heap,
         )
     )
+    edit(config)
     (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     envoy = start(
         "envoy",
@@ -229,32 +248,33 @@ def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Pat
         envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
         ports = bound_ports(tmp_path / "admin-address")
         assert ports is not None
-        port, admin = ports.http, ports.admin
-
-        def stats() -> dict[str, str]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
-                lines = reply.read().decode().splitlines()
-            return dict(line.split(": ", 1) for line in lines if ": " in line)
-
-        def live() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                return False
-            return True
-
-        envoy.wait_ready(live, timeout=30)
-        sent, answers = _upload_until_reset(port, limit=31 * MIB)
-        after = stats()
-        pressure = after["overload.envoy.resource_monitors.fixed_heap.pressure"]
-        print(f"[reset] upload reset after {sent / MIB:.1f} MiB, heap at {pressure}% of 40 MiB")
-        assert [type(a).__name__ for a in answers] == ["StreamReset"], answers
-        assert int(after["envoy.overload_actions.reset_high_memory_stream.count"]) >= 1
+        yield HeapEnvoy(envoy, ports.http, ports.admin)
     finally:
         envoy.stop()
         listener.close()
         for connection in held:
             connection.close()
+
+
+def test_envoy_resets_the_largest_http2_stream_under_heap_pressure(tmp_path: Path) -> None:
+    """A body held in Envoy (its upstream never reads) pushes the heap over the reset action's
+    threshold: Envoy resets that stream (its body never ended, so nothing else would)."""
+    with _heap_envoy(tmp_path, 40 * MIB) as envoy:
+
+        def live() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", envoy.port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        envoy.process.wait_ready(live, timeout=30)
+        sent, answers = _upload_until_reset(envoy.port, limit=31 * MIB)
+        after = envoy.stats()
+        pressure = after["overload.envoy.resource_monitors.fixed_heap.pressure"]
+        print(f"[reset] upload reset after {sent / MIB:.1f} MiB, heap at {pressure}% of 40 MiB")
+        assert [type(a).__name__ for a in answers] == ["StreamReset"], answers
+        assert int(after["envoy.overload_actions.reset_high_memory_stream.count"]) >= 1
 
 
 def _http1_upload_until_answered(port: int, limit: int) -> tuple[int, bytes]:
@@ -287,51 +307,27 @@ def test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold(tmp_pa
     body the transcoder holds pushes the heap past 90% of its cap, and Envoy answers the
     upload 503 with Retry-After (before the body ended) and closes the connection; once the
     memory is back, it serves again."""
-    listener, held = _sink()
-    config = render(
-        EnvoyOptions(
-            upstreams=(("127.0.0.1", listener.getsockname()[1]),),
-            listen_address="127.0.0.1",
-            http_port=0,  # Envoy binds free ports itself; bound_ports reads them back
-            admin_port=0,
-            max_heap_bytes=40 * MIB,
-        )
-    )
-    overload = config["overload_manager"]
-    overload["actions"] = [
-        a for a in overload["actions"] if not a["name"].endswith("reset_high_memory_stream")
-    ]
-    del overload["buffer_factory_config"]
-    (tmp_path / "envoy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    envoy = start(
-        "envoy",
-        [envoy_binary(), "-c", str(tmp_path / "envoy.yaml"), "--concurrency", "1",
-         "--disable-hot-restart", "--log-level", "warn",
-         "--admin-address-path", str(tmp_path / "admin-address")],
-        log_path=tmp_path / "envoy.log",
-    )  # fmt: skip
-    try:
-        envoy.wait_ready(lambda: bound_ports(tmp_path / "admin-address") is not None, timeout=30)
-        ports = bound_ports(tmp_path / "admin-address")
-        assert ports is not None
-        port, admin = ports.http, ports.admin
 
-        def stats() -> dict[str, str]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/stats", timeout=2) as reply:
-                lines = reply.read().decode().splitlines()
-            return dict(line.split(": ", 1) for line in lines if ": " in line)
+    def without_http2_reset(config: dict[str, Any]) -> None:
+        overload = config["overload_manager"]
+        overload["actions"] = [
+            a for a in overload["actions"] if not a["name"].endswith("reset_high_memory_stream")
+        ]
+        del overload["buffer_factory_config"]
+
+    with _heap_envoy(tmp_path, 40 * MIB, without_http2_reset) as envoy:
 
         def page() -> int:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                with urllib.request.urlopen(f"http://127.0.0.1:{envoy.port}/", timeout=2) as reply:
                     return int(reply.status)
             except OSError:
                 return 0
 
-        envoy.wait_ready(lambda: page() == 200, timeout=30)
+        envoy.process.wait_ready(lambda: page() == 200, timeout=30)
         limit = 31 * MIB
-        sent, answer = _http1_upload_until_answered(port, limit)
-        shed = stats()[
+        sent, answer = _http1_upload_until_answered(envoy.port, limit)
+        shed = envoy.stats()[
             "overload.envoy.load_shed_points.http1_server_abort_dispatch.shed_load_count"
         ]
         print(f"[shed] HTTP/1.1 upload answered after {sent / MIB:.1f} of 31 MiB")
@@ -347,12 +343,7 @@ def test_envoy_refuses_an_http1_upload_once_the_heap_passes_the_threshold(tmp_pa
         assert sent < limit
         assert int(shed) >= 1
         # The refused body is freed with its stream: Envoy serves again.
-        envoy.wait_ready(lambda: page() == 200, timeout=30)
-    finally:
-        envoy.stop()
-        listener.close()
-        for connection in held:
-            connection.close()
+        envoy.process.wait_ready(lambda: page() == 200, timeout=30)
 
 
 def test_rate_limits_key_on_the_subject_else_the_address_by_64_bits_of_ipv6(
