@@ -176,7 +176,7 @@ def settings() -> tuple[Setting, ...]:
         _flag("--max-iter", "iteration cap (default: %(default)s)", defaults["max_iter"], type=int),
         _flag(
             "--batch-size",
-            "mini-batch size (default: %(default)s = full batch)",
+            "mini-batch size, unset for the full batch (default: %(default)s)",
             defaults["batch_size"],
             type=int,
         ),
