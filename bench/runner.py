@@ -80,6 +80,37 @@ class Case:
     min_response_bytes: float = 0.0
 
 
+@dataclass(frozen=True)
+class Measured:
+    """A started system as its points know it: the name they carry and the processes whose
+    CPU they count."""
+
+    system: str
+    server_pids: list[int]
+    envoy_pids: list[int] = field(default_factory=list)
+
+    def case(
+        self,
+        path: str,
+        concurrency: int,
+        records: int,
+        load: Load,
+        *,
+        min_response_bytes: float = 0.0,
+    ) -> Case:
+        """`load` with `concurrency` calls in flight, `records` records in each."""
+        return Case(
+            system=self.system,
+            path=path,
+            concurrency=concurrency,
+            records=records,
+            load=load,
+            server_pids=self.server_pids,
+            envoy_pids=self.envoy_pids,
+            min_response_bytes=min_response_bytes,
+        )
+
+
 # The cases to run against a started system, and the process groups whose memory to report.
 Cases = tuple[list[Case], dict[str, list[int]]]
 
@@ -299,6 +330,7 @@ class Bench:
             try:
                 assert stack.http_port is not None
                 predict_bytes = self._verify_predict(stack.http_port)
+                on = Measured(system, stack.server_pids(), stack.envoy_pids())
                 loads = (
                     (
                         "grpc-predict",
@@ -310,15 +342,12 @@ class Bench:
                     ),
                 )
                 for path, load in loads:
-                    case = Case(
-                        system=system,
-                        path=path,
-                        concurrency=SCALING_CONCURRENCY,
-                        records=1,
-                        load=load,
+                    case = on.case(
+                        path,
+                        SCALING_CONCURRENCY,
+                        1,
+                        load,
                         min_response_bytes=predict_bytes if path == "grpc-predict" else 0.0,
-                        server_pids=stack.server_pids(),
-                        envoy_pids=stack.envoy_pids(),
                     )
                     self.results.points.append(self._measure(case, pinned=False))
             finally:
@@ -368,15 +397,9 @@ class Bench:
     def _noop_cases(self, name: str, system: RunningService) -> Cases:
         pids = process_tree(system.process.pid)
         port = system.grpc_port
+        on = Measured(name, pids)
         cases = [
-            Case(
-                system=name,
-                path="grpc-predict",
-                concurrency=c,
-                records=1,
-                load=h2load_load(port, PREDICT, self.bodies.predict, c),
-                server_pids=pids,
-            )
+            on.case("grpc-predict", c, 1, h2load_load(port, PREDICT, self.bodies.predict, c))
             for c in REQUEST_CONCURRENCIES
         ]
         if name == "noop":
@@ -385,7 +408,7 @@ class Bench:
 
     def _noop_bulk_cases(self, system: RunningService, pids: list[int]) -> list[Case]:
         """The protobuf bulk bodies against the no-op grpcio server: their transport ceiling."""
-        port = system.grpc_port
+        port, on = system.grpc_port, Measured("noop", pids)
         bodies = [
             (f"grpc-batch-{form}", n, body)
             for form, by_size in (
@@ -401,13 +424,11 @@ class Bench:
             (f"grpc-batch-columns{ALL10}", all_n, self.bodies.grpc_columns_all),
         ]
         return [
-            Case(
-                system="noop",
-                path=path,
-                concurrency=BATCH_CONCURRENCY,
-                records=n,
-                load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
-                server_pids=pids,
+            on.case(
+                path,
+                BATCH_CONCURRENCY,
+                n,
+                h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
                 min_response_bytes=self._noop_batch_bytes(port, body, n),
             )
             for path, n, body in bodies
@@ -421,16 +442,9 @@ class Bench:
         )
         if status != 200:
             raise AssertionError(f"POST /stream answered {status}: {reply[:200]!r}")
+        on = Measured("noop-envoy", servers, envoys)
         cases = [
-            Case(
-                system="noop-envoy",
-                path="json-stream",
-                concurrency=c,
-                records=1,
-                load=wrk_load(http, "/stream", self.bodies.stream, c),
-                server_pids=servers,
-                envoy_pids=envoys,
-            )
+            on.case("json-stream", c, 1, wrk_load(http, "/stream", self.bodies.stream, c))
             for c in REQUEST_CONCURRENCIES
         ]
         return cases + self._noop_envoy_bulk_cases(system), {}
@@ -440,6 +454,7 @@ class Bench:
         ceiling (Envoy routing the bytes, grpcio moving them, a reply of the service's size)."""
         assert system.http_port is not None
         http, servers, envoys = system.http_port, system.server_pids(), system.envoy_pids()
+        on = Measured("noop-envoy", servers, envoys)
         rest_route = f"/v2/models/{self.bodies.model_name}/infer"
         http_bodies = [
             (path, route, n, body)
@@ -463,15 +478,7 @@ class Bench:
             if status != 200 or len(reply) < n:
                 raise AssertionError(f"no-op POST {route} ({n}) answered {status}: {reply[:200]!r}")
             cases.append(
-                Case(
-                    system="noop-envoy",
-                    path=path,
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
-                    server_pids=servers,
-                    envoy_pids=envoys,
-                )
+                on.case(path, BATCH_CONCURRENCY, n, wrk_load(http, route, body, BATCH_CONCURRENCY))
             )
         named = self.bodies.v2_grpc_named
         grpc_bodies = [
@@ -484,14 +491,11 @@ class Bench:
         )
         for n, body, path in grpc_bodies:
             cases.append(
-                Case(
-                    system="noop-envoy",
-                    path=path,
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
-                    server_pids=servers,
-                    envoy_pids=envoys,
+                on.case(
+                    path,
+                    BATCH_CONCURRENCY,
+                    n,
+                    h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
                     min_response_bytes=self._peer_grpc_bytes(http, body),
                 )
             )
@@ -499,15 +503,14 @@ class Bench:
 
     def _server_cases(self, system: RunningService) -> Cases:
         pids, port = system.server_pids(), system.grpc_port
+        on = Measured("service", pids)
         predict_bytes = self._verify_predict(port)
         cases = [
-            Case(
-                system="service",
-                path="grpc-predict",
-                concurrency=c,
-                records=1,
-                load=h2load_load(port, PREDICT, self.bodies.predict, c),
-                server_pids=pids,
+            on.case(
+                "grpc-predict",
+                c,
+                1,
+                h2load_load(port, PREDICT, self.bodies.predict, c),
                 min_response_bytes=predict_bytes,
             )
             for c in REQUEST_CONCURRENCIES
@@ -518,13 +521,11 @@ class Bench:
         ):
             for n, body in bodies.items():
                 cases.append(
-                    Case(
-                        system="service",
-                        path=f"grpc-batch-{form}",
-                        concurrency=BATCH_CONCURRENCY,
-                        records=n,
-                        load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
-                        server_pids=pids,
+                    on.case(
+                        f"grpc-batch-{form}",
+                        BATCH_CONCURRENCY,
+                        n,
+                        h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
                         min_response_bytes=self._verify_batch(port, body, n),
                     )
                 )
@@ -536,32 +537,22 @@ class Bench:
         servers, envoys = system.server_pids(), system.envoy_pids()
         if not envoys:
             self.results.note("no Envoy process found under the stack command")
+        on = Measured("service", servers, envoys)
         predict_bytes = self._verify_predict(http)
         self._verify_json_stream(http)
         cases = []
         for c in REQUEST_CONCURRENCIES:
             cases.append(
-                Case(
-                    system="service",
-                    path="grpc-envoy-predict",
-                    concurrency=c,
-                    records=1,
-                    load=h2load_load(http, PREDICT, self.bodies.predict, c),
-                    server_pids=servers,
-                    envoy_pids=envoys,
+                on.case(
+                    "grpc-envoy-predict",
+                    c,
+                    1,
+                    h2load_load(http, PREDICT, self.bodies.predict, c),
                     min_response_bytes=predict_bytes,
                 )
             )
             cases.append(
-                Case(
-                    system="service",
-                    path="json-stream",
-                    concurrency=c,
-                    records=1,
-                    load=wrk_load(http, "/stream", self.bodies.stream, c),
-                    server_pids=servers,
-                    envoy_pids=envoys,
-                )
+                on.case("json-stream", c, 1, wrk_load(http, "/stream", self.bodies.stream, c))
             )
         for path, route, bodies in (
             ("json-batch", "/batch", self.bodies.json_records),
@@ -576,14 +567,8 @@ class Bench:
                     )
                     continue
                 cases.append(
-                    Case(
-                        system="service",
-                        path=path,
-                        concurrency=BATCH_CONCURRENCY,
-                        records=n,
-                        load=wrk_load(http, route, body, BATCH_CONCURRENCY),
-                        server_pids=servers,
-                        envoy_pids=envoys,
+                    on.case(
+                        path, BATCH_CONCURRENCY, n, wrk_load(http, route, body, BATCH_CONCURRENCY)
                     )
                 )
         cases += self._v2_cases(http, servers, envoys)
@@ -603,14 +588,13 @@ class Bench:
     def _all_features_server_cases(self, system: RunningService) -> Cases:
         """The ten-feature protobuf bodies, direct to a server of the ten-feature model."""
         pids, port, n = system.server_pids(), system.grpc_port, self.bodies.all_n
+        on = Measured("service", pids)
         cases = [
-            Case(
-                system="service",
-                path=f"grpc-batch-{form}{ALL10}",
-                concurrency=BATCH_CONCURRENCY,
-                records=n,
-                load=h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
-                server_pids=pids,
+            on.case(
+                f"grpc-batch-{form}{ALL10}",
+                BATCH_CONCURRENCY,
+                n,
+                h2load_load(port, PREDICT_BATCH, body, BATCH_CONCURRENCY),
                 min_response_bytes=self._verify_batch(port, body, n),
             )
             for form, body in (
@@ -626,6 +610,7 @@ class Bench:
         assert system.http_port is not None
         http, n = system.http_port, self.bodies.all_n
         servers, envoys = system.server_pids(), system.envoy_pids()
+        on = Measured("service", servers, envoys)
         name = load_artifact(self._all_features_model()).name
         rest_route = f"/v2/models/{name}/infer"
         cases = []
@@ -642,26 +627,20 @@ class Bench:
             if route == "/batch":
                 self._remember_all_prediction(float(json.loads(reply)["predictions"][0]))
             cases.append(
-                Case(
-                    system="service",
-                    path=path + ALL10,
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
-                    server_pids=servers,
-                    envoy_pids=envoys,
+                on.case(
+                    path + ALL10,
+                    BATCH_CONCURRENCY,
+                    n,
+                    wrk_load(http, route, body, BATCH_CONCURRENCY),
                 )
             )
         grpc_body = self.bodies.v2_grpc_named(n, name, all_features=True)
         cases.append(
-            Case(
-                system="service",
-                path=f"v2-grpc-infer{ALL10}",
-                concurrency=BATCH_CONCURRENCY,
-                records=n,
-                load=h2load_load(http, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
-                server_pids=servers,
-                envoy_pids=envoys,
+            on.case(
+                f"v2-grpc-infer{ALL10}",
+                BATCH_CONCURRENCY,
+                n,
+                h2load_load(http, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
                 min_response_bytes=self._peer_grpc_bytes(http, grpc_body),
             )
         )
@@ -669,6 +648,7 @@ class Bench:
 
     def _v2_cases(self, http: int, servers: list[int], envoys: list[int]) -> list[Case]:
         """The Open Inference Protocol through Envoy, beside MLServer's own V2 routes."""
+        on = Measured("service", servers, envoys)
         cases = []
         route = f"/v2/models/{self.bodies.model_name}/infer"
         for n, body in self.bodies.v2_rest.items():
@@ -681,26 +661,20 @@ class Bench:
                 )
                 continue
             cases.append(
-                Case(
-                    system="service",
-                    path="v2-rest-infer",
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=wrk_load(http, route, body, BATCH_CONCURRENCY),
-                    server_pids=servers,
-                    envoy_pids=envoys,
+                on.case(
+                    "v2-rest-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    wrk_load(http, route, body, BATCH_CONCURRENCY),
                 )
             )
         for n, body in self.bodies.v2_grpc.items():
             cases.append(
-                Case(
-                    system="service",
-                    path="v2-grpc-infer",
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
-                    server_pids=servers,
-                    envoy_pids=envoys,
+                on.case(
+                    "v2-grpc-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    h2load_load(http, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
                     min_response_bytes=self._peer_grpc_bytes(http, body),
                 )
             )
@@ -712,6 +686,7 @@ class Bench:
         assert system.http_port is not None
         rest, grpc_port = system.http_port, system.grpc_port
         pids = process_tree(system.process.pid)
+        on = Measured("mlserver", pids)
         status, reply = probes.http_request(
             rest, "POST", peer.REST_INFER, files.rest_body("single").read_bytes()
         )
@@ -721,36 +696,30 @@ class Bench:
         cases = []
         for c in REQUEST_CONCURRENCIES:
             cases.append(
-                Case(
-                    system="mlserver",
-                    path="grpc-infer",
-                    concurrency=c,
-                    records=1,
-                    load=h2load_load(grpc_port, peer.GRPC_INFER, files.grpc_body("single"), c),
-                    server_pids=pids,
+                on.case(
+                    "grpc-infer",
+                    c,
+                    1,
+                    h2load_load(grpc_port, peer.GRPC_INFER, files.grpc_body("single"), c),
                     min_response_bytes=self._peer_grpc_bytes(grpc_port, files.grpc_body("single")),
                 )
             )
             cases.append(
-                Case(
-                    system="mlserver",
-                    path="rest-infer",
-                    concurrency=c,
-                    records=1,
-                    load=wrk_load(rest, peer.REST_INFER, files.rest_body("single"), c),
-                    server_pids=pids,
+                on.case(
+                    "rest-infer",
+                    c,
+                    1,
+                    wrk_load(rest, peer.REST_INFER, files.rest_body("single"), c),
                 )
             )
         for n in self.sizes:
             body = files.grpc_body(str(n))
             cases.append(
-                Case(
-                    system="mlserver",
-                    path="grpc-infer",
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=h2load_load(grpc_port, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
-                    server_pids=pids,
+                on.case(
+                    "grpc-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    h2load_load(grpc_port, peer.GRPC_INFER, body, BATCH_CONCURRENCY),
                     min_response_bytes=self._peer_grpc_bytes(grpc_port, body),
                 )
             )
@@ -762,13 +731,11 @@ class Bench:
                 self.results.note(f"MLServer REST answered {status} for {n} records")
                 continue
             cases.append(
-                Case(
-                    system="mlserver",
-                    path="rest-infer",
-                    concurrency=BATCH_CONCURRENCY,
-                    records=n,
-                    load=wrk_load(rest, peer.REST_INFER, rest_body, BATCH_CONCURRENCY),
-                    server_pids=pids,
+                on.case(
+                    "rest-infer",
+                    BATCH_CONCURRENCY,
+                    n,
+                    wrk_load(rest, peer.REST_INFER, rest_body, BATCH_CONCURRENCY),
                 )
             )
         cases += self._peer_all_features_cases(system, pids)
@@ -780,6 +747,7 @@ class Bench:
         assert files is not None
         assert system.http_port is not None
         name, n = f"all-{self.bodies.all_n}", self.bodies.all_n
+        on = Measured("mlserver", pids)
         rest_body, grpc_body = files.rest_body(name), files.grpc_body(name)
         status, reply = probes.http_request(
             system.http_port, "POST", peer.REST_INFER_ALL, rest_body.read_bytes()
@@ -788,22 +756,18 @@ class Bench:
             self.results.note(f"MLServer's ten-feature model answered {status}: {reply[:200]!r}")
             return []
         return [
-            Case(
-                system="mlserver",
-                path=f"grpc-infer{ALL10}",
-                concurrency=BATCH_CONCURRENCY,
-                records=n,
-                load=h2load_load(system.grpc_port, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
-                server_pids=pids,
+            on.case(
+                f"grpc-infer{ALL10}",
+                BATCH_CONCURRENCY,
+                n,
+                h2load_load(system.grpc_port, peer.GRPC_INFER, grpc_body, BATCH_CONCURRENCY),
                 min_response_bytes=self._peer_grpc_bytes(system.grpc_port, grpc_body),
             ),
-            Case(
-                system="mlserver",
-                path=f"rest-infer{ALL10}",
-                concurrency=BATCH_CONCURRENCY,
-                records=n,
-                load=wrk_load(system.http_port, peer.REST_INFER_ALL, rest_body, BATCH_CONCURRENCY),
-                server_pids=pids,
+            on.case(
+                f"rest-infer{ALL10}",
+                BATCH_CONCURRENCY,
+                n,
+                wrk_load(system.http_port, peer.REST_INFER_ALL, rest_body, BATCH_CONCURRENCY),
             ),
         ]
 

@@ -33,6 +33,39 @@ BULK_GOALS = (
     ("v2-rest-infer", "V2 REST /infer via Envoy", "MLServer REST", 1.5),
     ("v2-grpc-infer", "V2 gRPC ModelInfer via Envoy", "MLServer gRPC", 2.5),
 )
+# Single-record calls at PER_CALL_CONCURRENCY: (name, goal, detail, our (system, path), the
+# other side's (system, path)).
+PER_CALL_CONCURRENCY = 32
+PER_CALL_GOALS = (
+    (
+        "JSON POST /stream via Envoy, c=32: req/s vs MLServer REST",
+        3.0,
+        "Envoy and the server share CPU 0",
+        ("service", "json-stream"),
+        ("mlserver", "rest-infer"),
+    ),
+    (
+        "JSON POST /stream via Envoy, c=32: req/s vs the no-op behind Envoy",
+        0.95,
+        "the same Envoy configuration, empty reply",
+        ("service", "json-stream"),
+        ("noop-envoy", "json-stream"),
+    ),
+    (
+        "gRPC Predict, c=32: req/s vs MLServer gRPC",
+        4.5,
+        "direct to the server",
+        ("service", "grpc-predict"),
+        ("mlserver", "grpc-infer"),
+    ),
+    (
+        "gRPC Predict, c=32: req/s vs no-op grpcio server",
+        0.9,
+        "same executor and options, empty reply",
+        ("service", "grpc-predict"),
+        ("noop", "grpc-predict"),
+    ),
+)
 # Each bulk face against the no-op serving the same bodies on the same transport.
 CEILING_GOAL = 0.8
 
@@ -98,36 +131,13 @@ def _per_call(f: Figures) -> list[Target]:
     return [
         _throughput(
             f,
-            "JSON POST /stream via Envoy, c=32: req/s vs MLServer REST",
-            3.0,
-            "Envoy and the server share CPU 0",
-            ("service", "json-stream", 32, 1),
-            ("mlserver", "rest-infer", 32, 1),
-        ),
-        _throughput(
-            f,
-            "JSON POST /stream via Envoy, c=32: req/s vs the no-op behind Envoy",
-            0.95,
-            "the same Envoy configuration, empty reply",
-            ("service", "json-stream", 32, 1),
-            ("noop-envoy", "json-stream", 32, 1),
-        ),
-        _throughput(
-            f,
-            "gRPC Predict, c=32: req/s vs MLServer gRPC",
-            4.5,
-            "direct to the server",
-            ("service", "grpc-predict", 32, 1),
-            ("mlserver", "grpc-infer", 32, 1),
-        ),
-        _throughput(
-            f,
-            "gRPC Predict, c=32: req/s vs no-op grpcio server",
-            0.9,
-            "same executor and options, empty reply",
-            ("service", "grpc-predict", 32, 1),
-            ("noop", "grpc-predict", 32, 1),
-        ),
+            name,
+            goal,
+            detail,
+            (*mine, PER_CALL_CONCURRENCY, 1),
+            (*theirs, PER_CALL_CONCURRENCY, 1),
+        )
+        for name, goal, detail, mine, theirs in PER_CALL_GOALS
     ]
 
 

@@ -35,7 +35,6 @@ import pytest
 import requests
 import yaml
 from grpc_health.v1 import health_pb2
-from grpc_reflection.v1alpha import reflection_pb2
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
@@ -53,6 +52,7 @@ from tests.abuse.results import (
     retryable,
 )
 from tests.support.credentials import AUDIENCE, ISSUER, SigningKey, write_self_signed_certificate
+from tests.support.held_stream import held_reflection_stream
 from tests.support.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from tests.support.ops import Envoy, Load, proc_status, running_envoy
 from tests.support.processes import ROOT, ServerProcess, running_server, wait_until
@@ -490,33 +490,27 @@ def test_streams_held_open_get_no_server_thread(edge: Edge) -> None:
         Watch(edge).running() as watch,
         grpc.secure_channel(f"127.0.0.1:{edge.port}", credentials) as channel,
     ):
-        reflection = channel.stream_stream(
-            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-        )
         watch_health = channel.unary_stream(
             "/grpc.health.v1.Health/Watch",
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
-        held = threading.Event()
-
-        def requests_until_released() -> Iterator[reflection_pb2.ServerReflectionRequest]:
-            yield reflection_pb2.ServerReflectionRequest(list_services="")
-            held.wait(10)
-
-        calls = [reflection(requests_until_released(), metadata=metadata) for _ in range(50)]
-        calls += [
-            watch_health(health_pb2.HealthCheckRequest(), metadata=metadata) for _ in range(50)
-        ]
-        for call in calls:
-            try:
-                next(iter(call))
-                refused["answered"] = refused.get("answered", 0) + 1
-            except grpc.RpcError as exc:
-                refused[exc.code().name] = refused.get(exc.code().name, 0) + 1
-        held.set()
+        with contextlib.ExitStack() as held:
+            for _ in range(50):
+                try:
+                    held.enter_context(held_reflection_stream(channel, metadata=metadata))
+                    refused["answered"] = refused.get("answered", 0) + 1
+                except grpc.RpcError as exc:
+                    refused[exc.code().name] = refused.get(exc.code().name, 0) + 1
+            watches = [
+                watch_health(health_pb2.HealthCheckRequest(), metadata=metadata) for _ in range(50)
+            ]
+            for call in watches:
+                try:
+                    next(iter(call))
+                    refused["answered"] = refused.get("answered", 0) + 1
+                except grpc.RpcError as exc:
+                    refused[exc.code().name] = refused.get(exc.code().name, 0) + 1
     print(f"[streams] 50 reflection + 50 health Watch streams through Envoy: {refused}")
     assert refused == {"UNIMPLEMENTED": 100}
     watch.check(
@@ -535,28 +529,15 @@ def test_server_refuses_calls_beyond_its_limit_at_once() -> None:
         running_server("--threads", "2", "--max-concurrent-rpcs", "2") as server,
         grpc.insecure_channel(server.target) as channel,
     ):
-        reflection = channel.stream_stream(
-            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-        )
-        release = threading.Event()
-
-        def held() -> Iterator[reflection_pb2.ServerReflectionRequest]:
-            yield reflection_pb2.ServerReflectionRequest(list_services="")
-            release.wait(20)
-
-        streams = [reflection(held()) for _ in range(2)]
-        for stream in streams:
-            next(iter(stream))  # both running, each holding a thread
-        predict = pb_grpc.PredictionServiceStub(channel).Predict
-        started = time.monotonic()
-        with pytest.raises(grpc.RpcError) as caught:
-            predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=10)
-        waited = time.monotonic() - started
-        release.set()
-        for stream in streams:
-            stream.cancel()
+        with (
+            held_reflection_stream(channel),  # both running, each holding a thread
+            held_reflection_stream(channel),
+        ):
+            predict = pb_grpc.PredictionServiceStub(channel).Predict
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:
+                predict(pb.PredictRequest(record=pb.Record(bmi=0.05)), timeout=10)
+            waited = time.monotonic() - started
         print(f"[limit] third call: {caught.value.code().name} after {waited * 1000:.0f} ms")
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "Concurrent RPC limit exceeded" in (caught.value.details() or "")

@@ -6,14 +6,11 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
@@ -21,6 +18,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.contract import SERVICE_NAME
+from tests.support.held_stream import held_reflection_stream
 from tests.support.processes import ServerProcess, running_server, wait_until
 
 SERVICE = SERVICE_NAME
@@ -87,30 +85,13 @@ def _new_call_code(target: str) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-def _held_stream(
-    channel: grpc.Channel, release: threading.Event
-) -> Iterator[reflection_pb2.ServerReflectionResponse]:
-    """A reflection stream that stays in flight on the server until `release` is set."""
-    info = channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-    )
-
-    def requests() -> Iterator[reflection_pb2.ServerReflectionRequest]:
-        yield reflection_pb2.ServerReflectionRequest(list_services="")
-        release.wait(30)
-
-    replies: Iterator[reflection_pb2.ServerReflectionResponse] = info(requests())
-    return replies
-
-
 def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(two_feature_artifact: Path) -> None:
     with (
         running_server(
             "--batch-chunk-records", "100", "--shutdown-delay", "1", model=two_feature_artifact
         ) as server,
         grpc.insecure_channel(server.target) as channel,
+        held_reflection_stream(channel) as held,
     ):
         stub = pb_grpc.PredictionServiceStub(channel)
         count = 50_000
@@ -118,9 +99,7 @@ def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(two_feature_artifac
             pb.PredictBatchRequest(columns=pb.FeatureColumns(bmi=[0.01] * count, bp=[0.02] * count))
         )
         first = next(stream)
-        release = threading.Event()
-        held = _held_stream(channel, release)
-        assert next(held).list_services_response.service
+        assert held.first.list_services_response.service
         server.signal(signal.SIGTERM)
         wait_until(
             lambda: health_status(server.target) == health_pb2.HealthCheckResponse.NOT_SERVING,
@@ -138,8 +117,8 @@ def test_sigterm_drains_in_flight_calls_and_refuses_new_ones(two_feature_artifac
             "new calls to be refused",
         )
         assert server.alive()
-        release.set()
-        assert list(held) == []
+        held.release()
+        assert list(held.replies) == []
         assert server.wait(30) == 0
     messages = [entry.get("message") for entry in server.json_logs()]
     assert "shutting down" in messages

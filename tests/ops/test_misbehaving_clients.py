@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_reflection.v1alpha import reflection_pb2
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from server.healthcheck import check
 from server.stack.stack import Stack
 from tests.support.artifacts import write_test_artifact
+from tests.support.held_stream import held_reflection_stream
 from tests.support.ops import proc_status
 from tests.support.processes import wait_until
 from tests.support.stack import log_text, running_stack
@@ -53,23 +51,12 @@ def _deadline_exceeded(stub: pb_grpc.PredictionServiceStub, channel: grpc.Channe
         for _ in stub.PredictBatch(_batch(RECORDS), timeout=-1):
             pass
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    info = channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-    )
-    release = threading.Event()
-
-    def held() -> Iterator[reflection_pb2.ServerReflectionRequest]:
-        yield reflection_pb2.ServerReflectionRequest(list_services="")
-        release.wait(30)
-
-    try:
-        with pytest.raises(grpc.RpcError) as caught:
-            for _ in info(held(), timeout=0.5):
-                pass
-    finally:
-        release.set()
+    with (
+        pytest.raises(grpc.RpcError) as caught,
+        held_reflection_stream(channel, timeout=0.5) as held,
+    ):
+        for _ in held.replies:
+            pass
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
