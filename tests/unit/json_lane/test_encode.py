@@ -148,6 +148,7 @@ class Lane:
     model: LinearModel
 
     def replies(self, route: str, values: np.ndarray, intervals: bool) -> list[HttpBody]:
+        request_type: type[json_pb2.PredictJsonRecordsRequest | json_pb2.PredictJsonColumnsRequest]
         if route == "records":
             method, request_type = "PredictJsonRecords", json_pb2.PredictJsonRecordsRequest
             body = json.dumps([{"bmi": value} for value in values.tolist()])
