@@ -5,7 +5,8 @@ checks), all in the same run. Best of N; only ratios mean anything on a shared m
 
 Stages: `request parse` (the gRPC request from its wire bytes), `decode` (body to
 Python objects), `to columns` (objects to checked numpy columns), `decode+columns`
-(both, as the servicer runs them), `predict`, `answer` (the reply pieces' bytes),
+(both, as the servicer runs them), `predict`, `answer` (the reply messages from the
+core's answer: the pieces' bytes in HttpBody messages),
 `reply serialize` (the HttpBody messages to wire bytes), `whole method` (the servicer
 method wrapped by the call observer with metrics, as registered, from the request
 message to the last reply message). One more row weighs `POST /stream`'s server work:
@@ -30,6 +31,7 @@ from typing import Any, cast
 
 import msgspec
 import numpy as np
+import orjson
 from google.api import httpbody_pb2
 
 from bench import payloads
@@ -42,7 +44,7 @@ from server.faces.json_lane import encode as lane_encode
 from server.faces.json_lane import schema as lane_schema
 from server.faces.json_lane import servicer as lane_servicer
 from server.faces.prediction_service import PredictionServicer
-from server.inference import Inference, Limits
+from server.inference import BatchAnswer, Inference, Limits
 from server.metrics.recorder import ServerMetrics
 from server.model_store import ModelStore
 from server.rpc import CallObserver
@@ -140,7 +142,7 @@ def request_of(case: Case) -> Any:
 def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
     """The stages of one implementation, called as its servicer calls them."""
     schema = lane["schema"].JsonSchema.from_contract()
-    columns_mod, encode = lane["columns"], lane["encode"]
+    columns_mod = lane["columns"]
     features, limit = case.model.features, LIMITS.max_batch_records
     store = cast(ModelStore, _OneModel(case.model))
     observer = CallObserver(access_log=None, metrics=ServerMetrics(registry=None))
@@ -174,16 +176,12 @@ def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
     columns = to_columns(decoded)
     predictions = case.model.predict_columns(columns)
 
-    def answer() -> list[bytes]:
-        return list(
-            encode.answer_pieces(
-                case.model.name,
-                case.model.version,
-                {"predictions": predictions},
-                [],
-                LIMITS.batch_chunk_records,
-            )
-        )
+    batch_answer = BatchAnswer(case.model, columns, predictions, None, None)
+
+    def answer() -> list[Any]:
+        # As the servicer writes it (the pieces' bytes and their HttpBody messages), which
+        # every revision since the inference core takes the same way.
+        return list(servicer._answer(batch_answer))
 
     replies = list(method(request, None))
 
@@ -201,9 +199,8 @@ def lane_stages(lane: dict[str, Any], case: Case) -> Stages:
 
 def reference_stages(case: Case) -> Stages:
     """The least any lane could do: untyped decode and arrays, no checks; the answer as
-    one msgspec-encoded list."""
+    one orjson-encoded array, straight from numpy."""
     features = case.model.features
-    encoder = msgspec.json.Encoder()
 
     def columns() -> list[Any]:
         decoded = msgspec.json.decode(case.body)
@@ -214,7 +211,7 @@ def reference_stages(case: Case) -> Stages:
     predictions = case.model.predict_columns(columns())
     return {
         "decode+columns": columns,
-        "answer": lambda: encoder.encode(predictions.tolist()),
+        "answer": lambda: orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
     }
 
 

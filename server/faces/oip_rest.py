@@ -8,12 +8,13 @@ into `{"error": ...}`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
 import msgspec
 import numpy as np
+import orjson
 from google.api.httpbody_pb2 import HttpBody
 
 from diabetes.v1 import inference_rest_pb2 as pb
@@ -37,7 +38,7 @@ from server.faces.oip_tensors import (
     tensor_batch,
     tensor_where,
 )
-from server.inference import Inference, ModelRef
+from server.inference import BatchAnswer, Inference, ModelRef
 from server.validation import Batch
 
 SERVICE = pb.DESCRIPTOR.services_by_name["InferenceRestService"]
@@ -129,6 +130,8 @@ class ResponseOutput(msgspec.Struct):
     data: list[float]
 
 
+# `Infer`'s answer as the OpenAPI description shows it; `_inference_response` writes it
+# (these fields, in this order) with orjson.
 class InferenceResponse(msgspec.Struct, omit_defaults=True):
     model_name: str
     model_version: str
@@ -236,24 +239,35 @@ class OpenInferenceRestServicer:
             return tensor_batch(specs, _reader(document, specs, binary), model.features, outputs)
 
         answer = self._core.batch(_named(request), batch)
-        model = answer.model
-        return _json(
-            InferenceResponse(
-                model_name=model.name,
-                model_version=model.version,
-                id=request_id,
-                outputs=[
-                    ResponseOutput(
-                        name=name, shape=[len(values)], datatype="FP64", data=values.tolist()
-                    )
-                    for name, values in output_values(answer, outputs).items()
-                ],
-            )
-        )
+        return HttpBody(content_type=JSON, data=_inference_response(answer, outputs, request_id))
 
     def _require_ready(self) -> None:
         if not self._is_ready():
             raise NotReadyError("the server is not ready: it is shutting down")
+
+
+def _inference_response(
+    answer: BatchAnswer, outputs: Sequence[str], request_id: str | None
+) -> bytes:
+    """`InferenceResponse`'s JSON, its fields in the same order, written by orjson with each
+    output's `data` straight from its array (shortest round-trip floats, no Python float per
+    value; finite, as `output_values` says)."""
+    document: dict[str, Any] = {
+        "model_name": answer.model.name,
+        "model_version": answer.model.version,
+        "outputs": [
+            {
+                "name": name,
+                "shape": [len(values)],
+                "datatype": "FP64",
+                "data": np.ascontiguousarray(values),
+            }
+            for name, values in output_values(answer, outputs).items()
+        ],
+    }
+    if request_id is not None:
+        document["id"] = request_id
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _named(request: pb.ModelMetadataRequest | pb.ModelReadyRequest | pb.InferRequest) -> ModelRef:

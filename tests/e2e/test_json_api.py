@@ -4,6 +4,7 @@ JSON error that says what was wrong, never a 5xx; the service keeps answering.""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,63 @@ def test_columns_of_10k_records_equal_the_model(
     values = np.random.default_rng(8).uniform(-0.09, 0.17, 10_000)
     reply = post(http, stack, "/batch/columns", json.dumps({"bmi": values.tolist()}))
     assert reply.json()["predictions"] == bundled_model.predict(values[:, None]).tolist()
+
+
+def _bits(values: Any) -> list[int]:
+    bit_patterns: list[int] = np.asarray(values, dtype=np.float64).view(np.uint64).tolist()
+    return bit_patterns
+
+
+def _edge_inputs(model: LinearModel) -> np.ndarray:
+    """BMI values whose answers are written with exponents: at the input limit (~1e156),
+    where the prediction cancels to almost zero (~1e-14), tiny and signed-zero inputs."""
+    limit, root = model.input_limit, -model.intercept / model.coefficients[0]
+    near_root = [root, np.nextafter(root, 1.0), np.nextafter(root, -1.0)]
+    return np.array([limit, -limit, limit / 7, 1e14, 1e19, -1e21, 5e-324, -0.0, *near_root])
+
+
+@pytest.mark.parametrize("route", ["/batch", "/batch/columns"])
+def test_edge_values_across_the_chunk_boundary_read_back_bit_for_bit(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel, route: str
+) -> None:
+    # One record past the 10,000-record chunk, the edge values on both sides of it, most
+    # records out of the training range so the indices span the chunks too.
+    values = np.random.default_rng(9).uniform(-0.4, 0.4, 10_001)
+    edges = _edge_inputs(bundled_model)
+    values[9_990 : 9_990 + len(edges)] = edges  # up to index 10,000, past the chunk
+    body = (
+        json.dumps([{"bmi": v} for v in values.tolist()])
+        if route == "/batch"
+        else json.dumps({"bmi": values.tolist()})
+    )
+    reply = post(http, stack, f"{route}?include_intervals=true", body)
+    assert reply.status_code == 200
+    assert re.search(rb"[0-9]e\+?15[0-9]", reply.content)
+    assert re.search(rb"[0-9]e-1[0-9]", reply.content)
+    answer = reply.json()
+    predictions = bundled_model.predict(values[:, None])
+    half = bundled_model.interval_half_width([values])
+    assert _bits(answer["predictions"]) == _bits(predictions)
+    assert _bits(answer["lower"]) == _bits(predictions - half)
+    assert _bits(answer["upper"]) == _bits(predictions + half)
+    indices = np.flatnonzero(bundled_model.out_of_range([values]).any(axis=0))
+    assert len(indices) > 10_000 // 2
+    assert answer["out_of_range_indices"] == indices.tolist()
+
+
+def test_stream_edge_values_read_back_bit_for_bit(
+    http: requests.Session, stack: Stack, bundled_model: LinearModel
+) -> None:
+    for bmi in _edge_inputs(bundled_model).tolist():
+        reply = post(http, stack, "/stream", json.dumps({"bmi": bmi}))
+        assert reply.status_code == 200, reply.text[:200]
+        result = bundled_model.explain_one([bmi])
+        answer = reply.json()
+        assert _bits(answer["prediction"]) == _bits(result.prediction)
+        assert _bits([answer["interval"]["lower"], answer["interval"]["upper"]]) == _bits(
+            [result.lower, result.upper]
+        )
+        assert _bits(answer["contributions"]["bmi"]) == _bits(result.contributions["bmi"])
 
 
 def test_model_route(http: requests.Session, stack: Stack, bundled_model: LinearModel) -> None:

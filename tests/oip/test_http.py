@@ -4,9 +4,11 @@ the service's messages in its errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 import requests
@@ -14,6 +16,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from model.artifact import LinearModel
+from server.faces.oip_rest import InferenceResponse
 from server.stack.stack import Stack
 from tests.oip.conftest import BATCH_LIMIT
 
@@ -224,3 +227,58 @@ def test_malformed_bodies_are_400_with_the_v2_error_object(
     document = reply.json()
     assert set(document) == {"error"}
     assert message in document["error"]
+
+
+def _edge_features(model: LinearModel) -> np.ndarray:
+    """Rows whose predictions are written with exponents: at the input limit (~1e156),
+    where the prediction cancels to almost zero (~1e-14), tiny and signed-zero inputs."""
+    limit = model.input_limit
+    root = -model.intercept / model.coefficients[0]
+    bmi = [limit, -limit, limit / 7, 1e14, 1e19, root, np.nextafter(root, 1.0), 5e-324, -0.0]
+    return np.column_stack([bmi, [0.0, 0.0, -limit / 5, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0]])
+
+
+def test_edge_values_read_back_bit_for_bit_in_the_protocols_json(
+    oip_stack: Stack, client: Any, oip_model: LinearModel
+) -> None:
+    X = _edge_features(oip_model)
+    columns = [X[:, 0], X[:, 1]]
+    predictions = oip_model.predict(X)
+    half = oip_model.interval_half_width(columns)
+    expected = {"predict": predictions, "lower": predictions - half, "upper": predictions + half}
+    document = {
+        "inputs": [
+            {"name": "input-0", "shape": list(X.shape), "datatype": "FP64", "data": X.tolist()}
+        ],
+        "parameters": {"include_intervals": True},
+    }
+    url = f"{oip_stack.http_url}/v2/models/{oip_model.name}/infer"
+    for request_id in (None, "", "edge-1"):
+        sent = document if request_id is None else {**document, "id": request_id}
+        reply = requests.post(url, json=sent, timeout=10)
+        assert (reply.status_code, reply.headers["content-type"]) == (200, "application/json")
+        assert re.search(r"[0-9]e\+?15[0-9]", reply.text)
+        assert re.search(r"[0-9]e-1[0-9]", reply.text)
+        answer = reply.json()
+        typed = msgspec.json.decode(reply.content, type=InferenceResponse)  # as described
+        assert (typed.model_name, typed.id) == (oip_model.name, request_id)
+        order = ["model_name", "model_version", "outputs"]
+        assert list(answer) == (order if request_id is None else [*order, "id"])
+        assert answer.get("id") == request_id
+        assert [list(output) for output in answer["outputs"]] == [
+            ["name", "shape", "datatype", "data"]
+        ] * 3
+        for output in answer["outputs"]:
+            assert (output["shape"], output["datatype"]) == ([len(X)], "FP64")
+            values = np.array(output["data"], dtype=np.float64)
+            assert values.view(np.uint64).tolist() == (
+                expected[output["name"]].view(np.uint64).tolist()
+            ), output["name"]
+    # Triton's client parses with rapidjson: the exponents and digits read back exactly.
+    result = client.infer(
+        oip_model.name,
+        _inputs(("input-0", "FP64", X)),
+        outputs=_outputs("predict", "lower", "upper"),
+    )
+    for name, values in expected.items():
+        assert result.as_numpy(name).view(np.uint64).tolist() == values.view(np.uint64).tolist()

@@ -69,9 +69,10 @@ class JsonPredictionServicer:
             answer.model.name,
             answer.model.version,
             arrays,
-            answer.out_of_range_indices().tolist(),
+            answer.out_of_range_indices(),
             self._core.limits.batch_chunk_records,
         )
+        # Up to `batch_chunk_records` records this is the one message (each costs a write).
         yield httpbody_pb2.HttpBody(content_type=CONTENT_TYPE, data=next(pieces))
         for piece in pieces:
             yield httpbody_pb2.HttpBody(data=piece)

@@ -171,9 +171,13 @@ def test_bad_columns_name_the_column_and_index(body: str, message: str) -> None:
 def test_the_answer_is_one_document_in_pieces_with_exact_floats() -> None:
     values = np.random.default_rng(5).normal(0, 1e3, 25) ** 3
     pieces = list(
-        answer_pieces("m", "v1", {"predictions": values, "lower": values - 1}, [3, 7], chunk=10)
+        answer_pieces(
+            "m", "v1", {"predictions": values, "lower": values - 1}, np.array([3, 7]), chunk=10
+        )
     )
-    assert len(pieces) == 7  # three pieces per array (10 + 10 + 5), then the closing
+    # 10 | 10 | 5 + 10 lower | 10 | 5 + the indices: a new piece only where an array would
+    # put more than 10 numbers in one.
+    assert len(pieces) == 5
     answer = json.loads(b"".join(pieces))
     assert answer == {
         "model_name": "m",
