@@ -1,8 +1,8 @@
 """The no-op ceiling: a grpcio server built like the service's (same executor size,
-channel options and registered-method fast path) whose handlers never read the request:
-single-record calls get an empty message, bulk calls a ready-made reply of the service's
-size (`bench.noop_replies`). Nothing serving real answers on this stack can be faster.
-`--aio` builds the same on grpc.aio instead, to weigh the sync-vs-asyncio lever.
+channel options, concurrent-RPC cap and registered-method fast path) whose handlers never
+read the request: single-record calls get an empty message, bulk calls a ready-made reply
+of the service's size (`bench.noop_replies`). Nothing serving real answers on this stack
+can be faster. `--aio` builds the same on grpc.aio instead, to weigh the sync-vs-asyncio lever.
 
 Usage: python -m bench.noop_server PORT [--aio]
 """
@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bench import noop_replies
 from bench.noop_replies import JSON_LANE, PREDICTION, Replies
+from server.app import MAX_METADATA_BYTES
 from server.config import ServerConfig
 
 # What each service answers with an empty message: the typed RPCs, and the JSON lane's
@@ -67,9 +68,11 @@ async def _empty_reply_async(request: bytes, context: Any) -> bytes:
 
 
 def _options(config: ServerConfig) -> list[tuple[str, int]]:
+    """The service's channel options (`server.app.RunningServer`), all of them."""
     return [
         ("grpc.max_receive_message_length", config.max_receive_message_bytes),
         ("grpc.max_send_message_length", config.max_send_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.so_reuseport", 0),
     ]
 
@@ -77,7 +80,9 @@ def _options(config: ServerConfig) -> list[tuple[str, int]]:
 def serve_sync(port: int) -> None:
     config = ServerConfig()
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.threads), options=_options(config)
+        futures.ThreadPoolExecutor(max_workers=config.threads),
+        options=_options(config),
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
     services = _sync_handlers()
     for service, handlers in services.items():
@@ -97,7 +102,10 @@ def serve_sync(port: int) -> None:
 
 
 async def serve_aio(port: int) -> None:
-    server = aio.server(options=_options(ServerConfig()))
+    config = ServerConfig()
+    server = aio.server(
+        options=_options(config), maximum_concurrent_rpcs=config.max_concurrent_rpcs
+    )
     for service, methods in METHODS.items():
         handlers = {m: grpc.unary_unary_rpc_method_handler(_empty_reply_async) for m in methods}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))

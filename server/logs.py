@@ -68,6 +68,8 @@ class AccessLog:
         ] = deque()
         self._stopped = threading.Event()
         self._interval = flush_interval
+        # The writer's last whole second and its text: most lines share it with the one before.
+        self._second, self._second_text = -1, ""
         self._writer = threading.Thread(target=self._run, name="access-log", daemon=True)
         self._writer.start()
 
@@ -118,6 +120,11 @@ class AccessLog:
         subject: str | None,
         model: tuple[str, str] | None,
     ) -> str:
+        whole = int(when)
+        if whole != self._second:
+            self._second = whole
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        ts = f"{self._second_text}.{int((when - whole) * 1000):03d}Z"  # as `timestamp(when)`
         request = "null" if request_id is None else encode_basestring(request_id)
         caller = "null" if subject is None else encode_basestring(subject)
         extra = f', "error": {encode_basestring(error)}' if error else ""
@@ -127,7 +134,7 @@ class AccessLog:
                 f'"model_version": {encode_basestring(model[1])}{extra}'
             )
         return (
-            f'{{"ts": "{timestamp(when)}", "level": "INFO", "logger": "server.access", '
+            f'{{"ts": "{ts}", "level": "INFO", "logger": "server.access", '
             f'"pid": {self._pid}, "message": "call", "method": "{method}", "code": "{code}", '
             f'"duration_ms": {round(seconds * 1000, 3)}, "records": {records}, '
             f'"request_id": {request}, "subject": {caller}{extra}}}\n'

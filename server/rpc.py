@@ -66,6 +66,8 @@ class CallMetrics(InputStats, Protocol):
 
 
 _current: ContextVar[Call | None] = ContextVar("server_call", default=None)
+# An enum member's `.name` is a property lookup: most calls end OK, so it is spelt once.
+_OK = grpc.StatusCode.OK.name
 
 
 def count_records(records: int) -> None:
@@ -205,10 +207,10 @@ class Call:
         if _current.get() is self:
             _current.set(None)
         if exc is None:
-            code, message = grpc.StatusCode.OK, ""
+            code, code_name, message = grpc.StatusCode.OK, _OK, ""
         else:
             code, message = status_of(exc)
-        code_name = code.name
+            code_name = code.name
         observer = self.observer
         model = self.model
         if observer.metrics is not None:
