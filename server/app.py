@@ -138,9 +138,10 @@ class RunningServer:
             (oip_grpc.OpenInferenceGrpcServicer(core, self.ready.is_set), oip_grpc.SERVICE),
             (oip_rest.OpenInferenceRestServicer(core, self.ready.is_set), oip_rest.SERVICE),
         )
+        codecs = {prediction_service.SERVICE: prediction_service.METHOD_CODECS}
         self.health = health.HealthServicer(experimental_non_blocking=True)
         served = [
-            add_service(self.server, servicer, service, observer, guard)
+            add_service(self.server, servicer, service, observer, guard, codecs=codecs.get(service))
             for servicer, service in faces
         ]
         served.append(

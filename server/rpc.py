@@ -19,9 +19,10 @@ same way, and the admission is given back when the call ends (`Call`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from contextvars import ContextVar
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, cast
 
@@ -269,6 +270,17 @@ _KINDS: dict[
 }
 
 
+@dataclass(frozen=True)
+class MethodCodec:
+    """A method's own request parser and reply serializer, in place of its messages'
+    FromString and SerializeToString. `parse` raises protobuf's DecodeError for bytes that
+    are not the message (the call is refused as for any method); `serialize=None` sends
+    the behavior's replies, which are then wire bytes, as they are."""
+
+    parse: Callable[[bytes], object]
+    serialize: Callable[[Any], bytes] | None
+
+
 def add_service(
     server: grpc.Server,
     servicer: object,
@@ -276,12 +288,15 @@ def add_service(
     observer: CallObserver,
     guards: GuardFactory | None = None,
     thread_pool: futures.ThreadPoolExecutor | None = None,
+    codecs: Mapping[str, MethodCodec] | None = None,
 ) -> str:
     """Register the methods of `service` that `servicer` has (by the RPC's name, e.g.
     `servicer.Predict(request, context)`), each observed by `observer` and, with `guards`,
     its requests checked by `guards(method)` before the parse, and run on `thread_pool`
     when given (else the server's); a method the servicer lacks is answered UNIMPLEMENTED
-    by grpc. Returns the service's full name (for health and reflection)."""
+    by grpc. `codecs` gives methods (by name) their own parser and serializer. Returns the
+    service's full name (for health and reflection)."""
+    codecs = codecs or {}
     handlers = {
         method.name: method_handler(
             method,
@@ -289,6 +304,7 @@ def add_service(
             observer,
             None if guards is None else guards(method),
             thread_pool,
+            codecs.get(method.name),
         )
         for method in service.methods
         if callable(getattr(servicer, method.name, None))
@@ -305,30 +321,41 @@ def method_handler(
     observer: CallObserver,
     guard: Guard | None = None,
     thread_pool: futures.ThreadPoolExecutor | None = None,
+    codec: MethodCodec | None = None,
 ) -> grpc.RpcMethodHandler:
-    """grpc's handler for one RPC: its kind, parser and serializer from the descriptor,
-    `behavior` wrapped by `observer`. A server-streaming behavior that grpc runs without
-    holding a thread (`experimental_non_blocking`, e.g. the health service's Watch) stays
-    so."""
+    """grpc's handler for one RPC: its kind, parser and serializer from the descriptor
+    (or `codec`), `behavior` wrapped by `observer`. A server-streaming behavior that grpc
+    runs without holding a thread (`experimental_non_blocking`, e.g. the health service's
+    Watch) stays so."""
     make_handler, wrap = _KINDS[method.client_streaming, method.server_streaming]
     if getattr(behavior, "experimental_non_blocking", False):
         wrap = CallObserver.unary_stream_non_blocking
     handle = wrap(observer, method.name, behavior)
     if thread_pool is not None:
         handle.experimental_thread_pool = thread_pool  # type: ignore[attr-defined]
+    request_type = GetMessageClass(method.input_type)
+    serialize: Callable[[Any], bytes] | None = GetMessageClass(method.output_type).SerializeToString
+    if codec is not None:
+        serialize = codec.serialize
     return make_handler(
         handle,
-        request_deserializer=lenient_parser(GetMessageClass(method.input_type), guard),
-        response_serializer=GetMessageClass(method.output_type).SerializeToString,
+        request_deserializer=lenient_parser(
+            request_type, guard, None if codec is None else codec.parse
+        ),
+        response_serializer=serialize,
     )
 
 
 def lenient_parser(
-    message_type: type[Message], guard: Guard | None = None
+    message_type: type[Message],
+    guard: Guard | None = None,
+    parse_bytes: Callable[[bytes], object] | None = None,
 ) -> Callable[[bytes], object]:
-    """Parse request bytes; bytes that `guard` refuses, or that do not parse, become a
-    `RefusedRequest`; an admitted request comes with its ticket (`Admitted`)."""
-    parse_bytes = message_type.FromString
+    """Parse request bytes (with `parse_bytes`, else the message's FromString); bytes that
+    `guard` refuses, or that do not parse, become a `RefusedRequest`; an admitted request
+    comes with its ticket (`Admitted`)."""
+    if parse_bytes is None:
+        parse_bytes = message_type.FromString
     name = message_type.DESCRIPTOR.full_name
 
     def parse(data: bytes) -> object:

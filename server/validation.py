@@ -66,7 +66,7 @@ def checked_columns(batch: Batch, limit: float, max_records: int) -> list[FloatA
 
 
 def feature_columns(
-    column_of: Callable[[str], Sequence[float]],
+    column_of: Callable[[str], Sequence[float] | FloatArray],
     features: Sequence[str],
     anything_sent: bool,
     intervals: bool,

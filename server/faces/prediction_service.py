@@ -4,28 +4,25 @@ core's values (`server.inference`), its answers encoded as protobuf. Registered 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from operator import attrgetter
+from collections.abc import Iterator
 
 import grpc
-import numpy as np
 
 from diabetes.v1 import prediction_pb2 as pb
 from diabetes.v1 import prediction_pb2_grpc as pb_grpc
 from model.artifact import LinearModel
 from model.repository import STABLE, Repository
 from server.errors import InvalidInputError
+from server.faces.batch_reply import batch_replies
+from server.faces.batch_request import BatchRequest, decode_batch_request, from_message
 from server.inference import Inference, Limits, ModelRef
-from server.validation import Batch, Column, Field, feature_columns, needs
-from server.wire import packed_doubles
+from server.rpc import MethodCodec
+from server.validation import Field, needs
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PredictionService"]
 SERVICE_NAME = SERVICE.full_name
-# Field numbers of the packed arrays of a PredictBatchResponse, written from numpy.
-_PREDICTIONS, _LOWER, _UPPER = (
-    pb.PredictBatchResponse.DESCRIPTOR.fields_by_name[name].number
-    for name in ("predictions", "lower", "upper")
-)
+# PredictBatch reads its request from the wire and writes its replies as wire bytes.
+METHOD_CODECS = {"PredictBatch": MethodCodec(parse=decode_batch_request, serialize=None)}
 
 
 class PredictionServicer(pb_grpc.PredictionServiceServicer):
@@ -59,30 +56,13 @@ class PredictionServicer(pb_grpc.PredictionServiceServicer):
         return response
 
     def PredictBatch(
-        self, request: pb.PredictBatchRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.PredictBatchResponse]:
-        answer = self._core.batch(
-            ModelRef(request.model, request.version), lambda model: batch_of(request, model)
-        )
-        model, predictions = answer.model, answer.predictions
-        out_of_range = answer.out_of_range_indices()
-        chunk = self._core.limits.batch_chunk_records
-        for start in range(0, len(predictions), chunk):
-            end = min(start + chunk, len(predictions))
-            wire = packed_doubles(_PREDICTIONS, predictions[start:end])
-            if answer.lower is not None and answer.upper is not None:
-                wire += packed_doubles(_LOWER, answer.lower[start:end])
-                wire += packed_doubles(_UPPER, answer.upper[start:end])
-            reply = pb.PredictBatchResponse.FromString(wire)
-            reply.offset = start
-            reply.model_name = model.name
-            reply.model_version = model.version
-            reply.out_of_range_indices.extend(
-                out_of_range[
-                    np.searchsorted(out_of_range, start) : np.searchsorted(out_of_range, end)
-                ].tolist()
-            )
-            yield reply
+        self, request: BatchRequest | pb.PredictBatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        """The replies as wire bytes (`METHOD_CODECS`: grpc sends them as they are)."""
+        if isinstance(request, pb.PredictBatchRequest):  # called in process with a message
+            request = from_message(request)
+        answer = self._core.batch(request.ref, request.batch)
+        yield from batch_replies(answer, self._core.limits.batch_chunk_records)
 
     def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.ServicerContext
@@ -100,43 +80,6 @@ def record_fields(record: pb.Record, model: LinearModel) -> Iterator[Field]:
         if not record.HasField(name):
             raise InvalidInputError(f"record.{name} is missing; {needs(model.features)}")
         yield getattr(record, name), f"record.{name}"
-
-
-def batch_of(request: pb.PredictBatchRequest, model: LinearModel) -> Batch:
-    """The model's features from a batch (records or columns), one array per feature."""
-    if request.HasField("columns"):
-        if len(request.records):
-            raise InvalidInputError("set either records or columns, not both")
-        columns = request.columns
-        return feature_columns(
-            lambda name: getattr(columns, name),
-            model.features,
-            bool(columns.ListFields()),
-            request.include_intervals,
-        )
-    records = request.records
-    return Batch(
-        len(records),
-        "records",
-        lambda: _record_columns(records, model.features),
-        request.include_intervals,
-    )
-
-
-def _record_columns(records: Sequence[pb.Record], features: Sequence[str]) -> Iterator[Column]:
-    count = len(records)
-    for name in features:
-        column = np.fromiter(map(attrgetter(name), records), dtype=np.float64, count=count)
-        # An absent optional field reads as 0.0: only zeros need a presence check.
-        absent = [
-            i for i in np.flatnonzero(column == 0.0).tolist() if not records[i].HasField(name)
-        ]
-        if absent:
-            more = f" (and {len(absent) - 1} more records)" if len(absent) > 1 else ""
-            raise InvalidInputError(
-                f"records[{absent[0]}].{name} is missing{more}; {needs(features)}"
-            )
-        yield column, f"records[{{}}].{name}"
 
 
 def served_models(repository: Repository) -> list[pb.ServedModel]:

@@ -17,7 +17,7 @@ import grpc
 import numpy as np
 import pytest
 
-from diabetes.v1 import prediction_pb2_grpc as pb_grpc
+from diabetes.v1 import prediction_pb2 as pb
 from diabetes_client import (
     DeadlineExceededError,
     PredictionClient,
@@ -25,10 +25,10 @@ from diabetes_client import (
     UnavailableError,
 )
 from model.artifact import LinearModel
-from server.faces.prediction_service import PredictionServicer
+from server.faces.prediction_service import SERVICE, PredictionServicer
 from server.inference import Inference, Limits
 from server.model_store import ModelStore
-from server.rpc import CallObserver
+from server.rpc import CallObserver, MethodCodec, add_service
 from tests.support.processes import refusing_port, wait_until
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
@@ -101,7 +101,9 @@ def in_process_server(artifact: Path, faults: Faults, port: int = 0) -> Iterator
             CallObserver(access_log=None),
         )
     )
-    pb_grpc.add_PredictionServiceServicer_to_server(servicer, server)
+    # PredictBatch parsed by protobuf, so that the calls seen hold the request messages.
+    codecs = {"PredictBatch": MethodCodec(parse=pb.PredictBatchRequest.FromString, serialize=None)}
+    add_service(server, servicer, SERVICE, CallObserver(access_log=None), codecs=codecs)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from diabetes.v1 import prediction_pb2 as pb
 from model.artifact import LinearModel
 from model.linear import FloatArray
-from server.faces.prediction_service import batch_of, record_fields
+from server.faces.batch_request import batch_of
+from server.faces.prediction_service import record_fields
 from server.validation import checked_columns, checked_record
 
 

@@ -20,7 +20,12 @@ SOURCES = {
     "diabetes_client": ROOT / "client" / "src",
 }
 # Modules the faces share; they import no face.
-SHARED_BY_FACES = {"server.faces.oip_tensors"}
+# PredictBatch's wire decoder and reply writer are the typed face's own parts.
+SHARED_BY_FACES = {
+    "server.faces.oip_tensors",
+    "server.faces.batch_request",
+    "server.faces.batch_reply",
+}
 CORE = "server.inference"
 
 

@@ -55,7 +55,7 @@ def batch(version: str = "") -> pb.PredictBatchRequest:
 
 
 def answers(servicer: PredictionServicer, version: str = "") -> list[bytes]:
-    got = [r.SerializeToString() for r in servicer.PredictBatch(batch(version), CONTEXT)]
+    got = list(servicer.PredictBatch(batch(version), CONTEXT))  # reply wire bytes
     for bmi in BMI:
         request = pb.PredictRequest(model=NAME, version=version, record=pb.Record(bmi=bmi))
         got.append(servicer.Predict(request, CONTEXT).SerializeToString())
