@@ -19,6 +19,7 @@ import math
 import time
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from server.model_store import ModelStore
 
 log = logging.getLogger("server.shadow")
 LOG_INTERVAL_SECONDS = 60.0
+_Answer = TypeVar("_Answer", SinglePrediction, FloatArray)
 
 
 class Shadows:
@@ -86,15 +88,9 @@ class Shadows:
     ) -> None:
         """`_compare` for one record in plain floats (numpy's per-call overhead would be
         most of a single-record call's cost)."""
-        if other.features != answered.features:
-            raise ValueError(f"{other.version} and {answered.version} take other features")
-        other_result = other.explain_one(values)
-        if role == SHADOW_ROLE:
-            candidate, reference = other, answered
-            candidate_result, reference_result = other_result, result
-        else:
-            candidate, reference = answered, other
-            candidate_result, reference_result = result, other_result
+        candidate, reference, candidate_result, reference_result = _candidate_first(
+            role, answered, other, result, other.explain_one(values)
+        )
         candidate_prediction = candidate_result.prediction
         reference_prediction = reference_result.prediction
         if not math.isfinite(candidate_prediction):
@@ -129,7 +125,18 @@ class Shadows:
         )
 
     def _partner(self, answered: LinearModel) -> tuple[str, LinearModel] | None:
-        """The role and the other model of this call's comparison, if there is one."""
+        """The role and the other model of this call's comparison, if there is one (a
+        ValueError when the two take different features: nothing to compare)."""
+        pair = self._labelled_partner(answered)
+        if pair is not None and pair[1].features != answered.features:
+            other = pair[1]
+            raise ValueError(
+                f"{other.name} {other.version} takes features {other.features}, "
+                f"{answered.version} {answered.features}: no comparison"
+            )
+        return pair
+
+    def _labelled_partner(self, answered: LinearModel) -> tuple[str, LinearModel] | None:
         entry = self._store.repository.models.get(answered.name)
         if entry is None:
             return None
@@ -152,18 +159,9 @@ class Shadows:
         columns: list[FloatArray],
         predictions: FloatArray,
     ) -> None:
-        if other.features != answered.features:
-            raise ValueError(
-                f"{other.name} {other.version} takes features {other.features}, "
-                f"{answered.version} {answered.features}: no comparison"
-            )
-        other_predictions = other.predict_columns(columns)
-        if role == SHADOW_ROLE:
-            candidate, reference = other, answered
-            candidate_predictions, reference_predictions = other_predictions, predictions
-        else:
-            candidate, reference = answered, other
-            candidate_predictions, reference_predictions = predictions, other_predictions
+        candidate, reference, candidate_predictions, reference_predictions = _candidate_first(
+            role, answered, other, predictions, other.predict_columns(columns)
+        )
         finite = np.isfinite(candidate_predictions)
         if not finite.all():  # within stable's input limit but not the candidate's
             self._failed(answered.name)
@@ -192,6 +190,17 @@ class Shadows:
                 exc_info=True,
                 extra={"model": model},
             )
+
+
+def _candidate_first(
+    role: str, answered: LinearModel, other: LinearModel, answer: _Answer, other_answer: _Answer
+) -> tuple[LinearModel, LinearModel, _Answer, _Answer]:
+    """(candidate, reference, candidate's answer, reference's answer): a shadow is the
+    candidate beside the stable version that answered; a canary that answered is the
+    candidate beside stable."""
+    if role == SHADOW_ROLE:
+        return other, answered, other_answer, answer
+    return answered, other, answer, other_answer
 
 
 def moved_contributions(
